@@ -1,0 +1,107 @@
+"""The slot registry: the one place where a slot (a named result) and the derivations that
+establish it are defined. Verify, grade and publish all read it.
+
+The catalogue modules (``derivations.catalogue.*``) fill it on import; ``load()`` imports them.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .step import Derivation, Step
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A named result: what an answer to ``id`` must equal, over which symbols."""
+
+    id: str
+    statement: str
+    reference: object = None        # SymPy expression (or Matrix / relation) an answer must equal
+    symbols: tuple = ()             # symbols an answer may use; domains are in ``symbols.py``
+    conditions: tuple = ()          # side conditions on those symbols (SymPy relationals)
+    definitions: dict = field(default_factory=dict)  # named quantities -> expression in primitives
+    functions: tuple = ()           # unknown functions an answer may apply (p_d, eps_theta, ...)
+    accepts: Callable | None = None  # set-valued answers: (answer_expr) -> Evidence
+    kind: str = "expression"        # expression | relation | set | structural | matrix
+    latex: str = ""                 # reference in LaTeX, when the printer's form is not the best
+    question: str = ""              # q1..q5, for grouping in reports
+
+
+_SLOTS: dict[str, Slot] = {}
+_DERIVATIONS: dict[str, Derivation] = {}
+_LOADED = False
+CATALOGUE = ("lemma", "ddim", "gan", "vae", "hvae", "sm")
+
+
+def slot(id: str, statement: str, **fields) -> Slot:
+    """Register a slot (once; a second definition of the same id is a bug)."""
+    if id in _SLOTS:
+        raise ValueError(f"slot {id!r} is defined twice")
+    fields.setdefault("question", id.split(".")[0])
+    s = Slot(id, statement, **fields)
+    _SLOTS[id] = s
+    return s
+
+
+def derivation(id: str, title: str, steps, source: str = "") -> Derivation:
+    """Register a derivation; remembers the caller's file and line for reports and pytest."""
+    if id in _DERIVATIONS:
+        raise ValueError(f"derivation {id!r} is defined twice")
+    caller = inspect.stack()[1]
+    flat: list[Step] = []
+    for s in steps:
+        flat.extend(s if isinstance(s, (list, tuple)) else [s])
+    d = Derivation(id, title, tuple(flat), source, caller.filename, caller.lineno)
+    _DERIVATIONS[id] = d
+    return d
+
+
+def load() -> None:
+    """Import every catalogue module (idempotent)."""
+    global _LOADED
+    if not _LOADED:
+        for name in CATALOGUE:
+            importlib.import_module(f"derivations.catalogue.{name}")
+        _LOADED = True
+
+
+def slots() -> dict[str, Slot]:
+    load()
+    return dict(_SLOTS)
+
+
+def derivations() -> dict[str, Derivation]:
+    load()
+    return dict(_DERIVATIONS)
+
+
+def matches(id: str, selectors) -> bool:
+    """``ddim`` selects ``ddim.gamma``; an exact id selects itself."""
+    return not selectors or any(id == s or id.startswith(s.rstrip(".") + ".") for s in selectors)
+
+
+def select(selectors=()) -> list[Derivation]:
+    """Derivations whose id, or one of whose slots, matches a selector."""
+    chosen = []
+    for d in derivations().values():
+        if matches(d.id, selectors) or any(matches(s, selectors) for s in d.slots):
+            chosen.append(d)
+    return chosen
+
+
+def get_slot(id: str) -> Slot:
+    table = slots()
+    if id not in table:
+        near = difflib.get_close_matches(id, table, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(near)}?" if near else "; `derivcheck slots` lists them"
+        raise KeyError(f"unknown slot {id!r}{hint}")
+    return table[id]
+
+
+def unknown_selectors(selectors) -> list[str]:
+    names = set(slots()) | set(derivations())
+    return [s for s in selectors if not any(matches(n, [s]) for n in names)]

@@ -1,0 +1,106 @@
+"""Random admissible points: values for every symbol (and every unknown function value)
+inside the declared domains and side conditions, for exact-numeric checks and counterexamples.
+"""
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from . import symbols as symtab
+
+PRECISION = 50  # decimal digits for evaluation
+
+
+def unknowns(*exprs) -> list[sp.Basic]:
+    """Free symbols and applied unknown functions (``eps_theta(x_t)``), sorted by name.
+
+    An unknown function's value is drawn as a number of its own, so an identity must hold
+    whatever the function is; applications of bound variables (inside integrals) are left alone.
+    """
+    found: set[sp.Basic] = set()
+    for e in exprs:
+        items = list(e) if isinstance(e, sp.MatrixBase) else [e]
+        for item in map(sp.sympify, items):
+            free = item.free_symbols
+            found |= {s for s in free if isinstance(s, sp.Symbol)}
+            found |= {f for f in item.atoms(AppliedUndef) if f.free_symbols <= free}
+    return sorted(found, key=sp.default_sort_key)
+
+
+def _draw(atom: sp.Basic, rng: random.Random) -> sp.Rational:
+    if isinstance(atom, AppliedUndef):
+        return sp.Rational(rng.randint(-3000, 3000), 1000)
+    dom = symtab.info(atom).domain
+    lo, hi = dom.lo, dom.hi
+    if dom.integer:
+        lo_i = int(lo) if lo.is_finite else 1
+        hi_i = int(hi) if hi.is_finite else lo_i + 5
+        return sp.Integer(rng.randint(lo_i, hi_i))
+    if lo.is_finite and hi.is_finite:
+        u = rng.uniform(0.02, 0.98)
+        value = lo + (hi - lo) * sp.Rational(round(u * 10**6), 10**6)
+    elif lo.is_finite:  # (lo, oo): log-uniform scale above lo
+        value = lo + sp.Rational(round(10 ** rng.uniform(-1.3, 1.3) * 10**6), 10**6)
+    elif hi.is_finite:
+        value = hi - sp.Rational(round(10 ** rng.uniform(-1.3, 1.3) * 10**6), 10**6)
+    else:
+        value = sp.Rational(rng.randint(-3000, 3000), 1000)
+    return sp.nsimplify(value)
+
+
+def _holds(condition, point) -> bool:
+    value = sp.sympify(condition).subs(point)
+    if value in (sp.true, sp.false):
+        return bool(value)
+    if isinstance(value, sp.Rel):
+        diff = (value.lhs - value.rhs).evalf(PRECISION)
+        if not diff.is_number or not diff.is_real:
+            return False
+        return bool(type(value)(diff, 0))
+    return bool(value)
+
+
+def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
+           max_tries: int = 400) -> list[dict]:
+    """Up to ``n`` points satisfying every condition, by rejection sampling."""
+    atoms = list(atoms)
+    rng = random.Random(seed)
+    found: list[dict] = []
+    for _ in range(n * max_tries):
+        if len(found) == n:
+            break
+        point = {a: _draw(a, rng) for a in atoms}
+        if all(_holds(c, point) for c in conditions):
+            found.append(point)
+    return found
+
+
+def evaluate(expr, point) -> sp.Expr | None:
+    """``expr`` at ``point`` to ``PRECISION`` digits; None where it is undefined or not a number."""
+    try:
+        value = sp.sympify(expr).xreplace(point)
+        value = value.doit().evalf(PRECISION) if value.has(sp.Integral, sp.Sum) else value.evalf(PRECISION)
+    except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
+        return None
+    if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        return None
+    return value
+
+
+def show(point: dict) -> dict:
+    """A counterexample point in readable form (names -> short decimals)."""
+    return {str(k): _short(v) for k, v in point.items()}
+
+
+def _short(value) -> str | float:
+    value = sp.sympify(value)
+    if value.is_Integer:
+        return int(value)
+    if value.is_Rational:
+        return float(value)
+    if value.is_real:
+        return float(sp.N(value, 17))
+    return str(sp.N(value, 12))

@@ -1,0 +1,82 @@
+"""A derivation is a titled list of steps; a step is one relation with its reason.
+
+``Step.check`` is optional: by default the relation is proved by ``prove.check_relation``;
+a step may instead carry its own checker (a callable returning ``Evidence``), e.g. one that
+runs an expectation operator or a piecewise case analysis before comparing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+
+RELATIONS = ("=", "<=", ">=", "<", ">")
+
+
+@dataclass(frozen=True)
+class Step:
+    lhs: object
+    rel: str
+    rhs: object
+    why: str
+    assume: tuple = ()               # side conditions (SymPy relationals) beyond symbol domains
+    establishes: tuple[str, ...] = ()  # slot ids this step proves
+    family: str = ""                 # non-empty: the claim is stated in this concrete family only
+    check: Callable | None = None    # custom checker: (step) -> Evidence
+    cite: str = ""                   # equation / source reference
+    claim_latex: str = ""            # overrides the printed claim (e.g. for structured objects)
+    audit: str = ""                  # non-empty: a claim quoted from this source to be tested, not
+                                     # asserted by derivcheck; its refutation is a finding, not a failure
+
+    def __post_init__(self):
+        if self.rel not in RELATIONS:
+            raise ValueError(f"relation {self.rel!r} is not one of {RELATIONS}")
+
+
+@dataclass(frozen=True)
+class Derivation:
+    id: str
+    title: str
+    steps: tuple[Step, ...]
+    source: str = ""
+    module: str = ""
+    line: int = 0
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for step in self.steps:
+            for slot in step.establishes:
+                seen.setdefault(slot)
+        return tuple(seen)
+
+
+def eq(lhs, rhs, why, **kw) -> Step:
+    return Step(lhs, "=", rhs, why, **kw)
+
+
+def le(lhs, rhs, why, **kw) -> Step:
+    return Step(lhs, "<=", rhs, why, **kw)
+
+
+def ge(lhs, rhs, why, **kw) -> Step:
+    return Step(lhs, ">=", rhs, why, **kw)
+
+
+def chain(first, *links, why=(), **kw) -> list[Step]:
+    """``first = e1 = e2 ...`` as consecutive steps; ``links`` are (rel, expr) pairs."""
+    steps, lhs = [], first
+    reasons = list(why) + [""] * (len(links) - len(why))
+    for (rel, rhs), reason in zip(links, reasons):
+        steps.append(Step(lhs, rel, rhs, reason, **kw))
+        lhs = rhs
+    return steps
+
+
+def as_matrix(x) -> sp.Matrix | None:
+    if isinstance(x, sp.MatrixBase):
+        return sp.Matrix(x)
+    if isinstance(x, sp.MatrixExpr) and x.shape[0].is_Integer and x.shape[1].is_Integer:
+        return sp.Matrix(x.as_explicit())
+    return None

@@ -1,0 +1,117 @@
+"""Run derivations: every step gets evidence, every derivation a status, in bounded time."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from . import registry
+from .evidence import Evidence, Status, error, unchecked
+from .limits import CheckTimeout, time_limit
+from .printing import claim_latex
+from .prove import check_relation
+from .step import Derivation, Step
+
+STEP_SECONDS = 30.0
+
+
+@dataclass
+class StepResult:
+    step: Step
+    evidence: Evidence
+
+    def as_dict(self) -> dict:
+        d = {"claim_latex": claim_latex(self.step), "why": self.step.why,
+             "status": self.evidence.status.value, "slots": list(self.step.establishes),
+             "evidence": {"kind": self.evidence.kind.value, "detail": self.evidence.detail,
+                          "seconds": round(self.evidence.seconds, 4), **self.evidence.extra}}
+        if self.step.family:
+            d["family"] = self.step.family
+        if self.step.audit:
+            d["audit"] = self.step.audit
+        if self.step.cite:
+            d["cite"] = self.step.cite
+        if self.evidence.counterexample is not None:
+            d["counterexample"] = self.evidence.counterexample
+        return d
+
+
+@dataclass
+class DerivationResult:
+    derivation: Derivation
+    steps: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> Status:
+        """Refuted/error if any of derivcheck's own steps is; proved only if every step is."""
+        own = [r.evidence.status for r in self.steps if not r.step.audit]
+        for bad in (Status.ERROR, Status.REFUTED):
+            if bad in own:
+                return bad
+        if all(s is Status.PROVED for s in own) and all(
+                r.evidence.status in (Status.PROVED, Status.REFUTED) for r in self.steps):
+            return Status.PROVED
+        return Status.UNCHECKED
+
+    @property
+    def findings(self) -> list[StepResult]:
+        """Audited claims (quoted from a source) that the checks refuted."""
+        return [r for r in self.steps if r.step.audit and r.evidence.status is Status.REFUTED]
+
+    def as_dict(self) -> dict:
+        d = self.derivation
+        return {"id": d.id, "title": d.title, "slots": list(d.slots), "status": self.status.value,
+                "source": d.source, "seconds": round(self.seconds, 3),
+                "steps": [r.as_dict() for r in self.steps]}
+
+
+def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
+    """Evidence for one step; exceptions become ``error``, time-outs ``unchecked``."""
+    started = time.perf_counter()
+    try:
+        with time_limit(seconds):
+            if step.check is not None:
+                evidence = step.check(step)
+            else:
+                evidence = check_relation(step.lhs, step.rel, step.rhs, step.assume, step.family)
+    except CheckTimeout:
+        return unchecked(f"check did not finish within {seconds:g} s")
+    except Exception as exc:  # a bug in a checker must not stop the others
+        return error(f"{type(exc).__name__}: {exc}")
+    if not evidence.seconds:
+        evidence = Evidence(**{**evidence.__dict__, "seconds": time.perf_counter() - started})
+    return evidence
+
+
+def run(derivation: Derivation, seconds: float = STEP_SECONDS) -> DerivationResult:
+    started = time.perf_counter()
+    result = DerivationResult(derivation)
+    for step in derivation.steps:
+        result.steps.append(StepResult(step, check_step(step, seconds)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None) -> list[DerivationResult]:
+    results = []
+    for d in registry.select(selectors):
+        results.append(run(d, seconds))
+        if progress:
+            progress(d)
+    return results
+
+
+def summary(results: list[DerivationResult]) -> dict:
+    counts: dict[str, int] = {}
+    for r in results:
+        for s in r.steps:
+            counts[s.evidence.status.value] = counts.get(s.evidence.status.value, 0) + 1
+    by_kind: dict[str, int] = {}
+    for r in results:
+        for s in r.steps:
+            by_kind[s.evidence.kind.value] = by_kind.get(s.evidence.kind.value, 0) + 1
+    failed = [r.derivation.id for r in results if r.status in (Status.REFUTED, Status.ERROR)]
+    return {"derivations": len(results), "steps": counts, "evidence": by_kind,
+            "failed": failed, "findings": [f"{r.derivation.id}: {claim_latex(s.step)}"
+                                           for r in results for s in r.findings],
+            "seconds": round(sum(r.seconds for r in results), 3)}

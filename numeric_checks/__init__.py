@@ -1,0 +1,1 @@
+"""Numeric cross-checks (torch Monte Carlo, quadrature, peer implementations), keyed by slot id."""
