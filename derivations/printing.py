@@ -19,4 +19,5 @@ def latex(expr) -> str:
 def claim_latex(step) -> str:
     if step.claim_latex:
         return step.claim_latex
-    return f"{latex(step.lhs)} {_REL[step.rel]} {latex(step.rhs)}"
+    lhs, rhs = step.sides()
+    return f"{latex(lhs)} {_REL[step.rel]} {latex(rhs)}"

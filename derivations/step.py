@@ -16,7 +16,7 @@ RELATIONS = ("=", "<=", ">=", "<", ">")
 
 @dataclass(frozen=True)
 class Step:
-    lhs: object
+    lhs: object                      # a SymPy object, or a callable building it lazily
     rel: str
     rhs: object
     why: str
@@ -28,6 +28,11 @@ class Step:
     claim_latex: str = ""            # overrides the printed claim (e.g. for structured objects)
     audit: str = ""                  # non-empty: a claim quoted from this source to be tested, not
                                      # asserted by derivcheck; its refutation is a finding, not a failure
+
+    def sides(self) -> tuple:
+        """(lhs, rhs); a side given as a zero-argument callable is built only when checked,
+        so importing the catalogue stays cheap."""
+        return tuple(side() if callable(side) else side for side in (self.lhs, self.rhs))
 
     def __post_init__(self):
         if self.rel not in RELATIONS:

@@ -1,6 +1,7 @@
 """Run derivations: every step gets evidence, every derivation a status, in bounded time."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -73,14 +74,13 @@ def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
             if step.check is not None:
                 evidence = step.check(step)
             else:
-                evidence = check_relation(step.lhs, step.rel, step.rhs, step.assume, step.family)
+                lhs, rhs = step.sides()
+                evidence = check_relation(lhs, step.rel, rhs, step.assume, step.family)
     except CheckTimeout:
         return unchecked(f"check did not finish within {seconds:g} s")
     except Exception as exc:  # a bug in a checker must not stop the others
         return error(f"{type(exc).__name__}: {exc}")
-    if not evidence.seconds:
-        evidence = Evidence(**{**evidence.__dict__, "seconds": time.perf_counter() - started})
-    return evidence
+    return dataclasses.replace(evidence, seconds=time.perf_counter() - started)
 
 
 def run(derivation: Derivation, seconds: float = STEP_SECONDS) -> DerivationResult:
