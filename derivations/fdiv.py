@@ -1,0 +1,249 @@
+"""GAN losses as f-divergences: from a margin loss l(alpha) to the optimal discriminator, the
+generator f, its convexity and monotonicity, and the best risk as a named divergence.
+
+Source: the seed's Q3 and the outline's ``gan.*`` slots. Notation key:
+  alpha          D(x), the discriminator's output (a margin: the loss is l(y D(x)))
+  t              p_d(x)/p_g(x) > 0
+  objective      l(alpha) t + l(-alpha); the risk's integrand is p_g/2 times it
+  f(t)           -inf_alpha [l(alpha) t + l(-alpha)]
+  D*(x)          alpha*(p_d(x)/p_g(x)), a minimiser (a set for the 0-1 and hinge losses)
+  R_l(D*)        -1/2 I_f(P_d, P_g) = -1/2 \\int f(p_d/p_g) p_g dx
+
+``analyse(loss, alpha)`` runs one mechanism for every loss (``fdiv_pointwise.solve``: pieces,
+limits, stationary points, crossings), recognises f among the named divergences up to
+a f_N + b + c (t - 1) (``divergences.identify``), and, unless ``prove=False``, attaches the
+evidence of ``fdiv_checks`` (stationarity and convexity in alpha, the minimiser set, convexity
+and monotonicity of f, the integrand identity). Nothing about any particular loss is stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from . import fdiv_checks as checks
+from .divergences import Match, identify, p_d, p_g, t
+from .evidence import Evidence, unchecked
+from .fdiv_pieces import is_smooth
+from .fdiv_pointwise import (AnalysisError, FDivError, InvalidLoss, Pointwise, UnboundedLoss,
+                             solve, tidy)
+from .symbols import declare
+
+alpha = declare("alpha", r"\alpha", meaning="discriminator output D(x), argument of the margin loss")
+
+__all__ = ["analyse", "FDivResult", "FDivError", "InvalidLoss", "UnboundedLoss", "AnalysisError",
+           "alpha", "t", "p_d", "p_g"]
+
+
+def in_densities(expr) -> sp.Expr:
+    """An expression in t rewritten in p_d, p_g (t = p_d/p_g, p_g > 0 pulled out of signs)."""
+    e = sp.sympify(expr).subs(t, p_d / p_g)
+    e = e.replace(lambda x: isinstance(x, (sp.sign, sp.Heaviside)),
+                  lambda x: x.func(sp.factor(sp.together(x.args[0])) * p_g, *x.args[1:]))
+    return sp.cancel(e) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
+
+
+def ratio_text(region) -> str:
+    """The region of t in words about the densities: 'p_d < p_g', 'p_d = 2*p_g', ..."""
+    scaled = lambda k: "p_g" if k == 1 else f"{k}*p_g"
+    if region.point:
+        return f"p_d = {scaled(region.lo)}"
+    lo = "" if region.lo == 0 else f"{scaled(region.lo)} < "
+    hi = "" if region.hi.is_infinite else f" < {scaled(region.hi)}"
+    return f"{lo}p_d{hi}"
+
+
+def ratio_condition(region) -> sp.Basic:
+    """The region of t as a condition on the densities: lo p_g < p_d < hi p_g, or p_d = r p_g."""
+    if region.point:
+        return sp.Eq(p_d, region.lo * p_g)
+    parts = []
+    if region.lo != 0:
+        parts.append(p_d > region.lo * p_g)
+    if region.hi.is_finite:
+        parts.append(p_d < region.hi * p_g)
+    return sp.And(*parts)
+
+
+def set_text(s: sp.Set, name: str = "D") -> str:
+    """A minimiser set in words: 'D < 0', 'D = 1', '-1 <= D <= 1', 'any D', 'none'."""
+    if s is sp.S.EmptySet:
+        return "none (the infimum is only approached)"
+    if s == sp.S.Reals:
+        return f"any {name}"
+    if isinstance(s, sp.Union):
+        return " or ".join(set_text(p, name) for p in s.args)
+    if isinstance(s, sp.FiniteSet):
+        return " or ".join(f"{name} = {v}" for v in s.args)
+    lo = "" if s.inf.is_infinite else f"{s.inf} {'<' if s.left_open else '<='} "
+    hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else '<='} {s.sup}"
+    return f"{lo}{name}{hi}"
+
+
+def _element(s: sp.Set) -> sp.Expr:
+    """The simplest member of a minimiser set (0, then +-1, then an end or the middle)."""
+    if isinstance(s, sp.FiniteSet):
+        return min(s.args, key=lambda e: (sp.count_ops(e), len(str(e))))
+    if isinstance(s, sp.Union):
+        return _element(s.args[0])
+    for x in (0, 1, -1):
+        if s.contains(x) is sp.true:
+            return sp.S(x)
+    lo, hi = s.inf, s.sup
+    return (lo + hi) / 2 if lo.is_finite and hi.is_finite else (lo + 1 if lo.is_finite else hi - 1)
+
+
+def representative(pointwise: Pointwise) -> sp.Expr | None:
+    """One minimiser alpha*(t) per open region of t (None where the infimum is not attained).
+
+    Ties (the crossing points, e.g. p_d = p_g) are left to ``minimisers``: they matter only on
+    sets where the two densities are proportional. A region-wise answer that equals sign(t - r)
+    on every open region is written so (proved in ``fdiv_checks.representative_form``).
+    """
+    chosen = []
+    for r in pointwise.regions:
+        if r.region.point:
+            continue
+        if r.argmin is sp.S.EmptySet:
+            return None
+        chosen.append((_element(r.argmin), r.region))
+    if all(sp.simplify(e - chosen[0][0]) == 0 for e, _ in chosen):
+        return chosen[0][0]
+    for cut in {reg.lo for _, reg in chosen if reg.lo != 0}:
+        if all(sp.simplify(e - sp.sign(reg.sample() - cut)) == 0 for e, reg in chosen):
+            return sp.sign(t - cut)
+    return sp.Piecewise(*[(e, reg.condition(t)) for e, reg in chosen[:-1]], (chosen[-1][0], True))
+
+
+@dataclass
+class FDivResult:
+    """Everything ``analyse`` derives from one loss; evidence keyed by claim."""
+
+    loss: sp.Expr
+    pointwise: Pointwise
+    f: sp.Expr
+    dstar_t: sp.Expr | None      # alpha*(t); a representative when the minimiser is a set
+    unique: bool                 # one minimiser for every t off the ties
+    match: Match | None
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> sp.Symbol:
+        return self.pointwise.alpha
+
+    @property
+    def objective(self) -> sp.Expr:
+        return self.pointwise.objective
+
+    @property
+    def smooth(self) -> bool:
+        return is_smooth(self.loss)
+
+    @property
+    def f_at_1(self) -> sp.Expr:
+        return sp.expand_log(sp.simplify(self.f.subs(t, 1)), factor=True)
+
+    @property
+    def set_valued(self) -> bool:
+        """Some region of t (ties included) has more than one optimal D, or none."""
+        return not all(isinstance(r.argmin, sp.FiniteSet) and len(r.argmin) == 1
+                       for r in self.pointwise.regions)
+
+    @property
+    def dstar(self) -> sp.Expr | None:
+        """D*(x) as an expression in p_d, p_g."""
+        return None if self.dstar_t is None else in_densities(self.dstar_t)
+
+    @property
+    def risk_integrand(self) -> sp.Expr:
+        """The best risk's integrand, -1/2 f(p_d/p_g) p_g, in p_d and p_g."""
+        return tidy(-self.f.subs(t, p_d / p_g) * p_g / 2)
+
+    @property
+    def risk(self) -> sp.Expr | None:
+        """The best risk in named divergences (symbols TV, Delta, JS, H2, ...), if recognised."""
+        return self.match.risk if self.match else None
+
+    def minimisers(self) -> list[tuple[str, sp.Set]]:
+        """(where, in words about p_d and p_g; set of optimal D values there) per region of t."""
+        return [(ratio_text(r.region), r.argmin.subs(t, p_d / p_g)) for r in self.pointwise.regions]
+
+    def verdict(self, key: str) -> Evidence:
+        return self.evidence.get(key) or unchecked(f"{key}: not checked (analyse(prove=False))")
+
+    # answers a grader compares with this result
+    def accepts_dstar(self, answer) -> Evidence:
+        return checks.accepts_dstar(self, answer)
+
+    def accepts_f(self, answer) -> Evidence:
+        return checks.accepts_f(self, answer)
+
+    def accepts_risk(self, answer) -> Evidence:
+        return checks.accepts_risk(self, answer)
+
+    def as_dict(self) -> dict:
+        m = self.match
+        return {
+            "loss": str(self.loss), "smooth": self.smooth, "objective": str(self.objective),
+            "dstar_t": None if self.dstar_t is None else str(self.dstar_t),
+            "dstar": None if self.dstar is None else str(self.dstar),
+            "dstar_latex": None if self.dstar is None else sp.latex(self.dstar),
+            "unique": self.unique, "set_valued": self.set_valued,
+            "minimisers": [{"where": str(c), "D": set_text(s), "set": str(s)} for c, s in self.minimisers()],
+            "f": str(self.f), "f_latex": sp.latex(self.f), "f_at_1": str(self.f_at_1),
+            "risk_integrand": str(self.risk_integrand),
+            "risk": None if m is None else str(m.risk),
+            "risk_latex": None if m is None else sp.latex(m.risk),
+            "divergence": None if m is None else {
+                "name": m.divergence.name, "title": m.divergence.title,
+                "generator": str(m.divergence.generator), "integrand": str(m.divergence.integrand),
+                "a": str(m.a), "b": str(m.b), "c": str(m.c), "normalisation": m.normalisation()},
+            "evidence": {k: v.as_dict() for k, v in self.evidence.items()},
+        }
+
+    def describe(self) -> str:
+        """A short report for the terminal."""
+        lines = [f"loss        l(alpha) = {self.loss}",
+                 f"pointwise   inf over alpha of {self.objective}   (t = p_d/p_g > 0)"]
+        if self.dstar is None:
+            lines.append("D*          the infimum is not attained (approached as |alpha| -> oo)")
+        else:
+            kind = ("unique" if not self.set_valued else "unique off the ties" if self.unique
+                    else "one choice; the optimal set is below")
+            lines.append(f"D*(x)       {self.dstar}   ({kind})")
+        if self.set_valued:
+            for cond, s in self.minimisers():
+                lines.append(f"    where {cond}: {set_text(s)}")
+        lines += [f"f(t)        {self.f}", f"f(1)        {self.f_at_1}"]
+        if self.match:
+            d = self.match.divergence
+            lines += [f"divergence  {d.title} ({d.name} = \\int {d.integrand} dx)",
+                      f"            {self.match.normalisation()}",
+                      f"best risk   R(D*) = -1/2 I_f = {self.match.risk}"]
+        else:
+            lines += ["divergence  not one of the named divergences",
+                      f"best risk   R(D*) = \\int {self.risk_integrand} dx"]
+        for key, ev in self.evidence.items():
+            lines.append(f"  [{ev.status.value:9}] {key:13} ({ev.kind.value}) {ev.detail[:160]}")
+        return "\n".join(lines)
+
+
+def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
+    """Derive D*, f, its properties and the best risk from a margin loss l(alpha).
+
+    ``alpha_symbol`` is the symbol the loss is written in (any assumptions; default: ``alpha``).
+    Raises ``InvalidLoss`` (e.g. ``UnboundedLoss``) for an input that is not a loss and
+    ``AnalysisError`` where a step has no closed form; both are ``FDivError``s with a message.
+    """
+    loss = sp.sympify(loss_expr)
+    if alpha_symbol is not None and alpha_symbol != alpha:
+        loss = loss.xreplace({alpha_symbol: alpha})
+    pointwise = solve(loss, alpha, t)
+    f = tidy(-pointwise.inf)
+    dstar_t = representative(pointwise)
+    unique = all(r.region.point or (isinstance(r.argmin, sp.FiniteSet) and len(r.argmin) == 1)
+                 for r in pointwise.regions)
+    result = FDivResult(loss, pointwise, f, dstar_t, unique, identify(f))
+    if prove:
+        result.evidence = checks.all_evidence(result)
+    return result

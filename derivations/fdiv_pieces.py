@@ -1,0 +1,191 @@
+"""Piecewise functions of one variable: where the formula changes, the open intervals in
+between, and proofs carried out interval by interval.
+
+Why: Max, Min, Abs, Heaviside and sign (the 0-1 and hinge losses, the generator of total
+variation) defeat SymPy's simplifier, yet between consecutive breakpoints each of them is one
+smooth formula. So a claim about such a function is proved on every open interval, with the
+interval written as the image of a fresh positive symbol u (its bounds become sign
+assumptions), and at every breakpoint exactly, by substitution. Several variables give a grid
+of cells (one interval or point per variable).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .evidence import Evidence, Kind, Status
+from .prove import check_relation
+
+oo = sp.oo
+NONSMOOTH = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign, sp.Piecewise)
+DIGITS = 50
+
+
+class PiecewiseError(ValueError):
+    """The pieces of a function could not be located in closed form."""
+
+
+def is_smooth(expr) -> bool:
+    return not sp.sympify(expr).has(*NONSMOOTH)
+
+
+def to_piecewise(expr) -> sp.Expr:
+    """Max/Min/Abs/Heaviside/sign rewritten as (folded) Piecewise; smooth input unchanged."""
+    expr = sp.sympify(expr)
+    if is_smooth(expr):
+        return expr
+    for kind in NONSMOOTH[:-1]:
+        expr = expr.replace(lambda e, k=kind: isinstance(e, k), lambda e: e.rewrite(sp.Piecewise))
+    return sp.piecewise_fold(expr)
+
+
+def _key(x) -> float:
+    return float(sp.N(x, DIGITS))
+
+
+def breakpoints(expr, var, domain=sp.S.Reals) -> list[sp.Expr]:
+    """Sorted points of ``domain`` where a Piecewise condition of ``expr`` changes in ``var``."""
+    found: set = set()
+    for pw in to_piecewise(expr).atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            for rel in sp.sympify(cond).atoms(sp.core.relational.Relational):
+                if var not in rel.free_symbols:
+                    continue
+                roots = sp.solveset(rel.lhs - rel.rhs, var, domain)
+                if not isinstance(roots, sp.FiniteSet):
+                    raise PiecewiseError(f"cannot locate where {rel} changes: {roots}")
+                found |= set(roots)
+    return sorted(found, key=_key)
+
+
+@dataclass(frozen=True)
+class Region:
+    """The open interval (lo, hi), or the single point lo when ``point``."""
+
+    lo: sp.Expr
+    hi: sp.Expr
+    point: bool = False
+
+    def sample(self) -> sp.Expr:
+        """An exact point inside (any point does: no breakpoint lies inside)."""
+        lo, hi = self.lo, self.hi
+        if self.point:
+            return lo
+        if lo.is_finite and hi.is_finite:
+            return (lo + hi) / 2
+        if lo.is_finite:
+            return lo + 1
+        return hi - 1 if hi.is_finite else sp.S.Zero
+
+    def param(self, u: sp.Symbol, var: sp.Symbol) -> sp.Expr:
+        """A map of u > 0 onto the region (``var`` itself for the whole real line)."""
+        lo, hi = self.lo, self.hi
+        if self.point:
+            return lo
+        if lo.is_finite and hi.is_finite:
+            return lo + (hi - lo) * u / (1 + u)
+        if lo.is_finite:
+            return lo + u
+        return hi - u if hi.is_finite else var
+
+    def as_set(self) -> sp.Set:
+        return sp.FiniteSet(self.lo) if self.point else sp.Interval.open(self.lo, self.hi)
+
+    def condition(self, var) -> sp.Basic:
+        return sp.Eq(var, self.lo) if self.point else self.as_set().as_relational(var)
+
+    def __str__(self) -> str:
+        return f"{{{self.lo}}}" if self.point else f"({self.lo}, {self.hi})"
+
+
+def regions(points, lo=-oo, hi=oo) -> list[Region]:
+    """The open intervals between consecutive ``points`` of (lo, hi), and the points."""
+    pts = [p for p in points if _key(lo) < _key(p) < _key(hi)] if points else []
+    out, left = [], sp.sympify(lo)
+    for p in pts:
+        out += [Region(left, p), Region(p, p, True)]
+        left = p
+    out.append(Region(left, sp.sympify(hi)))
+    return out
+
+
+def resolve(expr, point: dict) -> sp.Expr:
+    """``expr`` with each Piecewise replaced by its branch at ``point`` (valid on its cell)."""
+    def branch(pw):
+        for value, cond in pw.args:
+            truth = sp.sympify(cond).subs(point)
+            if truth not in (sp.true, sp.false):
+                truth = sp.sympify(truth.simplify())
+            if truth is sp.true:
+                return value
+            if truth is not sp.false:
+                raise PiecewiseError(f"condition {cond} is undecided at {point}")
+        raise PiecewiseError(f"no branch of {pw} holds at {point}")
+    return to_piecewise(expr).replace(lambda e: isinstance(e, sp.Piecewise), branch)
+
+
+def cells(grid: dict) -> list[dict]:
+    """All combinations of one region per variable: ``{var: [Region, ...]}`` -> [{var: Region}]."""
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[v] for v in names))]
+
+
+def _fresh(var) -> sp.Symbol:
+    return sp.Symbol(f"u_{var.name}", positive=True)
+
+
+def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
+                   symbolic_seconds: float = 3.0) -> Evidence:
+    """Evidence for ``lhs rel rhs`` on every cell of ``grid`` (``{var: [Region]}``).
+
+    ``fixed`` substitutions are applied first (e.g. p_d = t p_g). On an open cell the active
+    branches are chosen at the cell's sample point and the variables are parametrised by fresh
+    positive symbols; a counterexample is reported in the original variables.
+    """
+    lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
+    if fixed:
+        lhs, rhs = lhs.subs(fixed), rhs.subs(fixed)
+    worst, details = Kind.SYMBOLIC, []
+    for cell in cells(grid):
+        sample = {v: r.sample() for v, r in cell.items()}
+        fresh = {v: _fresh(v) for v in cell}
+        param = {v: r.param(fresh[v], v) for v, r in cell.items()}
+        try:
+            a, b = resolve(lhs, sample), resolve(rhs, sample)
+        except PiecewiseError:  # branches not fixed by the cell: leave them to evaluation
+            a, b = lhs, rhs
+        a, b = a.subs(param), b.subs(param)
+        ev = check_relation(a, rel, b, symbolic_seconds=symbolic_seconds)
+        where = ", ".join(f"{v} in {r}" for v, r in cell.items())
+        if ev.status is Status.REFUTED:
+            example = dict(ev.counterexample or {})
+            values = {u: sp.Float(example[str(u)], 17) for u in fresh.values() if str(u) in example}
+            for v, p in param.items():
+                if p.free_symbols <= set(values):
+                    example[str(v)] = float(p.subs(values))
+            return Evidence(Status.REFUTED, ev.kind, f"fails where {where}: {ev.detail}",
+                            counterexample=example)
+        if ev.status is not Status.PROVED:
+            return Evidence(ev.status, ev.kind, f"where {where}: {ev.detail}")
+        if ev.kind is not Kind.SYMBOLIC:
+            worst = ev.kind
+        details.append(where)
+    n = len(details)
+    how = "symbolically" if worst is Kind.SYMBOLIC else "at random high-precision points"
+    return Evidence(Status.PROVED, worst,
+                    f"holds {how} on each of {n} cell{'s' * (n != 1)}: " + "; ".join(details),
+                    extra={"cells": n})
+
+
+def combine(parts: list[tuple[str, Evidence]]) -> Evidence:
+    """One verdict from named pieces of evidence: the first failure, else the weakest proof."""
+    for name, ev in parts:
+        if ev.status is not Status.PROVED:
+            return Evidence(ev.status, ev.kind, f"{name}: {ev.detail}", ev.counterexample)
+    kind = Kind.SYMBOLIC
+    for _, ev in parts:
+        if ev.kind is not Kind.SYMBOLIC:
+            kind = ev.kind
+    return Evidence(Status.PROVED, kind, "; ".join(f"{name}: {ev.detail}" for name, ev in parts))
