@@ -48,7 +48,9 @@ def _draw(atom: sp.Basic, rng: random.Random) -> sp.Rational:
         value = hi - sp.Rational(round(10 ** rng.uniform(-1.3, 1.3) * 10**6), 10**6)
     else:
         value = sp.Rational(rng.randint(-3000, 3000), 1000)
-    return sp.nsimplify(value)
+    # exact rationals stay as drawn: nsimplify would spend ~30 ms in PSLQ on each and can turn
+    # e.g. 1941/1000 into a product of radicals
+    return value if value.is_Rational else sp.nsimplify(value)
 
 
 def _holds(condition, point) -> bool:
