@@ -1,0 +1,19 @@
+"""Why a piece of LaTeX is not an answer: each error says what, in the student's terms."""
+from __future__ import annotations
+
+
+class LatexError(ValueError):
+    """The text is not an answer the grader can read (verdict ``invalid``)."""
+
+
+class UnknownName(LatexError):
+    """A symbol or function the slot does not declare (named in the message)."""
+
+    def __init__(self, name: str, what: str = "symbol", known: tuple[str, ...] = ()):
+        self.name, self.what = name, what
+        hint = f"; this slot knows {', '.join(known)}" if known else ""
+        super().__init__(f"unknown {what} {name}{hint}")
+
+
+class LimitError(LatexError):
+    """Readable but outside the grader's limits (size, nesting, huge powers): ``unchecked``."""

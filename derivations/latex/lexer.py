@@ -1,0 +1,353 @@
+"""From a student's LaTeX to a token stream the grammar reads.
+
+Three passes, each small: split the text into raw tokens; normalise macros (spacing and
+sizing commands vanish, synonyms become one spelling, font wrappers become one name);
+then give the ambiguous delimiters their role (``|`` opens or closes an absolute value or
+separates a condition; ``d`` in ``\\int ... dx`` is a differential). The text is bounded in
+size and nesting *before* any of this runs; anything the passes do not know is refused by
+name, so the grammar never sees a token it could silently skip.
+"""
+from __future__ import annotations
+
+import re
+
+from lark import Token
+
+from .errors import LatexError, LimitError
+from .unicode import clean
+
+MAX_CHARS = 2000      # a long answer is ~200 characters; 2000 leaves room for a chain
+MAX_TOKENS = 600
+MAX_DEPTH = 30        # brackets and braces nested in one another
+
+_RAW = re.compile(r"\\[a-zA-Z]+|\\.|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|\s+|.", re.S)
+
+GREEK = set("""alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho
+sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
+ell""".split())
+RENAME = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varsigma": "sigma",
+          "varpi": "pi", "varrho": "rho", "ln": "log", "sgn": "sign", "Tr": "tr", "trace": "tr",
+          "dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "overline": "bar", "widetilde": "tilde",
+          "widehat": "hat", "overrightarrow": "vec", "boldsymbol": "mathbf", "bm": "mathbf",
+          "pmb": "mathbf", "textbf": "mathbf", "mathit": "mathrm", "textit": "mathrm",
+          "textrm": "mathrm", "mathsf": "mathrm", "mathtt": "mathrm", "textsf": "mathrm",
+          "mathscr": "mathcal", "Bbb": "mathbb", "intercal": "top", "transpose": "top"}
+DROP = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl",
+        "biggr", "Biggl", "Biggr", "bigm", "Bigm", "middle", "quad", "qquad", "displaystyle",
+        "textstyle", "limits", "nolimits", "thinspace", "enspace", ",", ";", ":", "!", " ",
+        ">", "relax", "nonumber", "notag"}
+SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr",
+          "big", "Big", "bigg", "Bigg", "bigm", "Bigm", "middle"}
+FONTS = {"mathrm", "operatorname", "mathbf", "text", "mathcal", "mathbb", "mathfrak", "rm"}
+KEEP_FONT = {"mathcal": "cal", "mathbb": "bb", "mathfrak": "frak"}
+OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt"}
+DECOR = {"bar", "tilde", "hat", "vec"}
+CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL",
+       "sum": "BIGOP", "prod": "BIGOP", "int": "INT", "nabla": "NABLA", "infty": "INFTY",
+       "top": "TOP", "sim": "SIM", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
+       "|": "DBAR", "Vert": "DBAR", "lVert": "DBAR", "rVert": "DBAR", "{": "LSET", "}": "RSET",
+       "lbrace": "LSET", "rbrace": "RSET", "prime": "PRIME"}
+RELATIONS = {"le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=",
+             "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "=", "eqqcolon": "="}
+PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "=": "REL", "<": "REL", ">": "REL",
+         "(": "LPAR", ")": "RPAR", "[": "LSQB", "]": "RSQB", "{": "LBRACE", "}": "RBRACE",
+         ",": "COMMA", ";": "SEMI", "^": "SUP", "_": "SUB", "'": "PRIME", "|": "BAR"}
+REFUSED = {"input": "reads a file", "include": "reads a file", "write": "writes a file",
+           "immediate": "is a TeX primitive", "openout": "writes a file", "def": "defines a macro",
+           "edef": "defines a macro", "gdef": "defines a macro", "let": "defines a macro",
+           "newcommand": "defines a macro", "renewcommand": "defines a macro",
+           "catcode": "is a TeX primitive", "begin": "starts an environment",
+           "end": "ends an environment", "approx": "is not an equality", "ne": "is not an equality",
+           "neq": "is not an equality", "pm": "is ambiguous (two answers)", "cdots": "elides terms",
+           "ldots": "elides terms", "dots": "elides terms", "partial": "is not supported here; use \\nabla",
+           "\\": "breaks the line; grade one formula at a time"}
+
+OPERAND_END = {"NUMBER", "LETTER", "GREEK", "WORD", "RPAR", "RSQB", "RBRACE", "RSET",
+               "ABS_CLOSE", "NORM_CLOSE", "INFTY", "TOP", "PRIME"}
+NAMELIKE = {"LETTER", "GREEK", "WORD", "RBRACE", "TOP", "PRIME", "NUMBER"}
+
+
+def _tok(type_: str, value: str) -> Token:
+    return Token(type_, value)
+
+
+def raw_tokens(text: str) -> list[tuple[str, str]]:
+    """Split LaTeX into (kind, text): ``cmd`` (name without backslash), ``num``, ``letter``, ``punct``."""
+    out = []
+    for m in _RAW.finditer(text):
+        s = m.group()
+        if s.isspace():
+            out.append(("space", " "))
+        elif s.startswith("\\"):
+            out.append(("cmd", s[1:]))
+        elif s[0].isdigit() or (s[0] == "." and len(s) > 1):
+            out.append(("num", s))
+        elif s.isalpha():
+            out.append(("letter", s))
+        else:
+            out.append(("punct", s))
+        if len(out) > 4 * MAX_TOKENS:
+            raise LimitError(f"the answer has more than {MAX_TOKENS} tokens")
+    return out
+
+
+def _group(raw, i) -> tuple[list[tuple[str, str]], int]:
+    """The argument of a macro at ``raw[i]``: a braced group's tokens, or one token."""
+    while i < len(raw) and raw[i][0] == "space":
+        i += 1
+    if i >= len(raw):
+        raise LatexError("a command at the end of the answer is missing its argument")
+    if raw[i] != ("punct", "{"):
+        return [raw[i]], i + 1
+    depth, j = 0, i
+    while j < len(raw):
+        if raw[j] == ("punct", "{"):
+            depth += 1
+        elif raw[j] == ("punct", "}"):
+            depth -= 1
+            if depth == 0:
+                return raw[i + 1:j], j + 1
+        j += 1
+    raise LatexError("unbalanced braces: a '{' is never closed")
+
+
+def _font_word(font: str, content) -> list[Token]:
+    """``\\mathrm{KL}`` -> WORD KL; ``\\mathbf{x}`` -> LETTER x; ``\\mathbb{E}`` -> WORD bb:E."""
+    parts = [v for k, v in content if k != "space"]
+    spaced = any(k == "space" for k, _ in content) and len(parts) > 1
+    if not parts:
+        return []
+    if all(k in ("letter", "num") for k, v in content if k != "space") and not spaced:
+        word = "".join(parts)
+        if font in KEEP_FONT:
+            return [_tok("WORD", f"{KEEP_FONT[font]}:{word}")]
+        if word in OPNAMES or RENAME.get(word) in OPNAMES:
+            return [_tok("OPNAME", RENAME.get(word, word))]
+        if len(word) == 1 and word.isalpha():
+            return [_tok("LETTER", word)]
+        if word.isdigit():
+            return [_tok("NUMBER", word)]
+        return [_tok("WORD", word)]
+    if font in ("mathbf", "mathrm", "operatorname"):
+        return normalise(content)          # \mathbf{\mu}, \boldsymbol{\Sigma}: the font is dropped
+    text = " ".join(parts)
+    raise LatexError(f"prose is not an answer: {text[:40]!r}")
+
+
+def normalise(raw) -> list[Token]:
+    """Macro normalisation: raw tokens -> grammar tokens (delimiters not yet classified)."""
+    out: list[Token] = []
+    i = 0
+    while i < len(raw):
+        kind, v = raw[i]
+        i += 1
+        if kind == "space":
+            continue
+        if kind == "cmd":
+            v = RENAME.get(v, v)
+            if v in REFUSED:
+                raise LatexError(f"\\{v} {REFUSED[v]}; it is not part of an answer")
+            if v in DROP:
+                if v in SIZERS and i < len(raw) and raw[i] == ("punct", "."):
+                    i += 1                      # \left. and \right. are empty delimiters
+                continue
+            if v in FONTS:
+                if i < len(raw) and raw[i] == ("punct", "*"):
+                    i += 1                      # \operatorname*{...}
+                content, i = _group(raw, i)
+                out.extend(_font_word(v, content))
+                continue
+            if v in GREEK:
+                out.append(_tok("GREEK", v))
+            elif v in DECOR:
+                out.append(_tok("DECOR", v))
+            elif v in OPNAMES:
+                out.append(_tok("OPNAME", v) if v != "sqrt" else _tok("SQRT", v))
+            elif v in RELATIONS:
+                out.append(_tok("REL", RELATIONS[v]))
+            elif v in CMD:
+                out.append(_tok(CMD[v], v))
+            else:
+                raise LatexError(f"unknown command \\{v}")
+            if CMD.get(v) in ("FRAC", "SQRT") or v == "sqrt":
+                _split_digits(raw, i)
+            continue
+        if kind == "num":
+            if len(v.replace(".", "")) > 40:
+                raise LimitError(f"a number with {len(v)} digits is beyond the grader's limits")
+            out.append(_tok("NUMBER", v))
+        elif kind == "letter":
+            out.append(_tok("LETTER", v))
+        elif v in "$~&":
+            continue                            # math-mode delimiters, ties and alignment marks
+        elif v == ":" and i < len(raw) and raw[i] == ("punct", "="):
+            out.append(_tok("REL", "="))
+            i += 1
+        elif v in PUNCT:
+            out.append(_tok(PUNCT[v], v))
+            if v in "^_":
+                j = i
+                while j < len(raw) and raw[j][0] == "space":
+                    j += 1
+                if j < len(raw) and raw[j][0] == "num" and len(raw[j][1]) > 1:
+                    s = raw[j][1]
+                    raise LatexError(f"{v}{s} reads as {v}{s[0]} followed by {s[1:]} in TeX; "
+                                     f"write {v}{{{s}}} or {v}{s[0]}\\, {s[1:]}")
+        elif v in ".," and all(k == "space" for k, _ in raw[i:]):
+            continue                            # a sentence's full stop after the formula
+        else:
+            raise LatexError(f"unexpected character {v!r}")
+    return out
+
+
+def _split_digits(raw, i) -> None:
+    """TeX reads ``\\frac12`` as 1/2 and ``x^23`` as x^2 3: an unbraced argument is one digit."""
+    while i < len(raw) and raw[i][0] == "space":
+        i += 1
+    if i < len(raw) and raw[i][0] == "num" and len(raw[i][1]) > 1:
+        s = raw[i][1]
+        raw[i:i + 1] = [("num", s[0]), ("num", s[1:])]
+
+
+def _var_end(toks, i) -> int | None:
+    """Index after a variable name at ``toks[i]`` (``x``, ``z_1``, ``\\tilde{x}``), else None."""
+    if i >= len(toks):
+        return None
+    if toks[i].type == "DECOR":
+        i += 1
+        if i < len(toks) and toks[i].type == "LBRACE":
+            depth = 0
+            while i < len(toks):
+                depth += {"LBRACE": 1, "RBRACE": -1}.get(toks[i].type, 0)
+                i += 1
+                if depth == 0:
+                    break
+        else:
+            i += 1
+    elif toks[i].type in ("LETTER", "GREEK"):
+        i += 1
+    else:
+        return None
+    if i < len(toks) and toks[i].type == "SUB":
+        i += 1
+        if i < len(toks) and toks[i].type == "LBRACE":
+            while i < len(toks) and toks[i].type != "RBRACE":
+                i += 1
+        i += 1
+    return i
+
+
+ENDS_INTEGRAL = {"PLUS", "MINUS", "REL", "RPAR", "RSQB", "RBRACE", "RSET", "COMMA", "ABS_CLOSE",
+                 "NORM_CLOSE", "BAR", "DBAR", "SEMI"}
+
+
+def classify(toks: list[Token]) -> list[Token]:
+    """Give ``|``, ``\\|`` and integral ``d`` their roles, tracking what is open."""
+    out: list[Token] = []
+    stack: list[list] = []        # [kind, callish, has_condition]
+    integrals: list[int] = []     # depth at which each open \int was written
+    for i, t in enumerate(toks):
+        prev = out[-1].type if out else None
+        operand = prev in OPERAND_END
+        top = stack[-1] if stack else None
+        ty = t.type
+        if ty in ("LPAR", "LSQB", "LBRACE", "LSET"):
+            callish = prev in NAMELIKE or (prev == "WORD")
+            stack.append([ty, callish and ty in ("LPAR", "LSQB"), False])
+        elif ty in ("RPAR", "RSQB", "RBRACE", "RSET"):
+            want = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE", "RSET": "LSET"}[ty]
+            if not stack or stack[-1][0] != want:
+                raise LatexError(f"unbalanced brackets at {t.value!r}")
+            stack.pop()
+        elif ty == "INT":
+            integrals.append(len(stack))
+        elif ty == "BAR":
+            if operand and top and top[0] == "ABS":
+                stack.pop()
+                t = _tok("ABS_CLOSE", "|")
+            elif operand and top and top[1] and not top[2]:
+                top[2] = True
+                t = _tok("COND", "|")
+            else:
+                stack.append(["ABS", False, False])
+                t = _tok("ABS_OPEN", "|")
+        elif ty == "DBAR":
+            if operand and top and top[0] == "NORM":
+                stack.pop()
+                t = _tok("NORM_CLOSE", "\\|")
+            elif operand and top and top[1]:
+                t = _tok("KLSEP", "\\|")
+            else:
+                stack.append(["NORM", False, False])
+                t = _tok("NORM_OPEN", "\\|")
+        elif (integrals and integrals[-1] == len(stack) and
+              (t.type == "LETTER" and t.value == "d" or t.type == "WORD" and t.value == "d")):
+            end = _var_end(toks, i + 1)
+            if end is not None and (end >= len(toks) or toks[end].type in ENDS_INTEGRAL
+                                    or toks[end].value == "d"):
+                integrals.pop()
+                t = _tok("DIFF", "d")
+        elif t.type == "WORD" and t.value == "d":
+            raise LatexError("a differential d outside an integral")
+        out.append(t)
+    if stack:
+        kind = stack[-1][0]
+        raise LatexError("an absolute value |...| is never closed" if kind == "ABS" else
+                         "a norm \\|...\\| is never closed" if kind == "NORM" else
+                         "unbalanced brackets: one is never closed")
+    if integrals:
+        raise LatexError("an integral without its differential (dx)")
+    return out
+
+
+def _merge_double_bars(toks: list[Token]) -> list[Token]:
+    """``||x||`` is ``\\|x\\|``: two adjacent bars are one double bar."""
+    out: list[Token] = []
+    for t in toks:
+        if t.type == "BAR" and out and out[-1].type == "BAR" and getattr(out[-1], "_adjacent", True):
+            out[-1] = _tok("DBAR", "\\|")
+        else:
+            out.append(t)
+    return out
+
+
+def depth(toks) -> int:
+    d = best = 0
+    for t in toks:
+        if t.type in ("LPAR", "LSQB", "LBRACE", "LSET"):
+            d += 1
+            best = max(best, d)
+        elif t.type in ("RPAR", "RSQB", "RBRACE", "RSET"):
+            d -= 1
+    return best
+
+
+def tokenize(text: str) -> list[Token]:
+    """Bounded, cleaned, normalised and classified tokens of ``text``."""
+    if not isinstance(text, str):
+        raise LatexError(f"an answer is text, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise LimitError(f"the answer is {len(text)} characters long; the limit is {MAX_CHARS}")
+    text = clean(text)
+    nesting = max_nesting(text)
+    if nesting > MAX_DEPTH:
+        raise LimitError(f"brackets nested {nesting} deep; the limit is {MAX_DEPTH}")
+    toks = normalise(raw_tokens(text))
+    if len(toks) > MAX_TOKENS:
+        raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
+    if not toks:
+        raise LatexError("the answer is empty")
+    return classify(_merge_double_bars(toks))
+
+
+def max_nesting(text: str) -> int:
+    """Nesting depth of ( [ { in the raw text: checked before the text is parsed at all."""
+    d = best = 0
+    for ch in text:
+        if ch in "([{":
+            d += 1
+            if d > best:
+                best = d
+        elif ch in ")]}":
+            d -= 1
+    return best

@@ -1,0 +1,179 @@
+"""Names: one canonical key for every way of writing a name, and the scope that maps keys
+to a slot's symbols, functions and named quantities.
+
+``\\bar\\alpha_{t-1}``, ``\\bar{\\alpha}_{t - 1}``, ``\\overline{\\alpha}_{t-1}`` and
+``\\bar{\\alpha_{t-1}}`` all have the key ``bar(\\alpha)_{t-1}``. The registry's LaTeX forms
+and aliases are keyed by the same code (they are parsed like answers), so a name matches
+exactly when it would print the same; nothing is matched by guessing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from lark import Token, Tree
+from sympy.core.function import AppliedUndef, UndefinedFunction
+
+from .. import symbols as symtab
+from .errors import LatexError
+
+_NAME_TOKENS = ("LETTER", "GREEK", "WORD")
+
+
+def _flat(tree) -> str:
+    """A script's content as one canonical string (braces and spaces dropped)."""
+    parts: list[str] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Token):
+            if node.type in ("LBRACE", "RBRACE"):
+                continue
+            parts.append("\\" + node.value + " " if node.type == "GREEK" else
+                         r"\top " if node.type == "TOP" else node.value)
+        else:
+            stack.extend(reversed(node.children))
+    return "".join(parts).strip().replace(" -", "-").replace(" +", "+")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A name split into parts: decorations, base, subscript, superscript label, primes."""
+
+    base: str
+    decor: tuple[str, ...] = ()
+    sub: str = ""
+    sup: str = ""
+    primes: int = 0
+
+    def text(self) -> str:
+        core = self.base
+        for d in self.decor:
+            core = f"\\{d}{{{core}}}"
+        if self.sub:
+            core += f"_{{{self.sub}}}"
+        if self.sup:
+            core += f"^{{{self.sup}}}"
+        return core + "'" * self.primes
+
+    __str__ = text
+
+
+def _base(tok: Token) -> str:
+    if tok.type == "GREEK":
+        return "\\" + tok.value
+    if tok.type == "WORD" and ":" in tok.value:
+        font, word = tok.value.split(":", 1)
+        return f"\\math{font}{{{word}}}"
+    if tok.type == "WORD" and len(tok.value) > 1:
+        return f"\\mathrm{{{tok.value}}}"
+    return tok.value
+
+
+def name_key(tree) -> Key | None:
+    """The key of a name-like tree (symbol with decorations and scripts), else None."""
+    if isinstance(tree, Token):
+        return Key(_base(tree)) if tree.type in _NAME_TOKENS else None
+    data = tree.data
+    if data == "atom":
+        return name_key(tree.children[0])
+    if data == "braced":
+        items = tree.children[1]
+        return name_key(items.children[0]) if len(items.children) == 1 else None
+    if data == "group":
+        return name_key(tree.children[1])
+    if data == "decor":
+        inner = name_key(tree.children[1])
+        if inner is None or inner.sup or inner.primes:
+            return None
+        return Key(inner.base, (tree.children[0].value,) + inner.decor, inner.sub)
+    if data == "sub_script":
+        inner = name_key(tree.children[0])
+        if inner is None or inner.sub or inner.sup or inner.primes:
+            return None
+        return Key(inner.base, inner.decor, _flat(tree.children[2]))
+    if data == "sup_script":
+        inner = name_key(tree.children[0])
+        if inner is None or inner.sup or inner.primes:
+            return None
+        return Key(inner.base, inner.decor, inner.sub, _flat(tree.children[2]))
+    if data == "prime":
+        inner = name_key(tree.children[0])
+        return None if inner is None else Key(inner.base, inner.decor, inner.sub, inner.sup,
+                                                inner.primes + 1)
+    return None
+
+
+def key_of_latex(form: str) -> Key | None:
+    """Key of a registry form such as ``\\bar\\alpha_{t-1}``; None if it is not one name."""
+    from .syntax import parse_tree
+    try:
+        tree = parse_tree(form)
+    except LatexError:
+        return None
+    chain = tree.children[0]
+    return name_key(chain.children[0]) if len(chain.children) == 1 else None
+
+
+def _declared() -> set:
+    return {i.symbol for i in symtab.declared()}
+
+
+def _function_name(f) -> str:
+    return f.__name__ if isinstance(f, UndefinedFunction) else str(f)
+
+
+@dataclass
+class Scope:
+    """What an answer may name: symbols, functions, named quantities, density families."""
+
+    names: dict[Key, sp.Basic] = field(default_factory=dict)
+    functions: dict[Key, object] = field(default_factory=dict)
+    families: set[str] = field(default_factory=set)      # density families (p, q, p_\theta)
+    indexed: dict[Key, sp.IndexedBase] = field(default_factory=dict)
+    index_limits: dict[str, tuple] = field(default_factory=dict)
+    identity: sp.Basic | None = None                     # what I means in a matrix slot
+    ambiguous: set[Key] = field(default_factory=set)
+
+    def add_name(self, key: Key | None, value, strong: bool = False) -> None:
+        if key is None:
+            return
+        old = self.names.get(key)
+        if old is not None and old != value:
+            if strong:
+                self.names[key] = value
+            else:
+                return                      # the first (more authoritative) form wins
+        self.names[key] = value
+
+    def add_symbol(self, s, strong: bool = True) -> None:
+        """A symbol under its declared LaTeX, its aliases and SymPy's own printing of it."""
+        inf = symtab.info(s) if isinstance(s, sp.Symbol) and s in _declared() else None
+        forms = [inf.latex] if inf is not None else [sp.latex(s)]
+        for i, form in enumerate(forms):
+            self.add_name(key_of_latex(form), s, strong=strong and i == 0)
+        for alias in (inf.aliases if inf is not None else ()):
+            self.add_name(key_of_latex(alias), s)
+
+    def add_function(self, f) -> None:
+        f = f.func if isinstance(f, AppliedUndef) else f
+        key = key_of_latex(sp.latex(sp.Symbol(_function_name(f))))
+        if key is not None:
+            self.functions.setdefault(key, f)
+
+    def known(self) -> tuple[str, ...]:
+        shown = [k.text() for k in self.names] + [k.text() + "(\\cdot)" for k in self.functions]
+        return tuple(sorted(shown))[:24]
+
+
+def free_atoms(expr) -> tuple[set, set, set]:
+    """Symbols, unknown functions and indexed bases that occur in ``expr`` (matrices too)."""
+    syms, funcs, bases = set(), set(), set()
+    items = list(expr) if isinstance(expr, (sp.MatrixBase, list, tuple)) else [expr]
+    for e in items:
+        if not isinstance(e, sp.Basic):
+            continue
+        syms |= {a for a in e.atoms(sp.Symbol, sp.MatrixSymbol)}
+        funcs |= {a.func for a in e.atoms(AppliedUndef)}
+        bases |= set(e.atoms(sp.IndexedBase))
+    return syms, funcs, bases

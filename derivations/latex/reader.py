@@ -1,0 +1,680 @@
+"""Parse tree -> SymPy, reading every name through a ``Scope``.
+
+Decisions that need the slot are taken here, never guessed in the grammar: ``p_d(x)`` is a
+call because ``p_d`` is a declared function, ``\\gamma_t(1 - \\bar\\alpha_t)`` a product because
+``\\gamma_t`` is not; ``x^T`` is a transpose unless T is a declared symbol and x a scalar. Every
+construct the reader does not know raises ``LatexError`` naming it. Numbers stay exact
+(``0.5`` is 1/2) and powers are bounded so no answer can make SymPy build a huge integer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from lark import Token, Tree
+
+from .errors import LatexError, LimitError, UnknownName
+from .names import Key, Scope, _flat, name_key
+from .objects import KL, Density, Expectation
+
+MAX_EXPONENT = 1000        # |n| in x^n
+MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
+
+_SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
+
+
+@dataclass
+class Chain:
+    """``a = b \\le c``: the members (None where a leading label could not be read) and relations."""
+
+    members: list
+    relations: list[str]
+    label_error: str = ""
+
+
+class _Operator:
+    """An operator written without its argument yet: ``\\mathbb{E}_{x}`` before ``\\|...\\|^2``."""
+
+    def __init__(self, kind: str, spec=()):
+        self.kind, self.spec = kind, spec
+
+    def apply(self, reader: "Reader", arg):
+        if self.kind == "E":
+            return reader.expectation(arg, self.spec)
+        raise LatexError(f"{self.kind} needs an argument")
+
+
+def is_matrix(x) -> bool:
+    return isinstance(x, (sp.MatrixExpr, sp.MatrixBase))
+
+
+class Reader:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.bound: list[dict[Key, sp.Basic]] = []
+
+    # --- entry points ---------------------------------------------------------------
+    def chain(self, tree: Tree) -> Chain:
+        kids = tree.children[0].children
+        exprs, rels = kids[0::2], [t.value for t in kids[1::2]]
+        members, label_error = [], ""
+        for i, e in enumerate(exprs):
+            if i == 0 and len(exprs) > 1:
+                try:
+                    members.append(self.value(e))
+                except LatexError as exc:   # the left side may only name the quantity: f(t) = ...
+                    members.append(None)
+                    label_error = str(exc)
+            else:
+                members.append(self.value(e))
+        return Chain(members, rels, label_error)
+
+    def value(self, t):
+        v = self.node(t)
+        if isinstance(v, _Operator):
+            raise LatexError(f"{'an expectation' if v.kind == 'E' else v.kind} without its argument")
+        if isinstance(v, sp.FunctionClass) or callable(v) and not isinstance(v, sp.Basic):
+            raise LatexError(f"the function {v} is used without its argument")
+        if isinstance(v, sp.Basic) and v.has(sp.zoo, sp.nan):
+            raise LatexError("the answer divides by zero")
+        return v
+
+    # --- dispatch -------------------------------------------------------------------
+    def node(self, t):
+        if isinstance(t, Token):
+            return self.token(t)
+        method = getattr(self, "n_" + t.data, None)
+        if method is None:
+            raise LatexError(f"cannot read a {t.data}")
+        return method(t)
+
+    def token(self, tok: Token):
+        ty, v = tok.type, tok.value
+        if ty == "NUMBER":
+            return sp.Rational(v) if "." in v else sp.Integer(v)
+        if ty == "INFTY":
+            return sp.oo
+        key = name_key(tok)
+        if key is not None:
+            found = self.lookup(key)
+            if found is not None:
+                return found
+            if ty == "LETTER" and v == "e":
+                return sp.E
+            if ty == "GREEK" and v == "pi":
+                return sp.pi
+            if ty == "LETTER" and v == "I" and self.scope.identity is not None:
+                return self.scope.identity
+            if v in ("bb:E", "E", "mathrm:E"):
+                return _Operator("E")
+            if v == "KL":
+                return _Operator("KL")
+            raise UnknownName(key.text(), "symbol", self.scope.known())
+        if ty == "TOP":
+            raise LatexError(r"\top outside a superscript")
+        raise LatexError(f"cannot read {v!r} here")
+
+    def lookup(self, key: Key):
+        for frame in reversed(self.bound):
+            if key in frame:
+                return frame[key]
+        if key in self.scope.ambiguous:
+            raise LatexError(f"{key.text()} is ambiguous in this slot")
+        return self.scope.names.get(key)
+
+    def named(self, t):
+        """A name-like tree that is a known name, else None."""
+        key = name_key(t)
+        return None if key is None else self.lookup(key)
+
+    # --- arithmetic -----------------------------------------------------------------
+    def n_atom(self, t):
+        return self.token(t.children[0])
+
+    def n_group(self, t):
+        return self.node(t.children[1])
+
+    def n_braced(self, t):
+        items = self.items(t.children[1])
+        if len(items) != 1 or items[0][0] is not None:
+            raise LatexError("a list {a, b} is not a value")
+        return items[0][1]
+
+    def n_paren(self, t):
+        items = self.items(t.children[1])
+        if len(items) != 1:
+            raise LatexError("a tuple (a, b) is not a value")
+        return items[0][1]
+
+    n_bracket = n_paren
+
+    def n_braces(self, t):
+        items = self.items(t.children[1])
+        if len(items) != 1:
+            raise LatexError(r"a set \{a, b\} is not a value")
+        return items[0][1]
+
+    def n_add(self, t):
+        terms, sign = [], []
+        node = t
+        while isinstance(node, Tree) and node.data in ("add", "sub"):
+            terms.append(node.children[2])
+            sign.append(1 if node.data == "add" else -1)
+            node = node.children[0]
+        total = self.value(node)
+        for term, s in zip(reversed(terms), reversed(sign)):
+            v = self.value(term)
+            total = _add(total, v if s > 0 else -v)
+        return total
+
+    n_sub = n_add
+
+    def n_neg(self, t):
+        return -self.value(t.children[1])
+
+    def n_pos(self, t):
+        return self.value(t.children[1])
+
+    def n_mul(self, t):
+        return _mul(self.value(t.children[0]), self.value(t.children[2]))
+
+    def n_div(self, t):
+        return _div(self.value(t.children[0]), self.value(t.children[2]))
+
+    def n_juxt(self, t):
+        factors = []
+        node = t
+        while isinstance(node, Tree) and node.data == "juxt":
+            factors.append(node.children[1])
+            node = node.children[0]
+        factors.append(node)
+        return self.product([self.node(f) for f in reversed(factors)])
+
+    def product(self, values):
+        """Left-to-right product; an operator without argument takes everything after it."""
+        for i, v in enumerate(values):
+            if isinstance(v, _Operator):
+                head = values[:i]
+                rest = self.product(values[i + 1:]) if values[i + 1:] else None
+                if rest is None:
+                    raise LatexError("an operator without its argument at the end")
+                return self.product(head + [v.apply(self, rest)])
+        total = values[0]
+        for v in values[1:]:
+            total = _mul(total, v)
+        return total
+
+    def n_frac(self, t):
+        return _div(self.value(t.children[1]), self.value(t.children[2]))
+
+    def n_sqrt(self, t):
+        v = self.value(t.children[1])
+        if is_matrix(v):
+            raise LatexError("square root of a matrix")
+        return sp.sqrt(v)
+
+    def n_root(self, t):
+        n, v = self.value(t.children[2]), self.value(t.children[4])
+        if not (n.is_Integer and 2 <= n <= MAX_EXPONENT):
+            raise LatexError(r"\sqrt[n]{} needs a whole n >= 2")
+        return _power(v, sp.Rational(1, n))
+
+    def n_abs(self, t):
+        v = self.value(t.children[1])
+        if is_matrix(v):
+            raise LatexError("absolute value of a matrix")
+        return sp.Abs(v)
+
+    def n_norm(self, t):
+        v = self.value(t.children[1])
+        if is_matrix(v):
+            if v.shape[1] != 1:
+                raise LatexError("the norm of a matrix is not read; write the vector's norm")
+            return sp.sqrt((v.T * v)[0, 0])
+        return sp.Abs(v)
+
+    # --- names, scripts, calls ------------------------------------------------------
+    def n_decor(self, t):
+        found = self.named(t)
+        if found is not None:
+            return found
+        key = name_key(t)
+        if key is None:
+            raise LatexError(f"\\{t.children[0].value} over an expression is not read")
+        raise UnknownName(key.text(), "symbol", self.scope.known())
+
+    def n_prime(self, t):
+        found = self.named(t)
+        if found is not None:
+            return found
+        key = name_key(t)
+        raise LatexError(f"{key.text() if key else 'a prime'}: derivatives written with ' are not read")
+
+    def n_sub_script(self, t):
+        found = self.named(t)
+        if found is not None:
+            return found
+        base, arg = t.children[0], t.children[2]
+        base_key = name_key(base)
+        if self.is_indicator(base):
+            cond = self.arg_items(arg)
+            if len(cond) == 1 and isinstance(cond[0][1], sp.core.relational.Relational):
+                return sp.Piecewise((1, cond[0][1]), (0, True))
+        if base_key is not None and not base_key.sub:
+            if base_key.base in ("\\mathbb{E}", "E", "\\mathrm{E}"):
+                return _Operator("E", self.arg_items(arg, lenient=True))
+            if base_key.base == "D" and _flat(arg) in ("KL", "\\mathrm{KL}"):
+                return _Operator("KL")
+            indexed = self.scope.indexed.get(base_key)
+            if indexed is not None:
+                return indexed[self.value(arg)]
+        key = name_key(t)
+        if key is None:
+            raise LatexError("a subscript on an expression that is not a name")
+        raise UnknownName(key.text(), "symbol", self.scope.known())
+
+    def n_sup_script(self, t):
+        found = self.named(t)
+        if found is not None:
+            return found
+        base, arg = t.children[0], t.children[2]
+        if isinstance(base, Tree) and base.data == "call":
+            head, tail = self.call_parts(base)
+            if tail is not None:           # x(1 - x)^2 is x * (1 - x)^2
+                return _mul(head, self.power(tail, arg))
+            return self.power(head, arg)
+        if isinstance(base, Tree) and base.data == "sup_script" and self.named(base) is None:
+            raise LatexError("a double superscript x^a^b; write x^{a b} or (x^a)^b")
+        return self.power(self.value(base), arg)
+
+    def power(self, b, arg):
+        if _is_transpose(arg, self):
+            return b.T if is_matrix(b) else b
+        if is_matrix(b) and isinstance(arg, Token) and arg.type == "LETTER" and arg.value == "T":
+            return b.T
+        return _power(b, self.value(arg))
+
+    def n_call(self, t):
+        head, tail = self.call_parts(t)
+        return head if tail is None else _mul(head, tail)
+
+    def call_parts(self, t):
+        """(value, None) for an application; (left, right) for a product written f(x)."""
+        callee, delim = t.children
+        key = name_key(callee)
+        if key is not None and delim.data == "paren":
+            known = self.lookup(key)
+            if known is not None and self.is_pointwise(known, delim):
+                return known, None         # p_d(x) with p_d a value at the point x
+        items = self.items(delim.children[1])
+        seps = [s for s, _ in items if s is not None]
+        if key is not None and self.lookup(key) is None:
+            f = self.scope.functions.get(key)
+            if f is not None:
+                if seps and any(s != "COMMA" for s in seps):
+                    raise LatexError(f"{key.text()}(...) takes values separated by commas")
+                return _apply(f, [v for _, v in items]), None
+            if key.base in self.scope.families or (key.base in ("p", "q") and self.scope.families):
+                return self.density(key, items), None
+        if self.is_indicator(callee):
+            if len(items) == 1 and isinstance(items[0][1], sp.core.relational.Relational):
+                return sp.Piecewise((1, items[0][1]), (0, True)), None
+        if key is not None and self.lookup(key) is None and not _operator_name(key):
+            raise UnknownName(key.text(), "function", self.scope.known())
+        op = self.node(callee) if key is None or self.lookup(key) is None else None
+        if isinstance(op, _Operator):
+            if op.kind == "E":
+                if len(items) != 1:
+                    raise LatexError("E[...] takes one expression")
+                return self.expectation(items[0][1], op.spec), None
+            if op.kind == "KL":
+                return self.kl(items), None
+        head = op if op is not None and not isinstance(op, _Operator) else self.value(callee)
+        if len(items) != 1 or seps:
+            what = key.text() if key is not None else "an expression"
+            if key is not None and self.lookup(key) is None:
+                raise UnknownName(key.text(), "function", self.scope.known())
+            raise LatexError(f"{what} is not a function; (a, b) after it is not a value")
+        if isinstance(items[0][1], sp.core.relational.Relational):
+            raise LatexError("a relation inside brackets")
+        return head, items[0][1]
+
+    def is_pointwise(self, head, delim) -> bool:
+        """``p_d(x)``, ``D(x)``: a declared value written at a point x that is not itself a
+        symbol of the slot (or is an integration variable) reads as that value."""
+        if not isinstance(head, sp.Symbol) or delim.data != "paren":
+            return False
+        inner = delim.children[1].children
+        if len(inner) != 1:
+            return False
+        key = name_key(inner[0])
+        if key is None:
+            return False
+        if any(key in frame for frame in self.bound):
+            return True
+        return self.scope.names.get(key) is None
+
+    def is_indicator(self, t) -> bool:
+        """``1``, ``\\mathbb{1}``, ``\\mathbf{1}`` or an undeclared ``\\mathbb{I}`` before a condition."""
+        t = _unatom(t)
+        if isinstance(t, Token) and t.type == "NUMBER":
+            return t.value == "1"
+        key = name_key(t)
+        return key is not None and key.text() in ("\\mathbb{1}", "\\mathbb{I}") and self.lookup(key) is None
+
+    def arg_items(self, arg, lenient=False):
+        """Items of a script's argument: ``_{q(z|x)}`` (braced) or ``_q`` (one token)."""
+        if isinstance(arg, Tree) and arg.data == "braced":
+            return self.items(arg.children[1], lenient)
+        return [(None, self.lenient(arg) if lenient else self.value(arg))]
+
+    def items(self, items_tree, lenient=False):
+        """[(separator before it or None, value)] of a bracket's content."""
+        out, sep = [], None
+        for child in items_tree.children:
+            if isinstance(child, Token) and child.type in _SEPARATORS:
+                sep = child.type
+                continue
+            if isinstance(child, Tree) and child.data in ("item_rel", "item_sim"):
+                a, rel, b = child.children
+                if child.data == "item_sim":
+                    value = ("sim", self.sim_lhs(a), self.value(b))
+                else:
+                    value = _relation(self.value(a), rel.value, self.value(b))
+            else:
+                value = self.value(child) if not lenient else self.lenient(child)
+            out.append((sep, value))
+        return out
+
+    def sim_lhs(self, t):
+        key = name_key(t)
+        found = self.lookup(key) if key is not None else None
+        return found if found is not None else (key or t)
+
+    def lenient(self, t):
+        try:
+            return self.value(t)
+        except LatexError:
+            key = name_key(t)
+            if key is None:
+                raise
+            return key
+
+    # --- probability ----------------------------------------------------------------
+    def density(self, key: Key, items):
+        left, right, seen_cond = [], [], False
+        for sep, v in items:
+            if sep == "COND":
+                seen_cond = True
+            if sep not in (None, "COMMA", "COND", "SEMI"):
+                raise LatexError(f"{key.text()}(...) is a density: separate with , and |")
+            (right if seen_cond else left).append(v)
+        for v in left + right:
+            if not isinstance(v, (sp.Symbol, sp.MatrixSymbol, sp.Indexed)):
+                raise LatexError(f"{key.text()}(...): a density's arguments are variables")
+        return Density.make(key.text(), left, right)
+
+    def expectation(self, body, spec):
+        measure = []
+        for _, v in spec:
+            if isinstance(v, tuple) and v and v[0] == "sim":
+                v = v[2]
+            if isinstance(v, Key):
+                raise UnknownName(v.text(), "distribution", self.scope.known())
+            measure.extend(sp.Mul.make_args(v) if isinstance(v, sp.Mul) else [v])
+        for m in measure:
+            if not isinstance(m, (Density, sp.Symbol, sp.Indexed)):
+                raise LatexError("E_{...}: write the distribution (q(z|x)) or the variables")
+        return Expectation.make(body, measure)
+
+    def kl(self, items):
+        if len(items) != 2 or items[1][0] not in ("KLSEP", "COMMA"):
+            raise LatexError(r"KL takes two densities: KL(q \| p)")
+        a, b = items[0][1], items[1][1]
+        if not (isinstance(a, Density) and isinstance(b, Density)):
+            raise LatexError(r"KL(q \| p) compares two densities")
+        return KL(a, b)
+
+    # --- operators ------------------------------------------------------------------
+    def scripts(self, t):
+        out = {}
+        kids = t.children
+        for i in range(0, len(kids), 2):
+            which = "sub" if kids[i].type == "SUB" else "sup"
+            if which in out:
+                raise LatexError(f"two {which}scripts on one operator")
+            out[which] = kids[i + 1]
+        return out
+
+    def chain_argument(self, opchain):
+        """(argument, factors after it): ``\\log(1+t)(t+1)`` takes only the bracket."""
+        parts = list(opchain.children)
+        first, tail = parts[0], []
+        while isinstance(first, Tree) and first.data == "call":   # (t)(t+1) is one postfix
+            tail.insert(0, first.children[1])
+            first = first.children[0]
+        if isinstance(first, Tree) and first.data in ("paren", "bracket", "braces"):
+            rest = [self.value(p) for p in tail + parts[1:]]
+            return first, rest
+        return None, [self.value(p) for p in parts]
+
+    def n_op(self, t):
+        name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
+        bracket, factors = self.chain_argument(chain)
+        if name in ("min", "max"):
+            if bracket is None:
+                raise LatexError(f"\\{name} needs its arguments in brackets")
+            args = [v for _, v in self.items(bracket.children[1])]
+            if len(args) < 2:
+                raise LatexError(f"\\{name} of one value")
+            value = (sp.Min if name == "min" else sp.Max)(*args)
+            return self.product([value] + factors)
+        if bracket is not None:
+            arg, rest = self.node(bracket), factors
+        else:
+            arg, rest = self.product(factors), []
+        if name == "log":
+            value = sp.log(arg)
+            if "sub" in scripts:
+                value = value / sp.log(self.value(scripts["sub"]))
+        elif name == "exp":
+            value = sp.exp(arg)
+        elif name == "sign":
+            value = sp.sign(arg)
+        elif name in ("tr", "det"):
+            value = (sp.Trace(arg) if name == "tr" else sp.Determinant(arg)) if is_matrix(arg) else arg
+        else:
+            raise UnknownName(f"\\{name}", "function")
+        if "sup" in scripts:
+            value = _power(value, self.value(scripts["sup"]))
+        return self.product([value] + rest) if rest else value
+
+    def n_bigop(self, t):
+        name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
+        lower = scripts.get("sub")
+        if lower is None:
+            raise LatexError(f"\\{name} without its index")
+        var_tree, lo = lower, None
+        if isinstance(lower, Tree) and lower.data == "braced":
+            inner = lower.children[1].children
+            if len(inner) == 1 and isinstance(inner[0], Tree) and inner[0].data == "item_rel":
+                var_tree, rel, lo_tree = inner[0].children
+                if rel.value != "=":
+                    raise LatexError(f"\\{name}_{{i {rel.value} ...}} is not read")
+                lo = self.value(lo_tree)
+        key = name_key(var_tree)
+        if key is None or key.sub or key.decor:
+            raise LatexError(f"\\{name}: the index must be a letter")
+        index = sp.Symbol(key.text(), integer=True)
+        hi = self.value(scripts["sup"]) if "sup" in scripts else None
+        if lo is None or hi is None:
+            limits = self.scope.index_limits.get(key.text())
+            if limits is None:
+                raise LatexError(f"\\{name}_{{{key.text()}}} needs its range, e.g. _{{{key.text()}=1}}^{{m}}")
+            lo = limits[0] if lo is None else lo
+            hi = limits[1] if hi is None else hi
+        self.bound.append({key: index})
+        try:
+            body = self.product([self.value(p) for p in chain.children])
+        finally:
+            self.bound.pop()
+        return (sp.Sum if name == "sum" else sp.Product)(body, (index, lo, hi))
+
+    def n_integral(self, t):
+        _, scripts_tree, body, _, dvar = t.children
+        scripts = self.scripts(scripts_tree)
+        key = name_key(Tree("atom", [dvar.children[0]]) if len(dvar.children) == 1 else
+                       _dvar_tree(dvar))
+        if key is None:
+            raise LatexError("cannot read the integration variable")
+        var = self.lookup(key)
+        if var is None:
+            var = sp.Symbol(key.text(), real=True)
+        if not isinstance(var, sp.Symbol):
+            raise LatexError(f"d{key.text()}: the integration variable must be a symbol")
+        self.bound.append({key: var})
+        try:
+            integrand = self.value(body)
+        finally:
+            self.bound.pop()
+        if scripts:
+            lo = self.value(scripts["sub"]) if "sub" in scripts else -sp.oo
+            hi = self.value(scripts["sup"]) if "sup" in scripts else sp.oo
+            return sp.Integral(integrand, (var, lo, hi))
+        return sp.Integral(integrand, (var, -sp.oo, sp.oo))
+
+    def n_nabla(self, t):
+        scripts, chain = self.scripts(t.children[1]), t.children[2]
+        if "sub" not in scripts:
+            raise LatexError(r"\nabla without the variable it differentiates in (\nabla_x)")
+        var = self.value(scripts["sub"])
+        if not isinstance(var, sp.Symbol):
+            raise LatexError(r"\nabla_{...}: the variable must be a symbol")
+        bracket, factors = self.chain_argument(chain)
+        arg = self.node(bracket) if bracket is not None else self.product(factors)
+        value = sp.diff(arg, var)
+        return self.product([value] + factors) if bracket is not None and factors else value
+
+
+def _operator_name(key: Key) -> bool:
+    """Names the reader gives a meaning of its own when nothing in the slot is called so."""
+    return key.base in ("\\mathbb{E}", "E", "\\mathrm{E}", "\\mathrm{KL}", "e", "\\pi") or \
+        (key.base == "D" and key.sub in ("KL", "\\mathrm{KL}"))
+
+
+def name_key_text(t) -> str:
+    key = name_key(t)
+    return key.text() if key is not None else ""
+
+
+def _dvar_tree(dvar: Tree) -> Tree:
+    kids = dvar.children
+    if isinstance(kids[0], Token) and kids[0].type == "DECOR":
+        base = Tree("decor", [kids[0], kids[1]])
+        kids = kids[2:]
+    else:
+        base = Tree("atom", [kids[0]])
+        kids = kids[1:]
+    if kids:
+        base = Tree("sub_script", [base, kids[0], kids[1]])
+    return base
+
+
+def _is_transpose(arg, reader: Reader) -> bool:
+    if isinstance(arg, Token):
+        if arg.type == "TOP":
+            return True
+        return arg.type == "LETTER" and arg.value == "T" and reader.named(arg) is None
+    if isinstance(arg, Tree) and arg.data == "braced":
+        inner = arg.children[1].children
+        return len(inner) == 1 and _is_transpose(inner[0] if isinstance(inner[0], Token)
+                                                 else _unatom(inner[0]), reader)
+    return False
+
+
+def _unatom(t):
+    return t.children[0] if isinstance(t, Tree) and t.data == "atom" else t
+
+
+def _relation(a, rel, b):
+    return {"=": sp.Eq, "<=": sp.Le, ">=": sp.Ge, "<": sp.Lt, ">": sp.Gt}[rel](a, b, evaluate=False)
+
+
+def _apply(f, args):
+    for a in args:
+        if isinstance(a, sp.core.relational.Relational):
+            raise LatexError("a relation as a function argument")
+    return f(*args)
+
+
+def _check_operands(*xs):
+    for x in xs:
+        if not isinstance(x, sp.Basic):
+            raise LatexError("an operand is not a value")
+        if isinstance(x, sp.core.relational.Relational):
+            raise LatexError("arithmetic on a relation")
+
+
+def _add(a, b):
+    _check_operands(a, b)
+    if is_matrix(a) != is_matrix(b):
+        raise DimensionError("a scalar added to a matrix")
+    if is_matrix(a) and tuple(a.shape) != tuple(b.shape):
+        raise DimensionError(f"{_shape(a)} plus {_shape(b)}")
+    try:
+        return a + b
+    except (sp.ShapeError, TypeError) as exc:
+        raise DimensionError(f"shapes do not match: {exc}") from None
+
+
+def _shape(m) -> str:
+    return " x ".join(map(str, m.shape))
+
+
+def _mul(a, b):
+    _check_operands(a, b)
+    if is_matrix(a) and is_matrix(b) and a.shape[1] != b.shape[0]:
+        raise DimensionError(f"{_shape(a)} times {_shape(b)}")
+    try:
+        return a * b
+    except (sp.ShapeError, TypeError) as exc:
+        raise DimensionError(f"shapes do not match: {exc}") from None
+
+
+def _div(a, b):
+    _check_operands(a, b)
+    if is_matrix(b):
+        raise LatexError("division by a matrix; write the inverse M^{-1}")
+    if b == 0:
+        raise LatexError("the answer divides by zero")
+    return a / b
+
+
+def _power(b, e):
+    _check_operands(b, e)
+    if is_matrix(e):
+        raise LatexError("a matrix exponent")
+    if e.is_Number:
+        if abs(e) > MAX_EXPONENT:
+            raise LimitError(f"the exponent {e} is beyond the grader's limit ({MAX_EXPONENT})")
+        if b.is_Number and e.is_Integer and b != 0:
+            digits = abs(int(e)) * max(len(str(abs(sp.Rational(b).p))), len(str(abs(sp.Rational(b).q))))
+            if digits > MAX_DIGITS:
+                raise LimitError(f"{b}^{e} has about {digits} digits; the limit is {MAX_DIGITS}")
+    elif e.is_number and b.is_number:
+        pass
+    elif e.has(sp.Pow) and any(a.is_Number and abs(a) > MAX_EXPONENT for a in e.atoms(sp.Number)):
+        raise LimitError("an exponent beyond the grader's limits")
+    if is_matrix(b):
+        if not (e.is_Integer):
+            raise LatexError("a matrix to a non-integer power")
+        if b.shape[0] != b.shape[1]:
+            raise DimensionError("a power of a non-square matrix")
+        return b ** e
+    if b == 0 and e.is_negative:
+        raise LatexError("the answer divides by zero")
+    return b ** e
+
+
+class DimensionError(LatexError):
+    """Shapes that do not fit together: an answer that is wrong, not unreadable."""

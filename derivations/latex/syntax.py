@@ -1,0 +1,50 @@
+"""The grammar (``grammar.lark``, LALR) run over the lexer's tokens: text -> parse tree.
+
+The parse is all-or-nothing: a token the grammar does not expect is an error that quotes
+it, never a silently kept prefix.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
+
+from .errors import LatexError
+from .lexer import tokenize
+
+
+class _Given(Lexer):
+    """Hands lark the already-made token list (our lexer does the context-dependent work)."""
+
+    def __init__(self, lexer_conf):
+        pass
+
+    def lex(self, data):
+        yield from data
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    grammar = (Path(__file__).with_name("grammar.lark")).read_text()
+    return Lark(grammar, parser="lalr", lexer=_Given, start="start")
+
+
+_SHOW = {"$END": "the end of the answer"}
+
+
+def parse_tree(text: str) -> Tree:
+    """Parse tree of ``text``; ``LatexError`` says where the grammar stopped and why."""
+    toks = tokenize(text)
+    try:
+        return parser().parse(toks)
+    except UnexpectedToken as exc:
+        tok = exc.token
+        where = _SHOW.get(tok.type, repr(str(tok.value))) if tok is not None else "the end"
+        if tok is not None and tok.type == "$END":
+            raise LatexError("the answer ends too early (an operator or bracket is missing its operand)") from None
+        raise LatexError(f"unexpected {where} in the answer") from None
+    except UnexpectedInput as exc:
+        raise LatexError(f"cannot read the answer: {exc.__class__.__name__}") from None
