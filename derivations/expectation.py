@@ -85,6 +85,15 @@ def _exponent(factor, eps) -> sp.Expr | None:
     return None
 
 
+def _positive_form(k) -> sp.Expr | None:
+    """``k`` in a form whose positivity SymPy sees (so results stay visibly positive), or None."""
+    for form in (lambda e: e, sp.factor, lambda e: sp.factor(sp.cancel(sp.together(e))), sp.simplify):
+        candidate = form(k)
+        if candidate.is_positive:
+            return candidate
+    return None
+
+
 def _tilted_term(term, eps) -> sp.Expr:
     """E over eps ~ N(0, 1) of one product ``c * poly(eps) * exp(quadratic(eps))``."""
     coeff, dep = term.as_independent(eps, as_Add=False)
@@ -104,9 +113,9 @@ def _tilted_term(term, eps) -> sp.Expr:
     if q.degree() > 2 or any(c.has(eps) for c in q.coeffs()):
         raise NotPolynomial(f"exponent of degree {q.degree()} > 2 in the Gaussian variable")
     a, b, c = (q.coeff_monomial(eps**k) for k in (2, 1, 0))
-    k = sp.expand(1 - 2 * a)
-    if not (k.is_positive or sp.factor(k).is_positive or sp.simplify(k).is_positive):
-        raise Divergent(f"cannot show 1 - 2a = {k} > 0: E[exp(a eps^2 + ...)] may diverge")
+    k = _positive_form(sp.expand(1 - 2 * a))
+    if k is None:
+        raise Divergent(f"cannot show 1 - 2a = {sp.expand(1 - 2 * a)} > 0: E[exp(a eps^2 + ...)] may diverge")
     eta = sp.Dummy("eta")
     shifted = sp.sympify(prefactor).xreplace({eps: b / k + eta / sp.sqrt(k)})
     moments = _average_out(shifted, Normal(eta, 0, 1))
