@@ -325,8 +325,9 @@ def in_families(*families: Family, what: str = "identity of the named quantities
     """Check a step written in named quantities by substituting each family's closed forms."""
     def check(step: Step) -> Evidence:
         results = []
+        sides = step.sides()
         for fam in families:
-            lhs, rhs = _substitute(step.lhs, fam), _substitute(step.rhs, fam)
+            lhs, rhs = _substitute(sides[0], fam), _substitute(sides[1], fam)
             results.append((fam.name, decide(lhs, step.rel, rhs, step.assume, fam.name)))
         return _combine(results, what)
     return check
@@ -335,7 +336,8 @@ def in_families(*families: Family, what: str = "identity of the named quantities
 def theta_free(*families: Family) -> Callable:
     """``d(expr)/d theta = 0``: the gradient in every coefficient of s_theta vanishes identically."""
     def check(step: Step) -> Evidence:
-        expr = step.lhs.expr if isinstance(step.lhs, sp.Derivative) else step.lhs
+        lhs = step.sides()[0]
+        expr = lhs.expr if isinstance(lhs, sp.Derivative) else lhs
         results = []
         for fam in families:
             value = _substitute(expr, fam)
@@ -398,8 +400,8 @@ def given(*facts: sp.Eq) -> Callable:
     """Check a step after substituting earlier steps' results (``lhs -> rhs`` for each fact)."""
     def check(step: Step) -> Evidence:
         subs = {f.lhs: f.rhs for f in facts}
-        ev = check_relation(sp.sympify(step.lhs).xreplace(subs), step.rel,
-                            sp.sympify(step.rhs).xreplace(subs), step.assume)
+        lhs, rhs = (sp.sympify(side).xreplace(subs) for side in step.sides())
+        ev = check_relation(lhs, step.rel, rhs, step.assume)
         used = ", ".join(f"{f.lhs} = {f.rhs}" for f in facts)
         return Evidence(ev.status, ev.kind, f"{ev.detail}, using {used} (proved above)",
                         ev.counterexample, extra=ev.extra)
