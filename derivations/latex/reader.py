@@ -188,7 +188,27 @@ class Reader:
             factors.append(node.children[1])
             node = node.children[0]
         factors.append(node)
-        return self.product([self.node(f) for f in reversed(factors)])
+        return self.product(self.words(list(reversed(factors))))
+
+    def words(self, factors) -> list:
+        """Values of juxtaposed factors; a run of letters spelling a named quantity (TV, JS,
+        KL written without \\mathrm) is that quantity."""
+        out, i = [], 0
+        while i < len(factors):
+            for j in range(len(factors), i + 1, -1):
+                run = factors[i:j]
+                if all(isinstance(f, Tree) and f.data == "atom" and f.children[0].type == "LETTER"
+                       for f in run):
+                    word = "".join(f.children[0].value for f in run)
+                    found = self.scope.names.get(Key(f"\\mathrm{{{word}}}"))
+                    if found is not None:
+                        out.append(found)
+                        i = j
+                        break
+            else:
+                out.append(self.node(factors[i]))
+                i += 1
+        return out
 
     def product(self, values):
         """Left-to-right product; an operator without argument takes everything after it."""
@@ -261,6 +281,9 @@ class Reader:
             if len(cond) == 1 and isinstance(cond[0][1], sp.core.relational.Relational):
                 return sp.Piecewise((1, cond[0][1]), (0, True))
         if base_key is not None and not base_key.sub:
+            named = self.divergence_name(base_key, arg)
+            if named is not None:
+                return named
             if base_key.base in ("\\mathbb{E}", "E", "\\mathrm{E}"):
                 return _Operator("E", self.arg_items(arg, lenient=True))
             if base_key.base == "D" and _flat(arg) in ("KL", "\\mathrm{KL}"):
@@ -304,8 +327,15 @@ class Reader:
         key = name_key(callee)
         if key is not None and delim.data == "paren":
             known = self.lookup(key)
+            if known is None and isinstance(callee, Tree) and callee.data == "sub_script":
+                base_key = name_key(callee.children[0])
+                known = self.divergence_name(base_key, callee.children[2]) if base_key else None
             if known is not None and self.is_pointwise(known, delim):
                 return known, None         # p_d(x) with p_d a value at the point x
+            if known is not None:
+                named = self.named_call(known, delim.children[1])
+                if named is not None:
+                    return named, None
         items = self.items(delim.children[1])
         seps = [s for s, _ in items if s is not None]
         if key is not None and self.lookup(key) is None:
@@ -319,7 +349,7 @@ class Reader:
         if self.is_indicator(callee):
             if len(items) == 1 and isinstance(items[0][1], sp.core.relational.Relational):
                 return sp.Piecewise((1, items[0][1]), (0, True)), None
-        if key is not None and self.lookup(key) is None and not _operator_name(key):
+        if key is not None and not key.sup and self.lookup(key) is None and not _operator_name(key):
             raise UnknownName(key.text(), "function", self.scope.known())
         op = self.node(callee) if key is None or self.lookup(key) is None else None
         if isinstance(op, _Operator):
@@ -338,6 +368,49 @@ class Reader:
         if isinstance(items[0][1], sp.core.relational.Relational):
             raise LatexError("a relation inside brackets")
         return head, items[0][1]
+
+    def divergence_name(self, base_key: Key, arg):
+        """``\\mathbb{I}_{TV}``, ``D_{JS}``, ``D_{\\mathrm{KL}}``: a divergence named in a subscript."""
+        if base_key.base not in ("\\mathbb{I}", "D", "I", "\\mathcal{D}", "\\mathrm{D}") or base_key.decor:
+            return None
+        word = _flat(arg).replace("\\mathrm", "")
+        for key in (Key(f"\\mathrm{{{word}}}"), Key(word), Key("\\" + word)):
+            found = self.scope.names.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def named_call(self, head, items_tree):
+        """``\\mathrm{JS}(P_d \\| P_g)``: a named divergence with its two distributions written out.
+
+        The arguments only label the quantity; they are accepted when the divergence is
+        symmetric in them, or when they come in the defining order (P_d before P_g)."""
+        defn = getattr(self.scope, "expansions", {}).get(head)
+        if defn is None or not isinstance(head, sp.Symbol):
+            return None
+        args = [c for c in items_tree.children if not isinstance(c, Token)]
+        if len(args) != 2:
+            return None
+        keys = [name_key(a) for a in args]
+        if any(k is None for k in keys):
+            return None
+        dens = sorted((s for s in defn.free_symbols if s not in self.scope.expansions),
+                      key=lambda s: s.name)
+        if len(dens) != 2:
+            return None
+        swapped = defn.xreplace({dens[0]: dens[1], dens[1]: dens[0]})
+        if sp.simplify(swapped - defn) == 0:
+            return head
+        subs = [k.sub for k in keys]
+        want = [d.name.partition("_")[2] for d in dens]
+        order = {"d": 0, "data": 0, "g": 1}
+        if [order.get(x, -1) for x in subs] == [order.get(x, -2) for x in want]:
+            return head
+        raise LatexError(f"{self.show(head)} with its arguments in this order is not the slot's quantity; "
+                         "write the divergence by its definition")
+
+    def show(self, x) -> str:
+        return sp.latex(x)
 
     def is_pointwise(self, head, delim) -> bool:
         """``p_d(x)``, ``D(x)``: a declared value written at a point x that is not itself a

@@ -1,0 +1,39 @@
+"""Grading students' answers to slots.
+
+=============  ================================================================
+core           one answer in-process: parse, pick members, expand, decide
+equivalence    symbolic (cheap, then expensive) and exact-numeric comparison
+worlds         random admissible worlds (domains, conditions, finite supports)
+matrices       matrix answers with random matrices of the right kind
+structural     E, KL and densities on random finite models; rewrite rules
+mutations      naming the mistake by mutations of the reference
+sandbox        worker processes with time and memory limits; the cache
+result         AnswerResult and its JSON shape
+=============  ================================================================
+
+Public: ``grade_answer(slot_id, latex) -> AnswerResult`` and ``grade_many(items, jobs, timeout)``.
+Both run every check in a sandboxed worker; an unknown slot raises ``KeyError`` whose message
+lists the near matches (``registry.get_slot``).
+"""
+from __future__ import annotations
+
+from .. import registry
+from .result import AnswerResult
+from .sandbox import TIMEOUT, Grader, shared
+
+__all__ = ["grade_answer", "grade_many", "AnswerResult", "Grader"]
+
+
+def grade_answer(slot_id: str, latex: str, *, timeout: float = TIMEOUT, sandbox: bool = True,
+                 seed: int = 0) -> AnswerResult:
+    """Grade one answer; ``sandbox=False`` checks in this process (trusted input only)."""
+    registry.get_slot(slot_id)
+    if not sandbox:
+        from .core import grade_in_process
+        return grade_in_process(slot_id, latex, seed=seed)
+    return shared(1, timeout).grade(slot_id, latex)
+
+
+def grade_many(items, jobs: int = 2, timeout: float = TIMEOUT) -> list[AnswerResult]:
+    """Grade (slot, latex) pairs with ``jobs`` sandboxed workers; results in input order."""
+    return shared(jobs, timeout).grade_many(items)

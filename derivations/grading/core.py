@@ -1,0 +1,191 @@
+"""Grade one answer in this process: parse, pick what is graded, expand named quantities,
+decide equivalence by the slot's kind, and name the mistake when it is wrong.
+
+This runs inside a sandboxed worker (``sandbox``); call ``derivations.grading.grade_answer``
+from outside, never this directly on untrusted text in a long-lived process.
+"""
+from __future__ import annotations
+
+import time
+
+import sympy as sp
+
+from .. import registry
+from ..evidence import Evidence, Kind, Status
+from ..limits import CheckTimeout, time_limit
+from ..latex import DimensionError, LatexError, LimitError, for_slot, parse
+from ..latex.objects import is_structured
+from . import matrices, mutations, structural
+from .equivalence import compare, numeric
+from .result import AnswerResult
+from .show import latex as show_latex
+from .worlds import Integrated
+
+SYMBOLIC_SECONDS = 2.0
+DIAGNOSIS_SECONDS = 4.0
+MAX_EXPANSION_ROUNDS = 6
+
+
+def graded_members(chain) -> tuple[list, str]:
+    """The members an answer claims equal to the slot's quantity, and a note.
+
+    ``f(t) = A = B`` grades A and B (the left side may only name the quantity);
+    ``A = B \\ge 0`` stops at the first inequality (what follows is a remark about B).
+    """
+    members, rels = chain.members, chain.relations
+    if not rels:
+        return members, ""
+    out = []
+    for i, rel in enumerate(rels):
+        if rel != "=":
+            break
+        out.append(members[i + 1])
+    if not out:
+        return [members[0]] if members[0] is not None else [], "an inequality, not a value"
+    return out, ""
+
+
+def integrated_part(slot) -> Integrated:
+    """Definitions that stand for integrals over x of an integrand in density values.
+
+    A definition whose value uses symbols that are neither the slot's symbols nor named
+    quantities (p_d, p_g in the GAN risks: TV = \\int |p_d - p_g|/2) is such an integral.
+    """
+    primitive = set(slot.symbols) | set(k for k in slot.definitions if isinstance(k, sp.Basic))
+    ref = slot.reference
+    if isinstance(ref, sp.Basic):
+        primitive |= ref.free_symbols
+    integrands, density = {}, set()
+    for key, value in (slot.definitions or {}).items():
+        if not isinstance(key, sp.Symbol) or not isinstance(value, sp.Basic):
+            continue
+        extra = {s for s in value.free_symbols if s not in primitive}
+        if extra:
+            integrands[key] = value
+            density |= extra
+    return Integrated(integrands, tuple(sorted(density, key=sp.default_sort_key)))
+
+
+def expand(expr, slot_id: str, skip=()):
+    """Replace named quantities by their definitions until none is left (bounded rounds)."""
+    scope = for_slot(slot_id)
+    subs = {k: v for k, v in scope.expansions.items() if k not in skip}
+    for _ in range(MAX_EXPANSION_ROUNDS):
+        if not isinstance(expr, sp.Basic):
+            break
+        new = expr.xreplace(subs) if subs else expr
+        if scope.lambdas:
+            new = new.replace(lambda e: getattr(e, "func", None) in scope.lambdas,
+                              lambda e: scope.lambdas[e.func](*e.args))
+        if new == expr:
+            break
+        expr = new
+    return expr
+
+
+def _result(slot_id, verdict, ev: Evidence | None, message, parsed, started, mistake=None):
+    counter = None
+    if ev is not None and ev.counterexample:
+        counter = dict(ev.counterexample)
+        if "lhs" in counter:
+            counter["answer"] = counter.pop("lhs")
+        if "rhs" in counter:
+            counter["reference"] = counter.pop("rhs")
+    return AnswerResult(slot_id, verdict, ev.kind.value if ev else Kind.NONE.value,
+                        ev.detail if ev else "", message, mistake, counter, parsed,
+                        time.perf_counter() - started)
+
+
+def grade_in_process(slot_id: str, latex: str, seed: int = 0,
+                     symbolic_seconds: float = SYMBOLIC_SECONDS, diagnose: bool = True) -> AnswerResult:
+    started = time.perf_counter()
+    slot = registry.get_slot(slot_id)
+    try:
+        chain = parse(latex, for_slot(slot_id))
+    except LimitError as exc:
+        return _result(slot_id, "unchecked", None, f"not checked: {exc}", None, started)
+    except DimensionError as exc:
+        ev = Evidence(Status.REFUTED, Kind.SYMBOLIC, f"dimension mismatch: {exc}")
+        return _result(slot_id, "wrong", ev, f"wrong: dimension mismatch: {exc}", None, started, "dimension")
+    except LatexError as exc:
+        return _result(slot_id, "invalid", None, f"not an answer: {exc}", None, started)
+    members, note = graded_members(chain)
+    if not members:
+        return _result(slot_id, "invalid", None, f"not an answer: {note or 'no right-hand side'}", None, started)
+    parsed = " = ".join(show_latex(m) for m in members)
+    outcomes = []
+    for i, member in enumerate(members):
+        ev = decide(slot, member, seed, symbolic_seconds)
+        outcomes.append(ev)
+        if ev.status is not Status.PROVED:
+            break
+    last = outcomes[-1]
+    if last.status is Status.PROVED:
+        what = "" if len(members) == 1 else f" (all {len(members)} members of the chain)"
+        return _result(slot_id, "correct", last, f"correct{what}: {last.detail}", parsed, started)
+    where = "" if len(members) == 1 else f" (member {len(outcomes)} of the chain)"
+    if last.status is Status.REFUTED:
+        mistake, hint = (None, "")
+        if diagnose and not last.extra.get("no_diagnosis"):
+            try:
+                with time_limit(DIAGNOSIS_SECONDS):
+                    mistake, hint = mutations.diagnose(slot, members[len(outcomes) - 1], seed)
+            except CheckTimeout:
+                mistake, hint = None, ""
+        message = f"wrong{where}: {last.detail}" + (f"; {hint}" if hint else "")
+        return _result(slot_id, "wrong", last, message, parsed, started, mistake)
+    if last.status is Status.ERROR:
+        return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
+    return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
+
+
+def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
+    """Evidence that one graded member equals the slot's quantity."""
+    if isinstance(answer, sp.Basic) and answer.is_Relational:
+        return Evidence(Status.ERROR, Kind.NONE, "a relation where a value was expected")
+    if slot.kind == "matrix" or matrices.is_matrix(slot.reference):
+        return matrices.compare(slot, answer, seed)
+    if matrices.is_matrix(answer):
+        return Evidence(Status.REFUTED, Kind.SYMBOLIC, "a matrix where the slot's quantity is a scalar")
+    integrated = integrated_part(slot)
+    skip = set(integrated.integrands)
+    answer = expand(answer, slot.id, skip)
+    reference = expand(slot.reference, slot.id, skip)
+    if is_structured(answer) or is_structured(reference):
+        return structural.compare(slot, answer, reference, seed)
+    if slot.kind == "set":
+        return _accepts(slot, answer, None)
+    ev = compare(answer, reference, slot.conditions, integrated, seed, symbolic_seconds)
+    if slot.kind == "structural" and ev.status is Status.REFUTED:
+        alt = _other_forms(slot, answer, seed)
+        if alt is not None:
+            return alt
+    if slot.accepts is not None and ev.status is not Status.REFUTED and ev.kind is not Kind.SYMBOLIC \
+            and not answer.has(sp.Integral):
+        return _accepts(slot, answer, ev)
+    return ev
+
+
+def _accepts(slot, answer, fallback: Evidence | None) -> Evidence:
+    """The slot's own acceptance test (set-valued slots, region-wise proofs)."""
+    try:
+        ev = slot.accepts(answer)
+    except Exception as exc:  # a slot's checker failing must not crash grading
+        ev = Evidence(Status.ERROR, Kind.NONE, f"the slot's acceptance test failed: {type(exc).__name__}")
+    if ev.status in (Status.PROVED, Status.REFUTED) or fallback is None:
+        if ev.status is Status.REFUTED and slot.kind == "set":
+            ev = Evidence(ev.status, ev.kind, ev.detail, ev.counterexample, ev.seconds,
+                          {**ev.extra, "no_diagnosis": False})
+        return ev
+    return fallback
+
+
+def _other_forms(slot, answer, seed):
+    """A structural slot's named companions (f', f'' of a convex f) are answers too."""
+    for name, value in (slot.definitions or {}).items():
+        if not isinstance(value, sp.Basic) or matrices.is_matrix(value):
+            continue
+        ev = numeric(answer, value, slot.conditions, None, seed)
+        if ev.status is Status.PROVED:
+            return Evidence(Status.PROVED, ev.kind, f"{ev.detail} (it is the slot's {name})", extra=ev.extra)
+    return None

@@ -1,0 +1,126 @@
+"""Is an answer equal to the reference under the slot's assumptions? Evidence, never a guess.
+
+Order (cheapest decisive step first):
+1. cheap canonical forms of the difference (expand; cancel over a common denominator):
+   a zero is a symbolic proof;
+2. exact numerics in random admissible worlds (``worlds``): one differing world refutes, with
+   that world as the counterexample; agreement at >= 20 worlds is numeric evidence;
+3. only then the expensive symbolic attempt (``prove``'s canonical forms, including the
+   positive parametrisation that lets SymPy use bounds such as 0 < abar_t < 1), within a time
+   budget: success upgrades the evidence to a proof, failure leaves it exact-numeric.
+"""
+from __future__ import annotations
+
+import time
+
+import sympy as sp
+
+from .. import prove
+from ..evidence import Evidence, Kind, Status
+from ..limits import CheckTimeout, time_limit
+from .worlds import Integrated, Unsupported, differ, show, worlds
+
+MIN_POINTS = 20
+POINTS = 24
+CHEAP_SECONDS = 1.0
+NUMERIC_SECONDS = 6.0
+
+
+def _cheap_zero(diff) -> bool:
+    if diff == 0:
+        return True
+    if diff.has(sp.Integral, sp.Sum, sp.Derivative, sp.Piecewise, sp.Min, sp.Max, sp.Abs, sp.sign):
+        return False
+    for form in (sp.expand, lambda e: sp.cancel(sp.together(e))):
+        diff = form(diff)
+        if diff == 0:
+            return True
+    return False
+
+
+def numeric(answer, reference, conditions=(), integrated: Integrated | None = None, seed: int = 0,
+            n: int = POINTS) -> Evidence:
+    """Compare in ``n`` random worlds: refuted with a counterexample, or exact-numeric support."""
+    started = time.perf_counter()
+    try:
+        ws = worlds((answer, reference), conditions, n=n, seed=seed, integrated=integrated)
+        used = skipped = 0
+        for w in ws:
+            r = w.value(reference, integrated or Integrated())
+            if r is None:
+                skipped += 1
+                continue
+            a = w.value(answer, integrated or Integrated())
+            if a is None or differ(a, r) or (r.is_real and not a.is_real):
+                example = show(w)
+                example.update(answer=_short(a) if a is not None else "undefined", reference=_short(r))
+                why = ("the answer is undefined or not real at an admissible point where the reference "
+                       "is defined") if a is None or (r.is_real and not a.is_real) else \
+                    "the answer and the reference differ at an admissible point"
+                return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, why, counterexample=example,
+                                seconds=time.perf_counter() - started)
+            used += 1
+    except Unsupported as exc:
+        return Evidence(Status.UNCHECKED, Kind.NONE, f"no numeric model for {exc}",
+                        seconds=time.perf_counter() - started)
+    if used < MIN_POINTS:
+        return Evidence(Status.UNCHECKED, Kind.NONE,
+                        f"only {used} admissible points could be evaluated ({skipped} undefined)",
+                        seconds=time.perf_counter() - started)
+    where = " (densities on random finite supports)" if integrated else ""
+    return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
+                    f"equal at {used} random admissible points to {prove.sampling.PRECISION} digits{where}"
+                    + (f"; {skipped} points where the reference is undefined skipped" if skipped else ""),
+                    seconds=time.perf_counter() - started, extra={"points": used})
+
+
+def _short(v):
+    from ..sampling import _short as short
+    return short(v)
+
+
+def symbolic(answer, reference, seconds: float) -> bool:
+    """A proof that answer - reference is 0, within ``seconds`` (False if none was found)."""
+    diff = sp.sympify(answer) - sp.sympify(reference)
+    try:
+        with time_limit(min(seconds, CHEAP_SECONDS)):
+            if _cheap_zero(diff):
+                return True
+        if seconds > CHEAP_SECONDS and not diff.has(sp.Integral, sp.Sum):
+            with time_limit(seconds):
+                return prove._symbolic_zero(diff)
+    except CheckTimeout:
+        return False
+    except (TypeError, ValueError, NotImplementedError, RecursionError, AttributeError):
+        return False
+    return False
+
+
+def compare(answer, reference, conditions=(), integrated: Integrated | None = None, seed: int = 0,
+            symbolic_seconds: float = 2.0) -> Evidence:
+    """Evidence that ``answer`` equals ``reference`` (see the module docstring for the order)."""
+    started = time.perf_counter()
+    try:
+        with time_limit(CHEAP_SECONDS):
+            cheap = not integrated and _cheap_zero(sp.sympify(answer) - sp.sympify(reference))
+    except (CheckTimeout, TypeError, ValueError, NotImplementedError, RecursionError):
+        cheap = False
+    if cheap:
+        return Evidence(Status.PROVED, Kind.SYMBOLIC, "the difference expands to 0",
+                        seconds=time.perf_counter() - started)
+    try:
+        with time_limit(NUMERIC_SECONDS):
+            ev = numeric(answer, reference, conditions, integrated, seed)
+    except CheckTimeout:
+        return Evidence(Status.UNCHECKED, Kind.NONE,
+                        f"evaluating the answer at random points took longer than {NUMERIC_SECONDS:g} s "
+                        "(numbers too large to evaluate)", seconds=time.perf_counter() - started)
+    if ev.status is not Status.PROVED or integrated:
+        return ev
+    if symbolic(answer, reference, symbolic_seconds):
+        return Evidence(Status.PROVED, Kind.SYMBOLIC,
+                        "the difference simplifies to 0 under the symbols' domains "
+                        f"(and {ev.extra.get('points', 0)} random points agree)",
+                        seconds=time.perf_counter() - started)
+    return Evidence(ev.status, ev.kind, ev.detail + f"; no symbolic proof within {symbolic_seconds:g} s",
+                    seconds=time.perf_counter() - started, extra=ev.extra)

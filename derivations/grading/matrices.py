@@ -1,0 +1,113 @@
+"""Matrix answers: shapes first, then exact rational arithmetic with random matrices.
+
+Matrix symbols are replaced by random rational matrices of the right kind -- symmetric
+positive definite for precisions and covariances (Lambda, L, Sigma, Psi), columns for
+vectors, general square matrices otherwise -- at a concrete size, and both sides are
+evaluated exactly (inverses included). A shape that differs from the reference's is a wrong
+answer, not an error. An answer that equals the reference structurally is a symbolic proof.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import sympy as sp
+
+from ..evidence import Evidence, Kind, Status
+
+SIZES = (3, 2)
+TRIALS = 20
+SPD_NAMES = {"Lambda", "L", "Sigma", "Psi", "S", "P", "C", "Q"}
+
+
+def is_matrix(x) -> bool:
+    return isinstance(x, (sp.MatrixExpr, sp.MatrixBase))
+
+
+def kind_of(m: sp.MatrixSymbol, slot) -> str:
+    kinds = getattr(slot, "matrix_kinds", None) or {}
+    if m.name in kinds:
+        return kinds[m.name]
+    if m.shape[1] == 1:
+        return "vector"
+    return "spd" if m.name in SPD_NAMES else "any"
+
+
+def _random(kind: str, rows: int, cols: int, rng: random.Random) -> sp.Matrix:
+    def r():
+        return sp.Rational(rng.randint(-9, 9), rng.randint(1, 5))
+    if kind == "spd":
+        M = sp.Matrix(rows, rows, lambda *_: r())
+        return M * M.T + sp.eye(rows)
+    return sp.Matrix(rows, cols, lambda *_: r())
+
+
+def _dims(exprs) -> set:
+    out = set()
+    for e in exprs:
+        for m in e.atoms(sp.MatrixSymbol):
+            out |= {d for d in m.shape if isinstance(d, sp.Symbol)}
+    return out
+
+
+def compare(slot, answer, seed: int = 0) -> Evidence:
+    started = time.perf_counter()
+    reference = slot.reference
+    if not is_matrix(answer):
+        return Evidence(Status.REFUTED, Kind.SYMBOLIC, "a scalar where the slot's quantity is a matrix",
+                        seconds=time.perf_counter() - started)
+    if tuple(answer.shape) != tuple(reference.shape):
+        return Evidence(Status.REFUTED, Kind.SYMBOLIC,
+                        f"dimension mismatch: the answer is {_shape(answer)}, the quantity is {_shape(reference)}",
+                        seconds=time.perf_counter() - started)
+    try:
+        if sp.simplify((answer - reference).doit()) == sp.ZeroMatrix(*reference.shape) or answer == reference:
+            return Evidence(Status.PROVED, Kind.SYMBOLIC, "the answer is the reference as a matrix expression",
+                            seconds=time.perf_counter() - started)
+    except Exception:
+        pass
+    mats = sorted(answer.atoms(sp.MatrixSymbol) | reference.atoms(sp.MatrixSymbol), key=lambda m: m.name)
+    dims = _dims([answer, reference])
+    rng = random.Random(seed)
+    used = 0
+    for trial in range(TRIALS):
+        size = SIZES[trial % len(SIZES)]
+        sub_dims = {d: size for d in dims}
+        values = {}
+        for m in mats:
+            rows, cols = (sp.sympify(x).subs(sub_dims) for x in m.shape)
+            values[m] = _random(kind_of(m, slot), int(rows), int(cols), rng)
+        try:
+            a = _explicit(answer, values, sub_dims)
+            r = _explicit(reference, values, sub_dims)
+        except (ValueError, ZeroDivisionError, sp.NonInvertibleMatrixError):
+            continue
+        if a.shape != r.shape:
+            return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, f"shapes differ at size {size}",
+                            seconds=time.perf_counter() - started)
+        if a != r:
+            example = {m.name: str(v.tolist()) for m, v in values.items()}
+            example.update(size=size, answer=str(a.tolist()), reference=str(r.tolist()))
+            return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC,
+                            "the answer and the reference differ for random matrices of the right kind "
+                            "(exact rational arithmetic)", counterexample=example,
+                            seconds=time.perf_counter() - started)
+        used += 1
+    if used < TRIALS // 2:
+        return Evidence(Status.UNCHECKED, Kind.NONE, f"only {used} random models could be evaluated",
+                        seconds=time.perf_counter() - started)
+    return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
+                    f"equal in exact rational arithmetic for {used} random models (sizes {SIZES}; "
+                    "symmetric positive definite where a precision or covariance is meant)",
+                    seconds=time.perf_counter() - started, extra={"points": used})
+
+
+def _explicit(expr, values, dims) -> sp.Matrix:
+    e = expr.subs(dims).xreplace({sp.MatrixSymbol(m.name, *(sp.sympify(d).subs(dims) for d in m.shape)): v
+                                   for m, v in values.items()})
+    e = e.xreplace(values)
+    return sp.Matrix(e.doit())
+
+
+def _shape(x) -> str:
+    return " x ".join(str(d) for d in x.shape)

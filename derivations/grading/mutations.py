@@ -1,0 +1,204 @@
+"""Naming the mistake: systematic mutations of the reference, generated mechanically.
+
+Every sub-expression of the reference is mutated locally -- the sign of each term, each
+factor dropped, a numeric constant dropped, doubled or halved (so "the 1/2 is missing"),
+a square root or a square dropped, a ratio inverted -- and globally: the whole sign, t and
+t - 1 swapped in every indexed pair (\\bar\\alpha_t <-> \\bar\\alpha_{t-1}), sigma written where
+sigma^2 belongs and back, a matrix transpose or inverse dropped, the arguments of a KL
+swapped, and the references of sibling slots. A wrong answer that agrees with a mutation in
+every random world checked is described by that mutation. Nothing here is a hand-written
+list of mistakes per slot.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .. import registry
+from ..latex import for_slot
+from ..latex.objects import KL
+from .show import latex
+from .worlds import Integrated, differ, worlds
+
+MAX_NODES = 80
+MATCH_WORLDS = 8
+
+
+@dataclass(frozen=True)
+class Mutation:
+    tag: str
+    description: str
+    expr: object
+
+
+def _factor_text(f) -> str:
+    return latex(f)
+
+
+def local(node):
+    """Mutations of one sub-expression: (tag, description, replacement)."""
+    out = []
+    if isinstance(node, sp.Add):
+        terms = node.args
+        for term in terms:
+            out.append(("sign", f"the sign of the term ${_factor_text(term)}$ flipped", node - 2 * term))
+            if len(terms) > 1:
+                out.append(("dropped-term", f"the term ${_factor_text(term)}$ dropped", node - term))
+    elif isinstance(node, sp.Mul):
+        for f in node.args:
+            if f == -1:
+                continue
+            rest = node / f
+            if f.is_Rational:
+                tag = "missing-half" if f == sp.S.Half else "dropped-constant"
+                text = "the factor 1/2 missing" if f == sp.S.Half else f"the constant ${latex(f)}$ dropped"
+                out.append((tag, text, rest))
+                out.append(("doubled-constant", f"the constant ${latex(f)}$ doubled", 2 * node))
+                out.append(("halved-constant", f"the constant ${latex(f)}$ halved", node / 2))
+            elif f.is_Pow and f.exp.is_negative:
+                out.append(("dropped-factor", f"the factor ${latex(f.base ** -f.exp)}$ missing from the "
+                                               "denominator", rest))
+            else:
+                out.append(("dropped-factor", f"the factor ${latex(f)}$ dropped", rest))
+        num, den = sp.fraction(node)
+        if den != 1:
+            out.append(("inverted-ratio", "the ratio inverted", den / num))
+            tops = [f for f in sp.Mul.make_args(num) if not f.is_Number]
+            bottoms = list(sp.Mul.make_args(den))
+            for a in tops[:4]:
+                for b in bottoms[:4]:
+                    out.append(("inverted-ratio", f"${latex(a / b)}$ inverted", node * (b / a) ** 2))
+    if isinstance(node, sp.Pow):
+        b, e = node.base, node.exp
+        if e == sp.S.Half:
+            out.append(("dropped-sqrt", f"the square root over ${latex(b)}$ dropped", b))
+        elif e == -sp.S.Half:
+            out.append(("dropped-sqrt", f"the square root over ${latex(b)}$ dropped", 1 / b))
+        elif e == 2:
+            out.append(("dropped-square", f"the square on ${latex(b)}$ dropped", b))
+            if isinstance(b, sp.Symbol):
+                out.append(("sigma-vs-sigma2", f"${latex(b)}$ where ${latex(node)}$ belongs", b))
+        elif e == -2 and isinstance(b, sp.Symbol):
+            out.append(("sigma-vs-sigma2", f"${latex(b)}$ where ${latex(b ** 2)}$ belongs", 1 / b))
+        elif e == -1:
+            out.append(("inverted-ratio", f"${latex(b)}$ inverted", b))
+    if isinstance(node, KL):
+        a, b = node.args
+        out.append(("swapped-kl", "the arguments of the KL divergence swapped", KL(b, a)))
+    if isinstance(node, sp.MatrixExpr):
+        if isinstance(node, sp.Transpose):
+            out.append(("dropped-transpose", f"the transpose on ${latex(node.arg)}$ dropped", node.arg))
+        if isinstance(node, sp.Inverse):
+            out.append(("dropped-inverse", f"the inverse on ${latex(node.arg)}$ dropped", node.arg))
+        if isinstance(node, sp.MatrixSymbol) and node.shape[0] == node.shape[1]:
+            out.append(("misplaced-transpose", f"${latex(node)}^\\top$ where ${latex(node)}$ belongs", node.T))
+        if isinstance(node, sp.MatMul) and len(node.args) == 2:
+            out.append(("swapped-order", "the order of the matrix product reversed", node.args[1] * node.args[0]))
+    return out
+
+
+def _index_pairs(slot_id: str) -> list[tuple]:
+    """(x_t, x_{t-1}) pairs: the same name with subscripts t and t - 1."""
+    scope = for_slot(slot_id)
+    by_stem = {}
+    for key, sym in scope.names.items():
+        if key.sub in ("t", "t-1"):
+            by_stem.setdefault((key.base, key.decor, key.sup), {})[key.sub] = sym
+    return [(d["t"], d["t-1"]) for d in by_stem.values() if len(d) == 2]
+
+
+def _siblings(slot) -> list:
+    parent = slot.id.rsplit(".", 1)[0]
+    leaf = slot.id.rsplit(".", 1)[-1]
+    top = slot.id.split(".")[0]
+    out = []
+    for sid, other in registry.slots().items():
+        if sid == slot.id or other.reference is None or not isinstance(other.reference, sp.Basic):
+            continue
+        same_family = sid.rsplit(".", 1)[0] == parent or (sid.split(".")[0] == top and sid.endswith("." + leaf))
+        if same_family and other.kind == slot.kind:
+            out.append(other)
+    return out
+
+
+def mutations(slot) -> list[Mutation]:
+    ref = slot.reference
+    found: list[Mutation] = [Mutation("sign", "the overall sign flipped", -ref)]
+    seen = 0
+    for node in sp.preorder_traversal(ref):
+        if seen >= MAX_NODES:
+            break
+        if not getattr(node, "args", None):
+            continue
+        seen += 1
+        for tag, text, new in local(node):
+            try:
+                mutated = ref.xreplace({node: new})
+            except Exception:
+                continue
+            if mutated != ref:
+                found.append(Mutation(tag, text, mutated))
+    for a, b in _index_pairs(slot.id):
+        swapped = ref.xreplace({a: b, b: a})
+        if swapped != ref:
+            found.append(Mutation("index-swap", f"${latex(a)}$ and ${latex(b)}$ swapped (t <-> t-1)", swapped))
+    for other in _siblings(slot):
+        found.append(Mutation("sibling-slot", f"the result of {other.id}", other.reference))
+    return found
+
+
+def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
+    """(tag, message) of the first mutation the wrong answer agrees with, else (None, "")."""
+    from .core import expand, integrated_part  # local: core imports this module
+    if slot.reference is None or isinstance(slot.reference, sp.MatrixBase):
+        return None, ""
+    if isinstance(slot.reference, sp.MatrixExpr):
+        return _diagnose_matrix(slot, answer, seed)
+    integrated = integrated_part(slot)
+    skip = set(integrated.integrands)
+    answer = expand(answer, slot.id, skip)
+    candidates = [(m, expand(m.expr, slot.id, skip)) for m in mutations(slot)]
+    try:
+        ws = worlds([answer, slot.reference] + [c for _, c in candidates], slot.conditions,
+                    n=MATCH_WORLDS, seed=seed + 101, integrated=integrated)
+    except Exception:
+        return None, ""
+    if not ws:
+        return None, ""
+    for m, cand in candidates:
+        if _agrees(answer, cand, ws, integrated):
+            return m.tag, f"looks like the reference with {m.description}" if m.tag != "sibling-slot" \
+                else f"looks like {m.description}"
+    return None, ""
+
+
+def _agrees(a, b, ws, integrated: Integrated) -> bool:
+    agreed = 0
+    for w in ws:
+        try:
+            x, y = w.value(a, integrated), w.value(b, integrated)
+        except Exception:
+            return False
+        if x is None or y is None:
+            continue
+        if differ(x, y):
+            return False
+        agreed += 1
+    return agreed >= max(3, len(ws) // 2)
+
+
+def _diagnose_matrix(slot, answer, seed):
+    from . import matrices
+    for m in mutations(slot):
+        try:
+            if not isinstance(m.expr, sp.MatrixExpr) or tuple(m.expr.shape) != tuple(answer.shape):
+                continue
+            probe = dataclasses.replace(slot, reference=m.expr)
+            ev = matrices.compare(probe, answer, seed)
+        except Exception:
+            continue
+        if ev.ok:
+            return m.tag, f"looks like the reference with {m.description}"
+    return None, ""

@@ -1,0 +1,169 @@
+"""Every check runs in a worker process with a wall-clock timeout and resource limits.
+
+A student's text is read and checked only inside a pebble worker whose initializer caps its
+address space (RLIMIT_AS), forbids writing files (RLIMIT_FSIZE = 0, with SIGXFSZ ignored so a
+write fails instead of killing) and disables core dumps. A worker that runs past its time or
+dies (memory, a crash) is replaced by pebble and the answer is ``unchecked`` with the reason.
+The parent never parses the text: it only forms the cache key (slot, whitespace-normalised
+text) and ships the text to a worker.
+"""
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from .. import registry
+from .result import AnswerResult
+
+TIMEOUT = 20.0            # seconds per answer (wall clock, includes parsing and diagnosis)
+MEMORY_MB = 1536          # extra address space a worker may use beyond what it inherits
+CACHE_SIZE = 20000
+MAX_KEY_CHARS = 4000
+
+
+def _vm_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _limit(memory_mb: int) -> None:
+    """Worker initializer: cap memory, forbid file writes and core dumps, warm the registry."""
+    registry.load()
+    limit = _vm_bytes() + memory_mb * 2**20
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    for which in (resource.RLIMIT_FSIZE, resource.RLIMIT_CORE):
+        try:
+            resource.setrlimit(which, (0, 0))
+        except (ValueError, OSError):
+            pass
+
+
+def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float) -> dict:
+    from .core import grade_in_process
+    try:
+        return grade_in_process(slot_id, latex, seed=seed, symbolic_seconds=symbolic_seconds).as_dict()
+    except MemoryError:
+        return _unchecked(slot_id, "the check ran out of memory", 0.0).as_dict()
+    except RecursionError:
+        return _unchecked(slot_id, "the answer is nested too deeply to check", 0.0).as_dict()
+
+
+def _unchecked(slot_id: str, why: str, seconds: float) -> AnswerResult:
+    return AnswerResult(slot_id, "unchecked", "none", why, f"not checked: {why}", seconds=seconds)
+
+
+def cache_key(slot_id: str, latex) -> tuple:
+    if not isinstance(latex, str):
+        return (slot_id, repr(type(latex)))
+    if len(latex) > MAX_KEY_CHARS:
+        import hashlib
+        return (slot_id, "sha256:" + hashlib.sha256(latex.encode("utf-8", "surrogatepass")).hexdigest())
+    return (slot_id, " ".join(latex.split()))
+
+
+class Grader:
+    """A pool of sandboxed workers and a cache keyed by (slot, normalised answer)."""
+
+    def __init__(self, jobs: int = 1, timeout: float = TIMEOUT, memory_mb: int = MEMORY_MB,
+                 symbolic_seconds: float = 2.0, seed: int = 0):
+        registry.load()
+        self.jobs, self.timeout, self.seed = jobs, timeout, seed
+        self.symbolic_seconds = symbolic_seconds
+        self.cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.pool = ProcessPool(max_workers=jobs, initializer=_limit, initargs=(memory_mb,),
+                                context=multiprocessing.get_context("fork"))
+
+    def close(self) -> None:
+        self.pool.stop()
+        self.pool.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def grade_many(self, items) -> list[AnswerResult]:
+        """Grade (slot, latex) pairs; results in input order. Unknown slots raise KeyError."""
+        items = list(items)
+        for slot_id, _ in items:
+            registry.get_slot(slot_id)
+        results: list[AnswerResult | None] = [None] * len(items)
+        pending = {}
+        for i, (slot_id, latex) in enumerate(items):
+            key = cache_key(slot_id, latex)
+            with self._lock:
+                hit = self.cache.get(key)
+            if hit is not None:
+                results[i] = AnswerResult.from_dict(hit)
+                continue
+            if key in pending:
+                pending[key][1].append(i)
+                continue
+            started = time.perf_counter()
+            future = self.pool.schedule(_task, args=(slot_id, latex, self.seed, self.symbolic_seconds),
+                                        timeout=self.timeout)
+            pending[key] = (future, [i], started, slot_id)
+        for key, (future, where, started, slot_id) in pending.items():
+            result, cacheable = self._collect(future, slot_id, started)
+            if cacheable:
+                with self._lock:
+                    self.cache[key] = result.as_dict()
+                    while len(self.cache) > CACHE_SIZE:
+                        self.cache.popitem(last=False)
+            for i in where:
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _collect(self, future, slot_id, started) -> tuple[AnswerResult, bool]:
+        try:
+            return AnswerResult.from_dict(future.result()), True
+        except FutureTimeout:
+            return _unchecked(slot_id, f"the check did not finish within {self.timeout:g} s; "
+                              "its worker was stopped and replaced", time.perf_counter() - started), False
+        except ProcessExpired as exc:
+            return _unchecked(slot_id, f"the check's worker died (exit code {exc.exitcode}; memory "
+                              "limit or crash) and was replaced", time.perf_counter() - started), False
+        except Exception as exc:  # a bug in a checker: reported, never a crash of the caller
+            return _unchecked(slot_id, f"internal error while checking ({type(exc).__name__}: {exc})",
+                              time.perf_counter() - started), False
+
+    def grade(self, slot_id: str, latex: str) -> AnswerResult:
+        return self.grade_many([(slot_id, latex)])[0]
+
+
+_SHARED: dict[tuple, Grader] = {}
+
+
+def shared(jobs: int = 1, timeout: float = TIMEOUT) -> Grader:
+    """A process-wide grader (one per (jobs, timeout)), closed at exit."""
+    key = (jobs, timeout)
+    if key not in _SHARED:
+        _SHARED[key] = Grader(jobs=jobs, timeout=timeout)
+    return _SHARED[key]
+
+
+@atexit.register
+def _close_all() -> None:
+    for g in _SHARED.values():
+        try:
+            g.close()
+        except Exception:
+            pass

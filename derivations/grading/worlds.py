@@ -1,0 +1,195 @@
+"""Random admissible worlds in which an answer and its reference are both evaluated.
+
+A world gives every free symbol a value inside its domain and the slot's conditions
+(``derivations.sampling``), every unknown-function value (eps_theta(x_t), a derivative
+d/dx s_theta(x), an indexed sigma_j) a random value of its own, and every integral over
+densities a meaning on a random finite support: with densities P, Q on K points,
+\\int g(p_d(x), p_g(x)) dx is sum_k g(P_k, Q_k), so \\int p_d = \\int p_g = 1 holds exactly and
+a named divergence is the sum of its integrand. Sums with a symbolic upper limit are
+expanded at the drawn (small) value of the limit.
+
+Policy at bad points: where the *reference* is undefined or not finite the point is skipped;
+where the reference is defined and the answer is not (a log of a negative number, a division
+by zero, a complex value where the reference is real) the answer is wrong there.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from .. import sampling
+from .. import symbols as symtab
+
+PRECISION = sampling.PRECISION
+REL_TOL = sp.Float("1e-28", PRECISION)
+
+
+class Unsupported(ValueError):
+    """An expression no world can give a value (e.g. an integral of unknown smooth functions)."""
+
+
+@dataclass
+class Integrated:
+    """Named quantities that stand for integrals over x of their integrands in ``density`` symbols."""
+
+    integrands: dict = field(default_factory=dict)   # symbol -> integrand in density values
+    density: tuple = ()                               # p_d, p_g (symbols or function classes)
+
+    def __bool__(self):
+        return bool(self.density)
+
+
+def _probabilities(k: int, rng: random.Random) -> list[sp.Rational]:
+    w = [rng.randint(1, 40) for _ in range(k)]
+    total = sum(w)
+    return [sp.Rational(x, total) for x in w]
+
+
+def _is_density(atom, integrated: Integrated) -> bool:
+    if atom in integrated.density:
+        return True
+    return isinstance(atom, AppliedUndef) and atom.func in integrated.density
+
+
+def _integrate_on_support(expr, integrated: Integrated, support: list[dict]):
+    """Integrals and named integrals over densities -> sums over the finite support."""
+    if not integrated:
+        if expr.has(sp.Integral):
+            raise Unsupported("an integral of unknown functions")
+        return expr
+
+    def point_sum(integrand):
+        dens = {a for a in integrand.atoms(sp.Symbol, AppliedUndef) if _is_density(a, integrated)}
+        return sp.Add(*(integrand.xreplace({a: vals[_density_name(a)] for a in dens}) for vals in support))
+
+    def replace_integral(e):
+        if e.limits and any(len(lim) == 3 and not (lim[1] == -sp.oo and lim[2] == sp.oo) for lim in e.limits):
+            raise Unsupported("an integral over a bounded range")
+        body = e.function
+        bound = {lim[0] for lim in e.limits}
+        body = body.xreplace({a: a.func for a in body.atoms(AppliedUndef)
+                              if _is_density(a, integrated) and set(a.args) <= bound and len(a.args) == 1})
+        if body.free_symbols & bound:
+            raise Unsupported("an integrand that depends on x other than through the densities")
+        return point_sum(body)
+
+    expr = expr.replace(lambda e: isinstance(e, sp.Integral), replace_integral)
+    named = {s: point_sum(n) for s, n in integrated.integrands.items() if s in expr.free_symbols}
+    return expr.xreplace(named)
+
+
+def _density_name(atom) -> str:
+    return atom.func.__name__ if isinstance(atom, AppliedUndef) else atom.name
+
+
+@dataclass
+class World:
+    """One draw: symbol values, and the random values of everything unknown."""
+
+    point: dict
+    support: list = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+    atoms: dict = field(default_factory=dict)
+
+    def _random(self, atom) -> sp.Rational:
+        if atom not in self.atoms:
+            name = getattr(getattr(atom, "func", None), "__name__", "") or str(atom)
+            positive = name[:1] in ("p", "q") or name.startswith("sigma")
+            lo = 50 if positive else -3000
+            self.atoms[atom] = sp.Rational(self.rng.randint(lo, 3000), 1000)
+        return self.atoms[atom]
+
+    def value(self, expr, integrated: Integrated):
+        """``expr`` in this world to ``PRECISION`` digits; None where undefined."""
+        expr = sp.sympify(expr)
+        derivs = {d: self._random(d) for d in expr.atoms(sp.Derivative)}
+        expr = expr.xreplace(derivs)
+        expr = _integrate_on_support(expr, integrated, self.support)
+        expr = expr.xreplace(self.point)
+        if expr.has(sp.Sum, sp.Product):
+            expr = expr.doit()
+        unknown = {a: self._random(a) for a in expr.atoms(AppliedUndef, sp.Indexed)}
+        expr = expr.xreplace(unknown)
+        try:
+            value = expr.evalf(PRECISION)
+        except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
+            return None
+        if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            return None
+        return value
+
+
+def _holds(condition, point) -> bool:
+    value = condition.xreplace(point)
+    if value in (sp.true, sp.false):
+        return bool(value)
+    if isinstance(value, sp.Rel):
+        diff = (value.lhs - value.rhs).evalf(30)
+        return bool(diff.is_real) and bool(type(value)(diff, 0))
+    return False
+
+
+@lru_cache(maxsize=512)
+def _points(symbols: tuple, conditions: tuple, n: int, seed: int) -> list[dict]:
+    """``n`` points in the symbols' domains satisfying ``conditions`` (rejection sampling;
+    conditions are decided exactly on the rational draws). Cached: every answer to a slot
+    is checked at the same points."""
+    rng = random.Random(seed)
+    found: list[dict] = []
+    for _ in range(n * 400):
+        if len(found) == n:
+            break
+        point = {s: sampling._draw(s, rng) for s in symbols}
+        if all(_holds(c, point) for c in conditions):
+            found.append(point)
+    return found
+
+
+def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integrated | None = None):
+    """Up to ``n`` admissible worlds for the free symbols of ``exprs``."""
+    integrated = integrated or Integrated()
+    free: set = set()
+    for e in exprs:
+        free |= sp.sympify(e).free_symbols
+    free -= set(integrated.density)
+    free -= set(integrated.integrands)
+    symbols = sorted((s for s in free if isinstance(s, sp.Symbol)), key=sp.default_sort_key)
+    conditions = tuple(c for c in conditions if isinstance(c, sp.Basic) and c.is_Relational
+                       and c.free_symbols <= set(symbols))
+    pts = _points(tuple(symbols), conditions, n, seed)
+    names = sorted({_density_name(d) if isinstance(d, AppliedUndef) else
+                    (d.__name__ if isinstance(d, sp.FunctionClass) else d.name)
+                    for d in integrated.density})
+    out = []
+    for i, point in enumerate(pts):
+        rng = random.Random(seed * 7919 + i)
+        support = []
+        if names:
+            k = 2 + i % 3
+            columns = {name: _probabilities(k, rng) for name in names}
+            support = [{name: columns[name][j] for name in names} for j in range(k)]
+        out.append(World(point, support, rng))
+    return out
+
+
+def differ(a, r) -> bool:
+    """Do two values differ beyond rounding at ``PRECISION`` digits?"""
+    tol = REL_TOL * max(abs(a), abs(r), sp.Float(1))
+    return bool(abs(a - r) > tol)
+
+
+def show(world: World) -> dict:
+    """The world's symbol values, keyed by LaTeX names, for a counterexample."""
+    out = {}
+    for s, v in world.point.items():
+        out[symtab.info(s).latex if isinstance(s, sp.Symbol) else str(s)] = sampling._short(v)
+    for a, v in world.atoms.items():
+        if len(out) < 16:
+            out[str(a)] = sampling._short(v)
+    if world.support:
+        out["support"] = [{k: sampling._short(v) for k, v in pt.items()} for pt in world.support]
+    return out
