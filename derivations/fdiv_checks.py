@@ -178,6 +178,10 @@ def _as_densities(answer) -> sp.Expr:
     return answer.subs(t, p_d / p_g) if answer.has(t) else answer
 
 
+def _tie_text(ratio) -> str:
+    return "p_d = p_g" if ratio == 1 else f"p_d = {ratio}*p_g"
+
+
 def accepts_dstar(res, answer) -> Evidence:
     """Is D(p_d, p_g) = ``answer`` an optimal discriminator (off the ties p_d = r p_g)?
 
@@ -199,7 +203,7 @@ def accepts_dstar(res, answer) -> Evidence:
     if ev.ok and ties:
         at_ties = check_on_cells(lhs, "=", rhs, {t: ties}, fixed={p_d: t * p_g}, symbolic_seconds=SECONDS)
         note = ("also optimal at the ties" if at_ties.ok else
-                f"not optimal where p_d = {', '.join(str(r.lo) for r in ties)} p_g (a null set unless the "
+                f"not optimal where {' or '.join(_tie_text(r.lo) for r in ties)} (a null set unless the "
                 f"densities are proportional on a set of positive measure): {at_ties.detail}")
         ev = Evidence(ev.status, ev.kind, f"{ev.detail}; {note}", extra={**ev.extra, "ties_ok": at_ties.ok})
     return ev

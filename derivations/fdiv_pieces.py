@@ -111,17 +111,58 @@ def regions(points, lo=-oo, hi=oo) -> list[Region]:
     return out
 
 
-def resolve(expr, point: dict) -> sp.Expr:
-    """``expr`` with each Piecewise replaced by its branch at ``point`` (valid on its cell)."""
+def _sign_known(diff, rel) -> bool | None:
+    """The truth of ``diff rel 0`` for every value of the (positive) symbols, when SymPy sees it."""
+    want = {">": "is_positive", ">=": "is_nonnegative", "<": "is_negative", "<=": "is_nonpositive"}
+    against = {">": "is_nonpositive", ">=": "is_negative", "<": "is_nonnegative", "<=": "is_positive"}
+    if rel in ("==", "!="):
+        zero = next((f.is_zero for f in (diff, sp.factor(diff)) if f.is_zero is not None), None)
+        return None if zero is None else zero == (rel == "==")
+    for form in (diff, sp.factor(sp.expand(diff))):
+        if getattr(form, want[rel]):
+            return True
+        if getattr(form, against[rel]):
+            return False
+    return None
+
+
+def holds_everywhere(cond, param: dict) -> bool | None:
+    """Is ``cond`` true (True), false (False) on the whole cell ``param`` maps onto, or unknown?"""
+    c = sp.sympify(cond).subs(param)
+    if c in (sp.true, sp.false):
+        return bool(c)
+    if isinstance(c, sp.core.relational.Relational):
+        return _sign_known(c.lhs - c.rhs, c.rel_op)
+    if isinstance(c, (sp.And, sp.Or)):
+        parts = [holds_everywhere(a, {}) for a in c.args]
+        decisive = isinstance(c, sp.Or)  # Or: one True decides; And: one False decides
+        if decisive in parts:
+            return decisive
+        return None if None in parts else not decisive
+    if isinstance(c, sp.Not):
+        inner = holds_everywhere(c.args[0], {})
+        return None if inner is None else not inner
+    return None
+
+
+def resolve(expr, point: dict, param: dict | None = None) -> sp.Expr:
+    """``expr`` with each Piecewise replaced by its branch at ``point``.
+
+    With ``param`` (the cell's parametrisation), the choice is also proved to hold on the whole
+    cell: the chosen condition true and every earlier one false everywhere in it. Otherwise
+    (``PiecewiseError``) the cell straddles a breakpoint of ``expr`` and must not be resolved.
+    """
     def branch(pw):
         for value, cond in pw.args:
             truth = sp.sympify(cond).subs(point)
             if truth not in (sp.true, sp.false):
                 truth = sp.sympify(truth.simplify())
+            if truth not in (sp.true, sp.false):
+                raise PiecewiseError(f"condition {cond} is undecided at {point}")
+            if param is not None and holds_everywhere(cond, param) is not bool(truth):
+                raise PiecewiseError(f"condition {cond} changes inside the cell")
             if truth is sp.true:
                 return value
-            if truth is not sp.false:
-                raise PiecewiseError(f"condition {cond} is undecided at {point}")
         raise PiecewiseError(f"no branch of {pw} holds at {point}")
     return to_piecewise(expr).replace(lambda e: isinstance(e, sp.Piecewise), branch)
 
@@ -153,7 +194,7 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
         fresh = {v: _fresh(v) for v in cell}
         param = {v: r.param(fresh[v], v) for v, r in cell.items()}
         try:
-            a, b = resolve(lhs, sample), resolve(rhs, sample)
+            a, b = resolve(lhs, sample, param), resolve(rhs, sample, param)
         except PiecewiseError:  # branches not fixed by the cell: leave them to evaluation
             a, b = lhs, rhs
         a, b = a.subs(param), b.subs(param)
@@ -165,6 +206,12 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
             for v, p in param.items():
                 if p.free_symbols <= set(values):
                     example[str(v)] = float(p.subs(values))
+            known = {sp.Symbol(k, **s.assumptions0): sp.Float(val, 17) for s in (lhs.free_symbols | rhs.free_symbols)
+                     | set(cell) for k, val in example.items() if k == s.name and isinstance(val, (int, float))}
+            for v, e in (fixed or {}).items():  # e.g. p_d = t p_g: report p_d as well
+                value = sp.sympify(e).subs(known)
+                if value.is_number:
+                    example[str(v)] = float(value)
             return Evidence(Status.REFUTED, ev.kind, f"fails where {where}: {ev.detail}",
                             counterexample=example)
         if ev.status is not Status.PROVED:

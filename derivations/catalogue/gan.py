@@ -1,1 +1,205 @@
-"""Placeholder: filled by its issue."""
+"""Q3: GAN discriminators and f-divergences (slots ``gan.*``).
+
+Source: the seed's Q3 (R_l(D) = E_{(x,y)~P}[l(y D(x))], P = 1/2 P_d + 1/2 P_g, y = +1 for
+data, -1 for generated; sections 3.3.1, 3.3.4, 3.3.5 of its solution) and the outline's Q3.
+
+Notation key: alpha = D(x) (the margin's argument); t = p_d(x)/p_g(x); the pointwise objective
+is l(alpha) t + l(-alpha); f(t) = -inf_alpha of it; I_f = \\int f(p_d/p_g) p_g dx.
+
+The five losses below are the only thing written by hand. Every reference (D*, f, the best
+risk and its named divergence) is computed from the loss by ``derivations.fdiv.analyse``, and
+every step re-checks one of its claims from the loss (``derivations.fdiv_checks``).
+
+What a grader compares an answer with (slot representations):
+- ``gan.<loss>.dstar``: an expression in p_d, p_g (> 0). ``accepts`` decides whether an answer
+  is an optimal discriminator (l(D) p_d + l(-D) p_g equals the pointwise infimum on every
+  region of p_d/p_g); for the 0-1 and hinge losses the optimum is a set and the reference is one
+  member (sign(p_d - p_g)); failing only at the ties p_d = p_g is remarked, not refused.
+- ``gan.<loss>.f``: an expression in t > 0; ``accepts`` proves equality region by region, so
+  -min(t, 1), max(-t, -1) and a Piecewise are all the same answer.
+- ``gan.<loss>.risk``: the best risk in named divergences TV, Delta, JS, H2 (also BC, KL, KLrev,
+  chi2); ``definitions`` maps each name to its integrand in p_d, p_g (the name stands for the
+  integral over x), constants stand for themselves (\\int p_d = \\int p_g = 1). ``accepts``
+  compares on every two-point space, so any right normalisation passes and a wrong constant
+  (the seed's "R = 1 - I_f") is refuted with two explicit distributions.
+- ``gan.<loss>.convex``: structural: f is convex and non-increasing on t > 0. The reference is
+  f itself; ``definitions`` give f' and f'' (region-wise, as Piecewise where f has kinks).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import fdiv_checks as checks
+from ..divergences import DEFINITIONS, TABLE, check_integrands, check_two_point, p_d, p_g, t
+from ..fdiv import alpha, analyse, set_text
+from ..fdiv_pieces import to_piecewise
+from ..registry import derivation, slot
+from ..step import Step
+from ..symbols import declare
+
+SOURCE = "seed Q3 (sections 3.3.1-3.3.5); outline Q3"
+
+LOSSES = {  # name -> (title, l(alpha))
+    "zero_one": ("0-1 loss 1[alpha <= 0]", sp.Piecewise((1, alpha <= 0), (0, True))),
+    "square": ("square loss (1 - alpha)^2", (1 - alpha) ** 2),
+    "logistic": ("logistic loss log(1 + e^{-alpha})", sp.log(1 + sp.exp(-alpha))),
+    "hinge": ("hinge loss max(0, 1 - alpha)", sp.Max(0, 1 - alpha)),
+    "exponential": ("exponential loss e^{-alpha}", sp.exp(-alpha)),
+}
+RESULTS = {name: analyse(loss, alpha, prove=False) for name, (_, loss) in LOSSES.items()}
+NAMED = tuple(DEFINITIONS)
+I_f = sp.Symbol("I_f", positive=True)
+
+# --- the general statements ---------------------------------------------------------------
+l = sp.Function("l")
+D = declare("D", "D", meaning="discriminator output D(x) at one x")
+RISK_INTEGRAND = sp.Rational(1, 2) * (l(D) * p_d + l(-D) * p_g)
+OBJECTIVE = l(alpha) * t + l(-alpha)
+
+slot("gan.risk_integral",
+     "R_l(D) = E_{(x,y)~P}[l(y D(x))] = 1/2 \\int [l(D(x)) p_d(x) + l(-D(x)) p_g(x)] dx; the "
+     "reference is the integrand. Pointwise minimisation (unlimited capacity) gives "
+     "R_l(D*) = -1/2 \\int f(p_d/p_g) p_g dx = -1/2 I_f(P_d, P_g).",
+     reference=RISK_INTEGRAND, symbols=(D, p_d, p_g), functions=(l,),
+     latex=r"\frac{1}{2}\left[\ell(D)\, p_d + \ell(-D)\, p_g\right]")
+slot("gan.general.f",
+     "f(t) = -inf_alpha [l(alpha) t + l(-alpha)] = sup_alpha [-(l(alpha) t + l(-alpha))]: a "
+     "supremum of affine functions of t (so convex; non-increasing when l >= 0); the reference "
+     "is the objective inside the infimum.",
+     reference=OBJECTIVE, symbols=(alpha, t), functions=(l,), kind="structural",
+     latex=r"f(t) = -\inf_{\alpha}\left[\ell(\alpha)\, t + \ell(-\alpha)\right]")
+
+_mixture = sum(sp.Rational(1, 2) * density * l(y * D) for y, density in ((1, p_d), (-1, p_g)))
+derivation("gan.general", "The risk of a margin loss as an integral, and f as a supremum of affine maps", [
+    Step(_mixture, "=", RISK_INTEGRAND,
+         "E over (x, y) ~ P: y = +1 with probability 1/2 and x ~ p_d, y = -1 with probability 1/2 "
+         "and x ~ p_g; the integrand of R_l(D)", establishes=("gan.risk_integral",), cite="seed Q3 part 1"),
+    Step(RISK_INTEGRAND, "=", p_g / 2 * OBJECTIVE.subs(alpha, D).subs(t, p_d / p_g),
+         "factor p_g > 0: the integrand is p_g/2 times the pointwise objective at t = p_d/p_g, so "
+         "with unlimited capacity inf_D R = 1/2 \\int p_g inf_alpha[...] dx = -1/2 I_f",
+         establishes=("gan.risk_integral",)),
+    Step(sp.diff(OBJECTIVE, t, 2), "=", 0,
+         "for each alpha the objective is affine in t, so f = sup_alpha of affine maps is convex",
+         establishes=("gan.general.f",)),
+    Step(sp.diff(-OBJECTIVE, t), "=", -l(alpha),
+         "the slope in t of each affine map is -l(alpha) <= 0 when l >= 0, so f is non-increasing",
+         establishes=("gan.general.f",)),
+    Step(OBJECTIVE.subs(alpha, -alpha), "=", t * OBJECTIVE.subs(t, 1 / t),
+         "alpha -> -alpha maps the problem at t to t times the problem at 1/t: f(t) = t f(1/t) "
+         "(the divergence is symmetric in P_d, P_g)", establishes=("gan.general.f",)),
+], source=SOURCE)
+
+
+# --- one loss ------------------------------------------------------------------------------
+def _derivative_defs(f) -> dict:
+    pw = to_piecewise(f)
+    return {"f_prime": sp.diff(pw, t), "f_second": sp.diff(pw, t, 2)}
+
+
+def _register(name: str, title: str) -> None:
+    res = RESULTS[name]
+    prefix = f"gan.{name}"
+    obj, f, a_star = res.objective, res.f, res.dstar_t
+    slot(f"{prefix}.dstar", f"optimal discriminator for the {title}: D*(x) = alpha*(p_d(x)/p_g(x))"
+         + (" (a set: any D in it is optimal; the reference is one member)" if res.set_valued else ""),
+         reference=res.dstar, symbols=(p_d, p_g), accepts=res.accepts_dstar,
+         kind="set" if res.set_valued else "expression")
+    slot(f"{prefix}.f", f"f(t) = -inf_alpha [l(alpha) t + l(-alpha)] for the {title}",
+         reference=f, symbols=(t,), accepts=res.accepts_f)
+    slot(f"{prefix}.risk", f"best risk R_l(D*) = -1/2 I_f for the {title}, in named divergences",
+         reference=res.risk, symbols=NAMED, definitions=dict(DEFINITIONS), accepts=res.accepts_risk)
+    slot(f"{prefix}.convex", f"f of the {title} is convex and non-increasing on t > 0",
+         reference=f, symbols=(t,), kind="structural", definitions=_derivative_defs(f))
+
+    S = {k: (f"{prefix}.{k}",) for k in ("dstar", "f", "risk", "convex")}
+    steps = []
+    if not res.set_valued:  # smooth, unique: stationarity and convexity in alpha
+        steps += [
+            Step(sp.diff(obj, alpha).subs(alpha, a_star), "=", 0,
+                 f"stationarity: d/dalpha [l(alpha) t + l(-alpha)] vanishes at alpha*(t) = {a_star}",
+                 establishes=S["dstar"]),
+            Step(sp.diff(obj, alpha, 2), ">=", 0,
+                 "the objective is convex in alpha for every t > 0, so the stationary point is its "
+                 "global minimum", establishes=S["dstar"]),
+        ]
+    else:  # non-smooth: case analysis over the pieces, with the whole optimal set
+        sets = "; ".join(f"{where}: {checks_text}" for where, checks_text in _set_lines(res))
+        steps.append(Step(obj, ">=", res.pointwise.inf, f"case analysis over the pieces of l: the "
+                          f"optimal set is {sets}; every alpha in it attains the infimum, every other "
+                          f"alpha is strictly worse", establishes=S["dstar"],
+                          check=lambda step, r=res: checks.minimiser_set(r),
+                          claim_latex=rf"\arg\min_\alpha = \{{{sets}\}}"))
+    steps += [
+        Step(obj, ">=", obj.subs(alpha, a_star),
+             "global minimality checked directly from the loss, for every alpha and every t off "
+             "the ties", establishes=S["dstar"], check=lambda step, r=res: checks.global_minimum(r)),
+        Step(res.dstar, "=", a_star.subs(t, p_d / p_g), "D*(x) = alpha*(t) at t = p_d(x)/p_g(x)",
+             establishes=S["dstar"], check=lambda step: check_integrands(step.lhs, "=", step.rhs)),
+        Step(f, "=", -obj.subs(alpha, a_star), "f(t) = -(objective at the minimiser)",
+             establishes=S["f"], check=lambda step, r=res: checks.f_value(r)),
+        Step(f, "=", t * f.subs(t, 1 / t), "cross-check: f(t) = t f(1/t)",
+             establishes=S["f"], check=lambda step: checks.symmetry(step.lhs)),
+        Step(f.subs(t, 1), "=", res.f_at_1, "f(1): the constant by which f is shifted from a "
+             "generator with f(1) = 0", establishes=S["f"]),
+        Step(sp.diff(to_piecewise(f), t, 2), ">=", 0, "f'' >= 0 between kinks, slope non-decreasing "
+             "across them: f is convex", establishes=S["convex"],
+             check=lambda step: checks.convexity(f)),
+        Step(sp.diff(to_piecewise(f), t), "<=", 0, "f' <= 0 between kinks, f continuous: f is "
+             "non-increasing", establishes=S["convex"], check=lambda step: checks.monotonicity(f)),
+    ]
+    if res.match is not None:
+        m = res.match
+        lhs, rhs = m.integrands(f)
+        steps += [
+            Step(lhs, "=", rhs, f"the integrands agree for all p_d, p_g > 0: {m.normalisation()}",
+                 establishes=S["risk"], check=lambda step: check_integrands(step.lhs, "=", step.rhs)),
+            Step(res.risk, "=", -I_f / 2, f"integrate: c (p_d - p_g) gives 0 and b p_g "
+                 f"gives b, so R = -1/2 I_f = {m.risk}; cross-checked on every two-point space",
+                 establishes=S["risk"], check=lambda step, r=res: checks.risk_two_point(r),
+                 claim_latex=rf"R_\ell(D^*) = -\tfrac12 I_f = {sp.latex(m.risk)}"),
+        ]
+    steps += _audits(name, res)
+    derivation(prefix, f"{title}: optimal discriminator, f and best risk", steps, source=SOURCE)
+
+
+def _set_lines(res):
+    return [(where, set_text(s)) for where, s in res.minimisers()]
+
+
+# --- claims quoted from the seed's solution: tested, not asserted ---------------------------
+I_seed = sp.Symbol("I_f_seed", positive=True)
+TV, Delta, JS = (d.symbol for d in TABLE[:3])
+
+
+def _audit_dstar(res, claim, why):
+    return Step(claim, "=", res.dstar, why, audit="seed",
+                check=lambda step: res.accepts_dstar(claim))
+
+
+def _audit_risk(res, claim, why, definitions=None):
+    defs = {**DEFINITIONS, **(definitions or {})}
+    defs[I_f] = p_g * res.f.subs(t, p_d / p_g)
+    return Step(claim, "=", res.risk, why, audit="seed",
+                check=lambda step: check_two_point(claim, -I_f / 2, defs))
+
+
+def _audits(name, res) -> list[Step]:
+    if name == "zero_one":
+        return [_audit_dstar(res, sp.sign(p_g - p_d), "seed 3.3.1: D*(x) = sign(p_g(x) - p_d(x))"),
+                _audit_risk(res, (1 - TV) / 2, "seed 3.3.1: R = 1/2 (1 - I_TV)")]
+    if name == "square":
+        seed_f = -4 * t / (t + 1)
+        return [_audit_dstar(res, (p_d - p_g) / (p_d + p_g), "seed 3.3.4: D* = (p_d - p_g)/(p_d + p_g)"),
+                Step(seed_f, "=", res.f, "seed 3.3.4: f(t) = -4t/(t + 1)", audit="seed",
+                     check=lambda step: res.accepts_f(seed_f)),
+                _audit_risk(res, 1 - Delta / 2, "seed 3.3.4: R = 1/2 [2 - \\int (p_d - p_g)^2/(p_d + p_g)]"),
+                _audit_risk(res, 1 - I_seed, "seed 3.3.4: R = 1 - I_f with f(t) = -4t/(t + 1)",
+                            {I_seed: p_g * seed_f.subs(t, p_d / p_g)})]
+    if name == "logistic":
+        return [_audit_dstar(res, sp.log(p_d / p_d), "seed 3.3.5: D*(x) = log(p_d(x)/p_d(x)) (sic)"),
+                _audit_risk(res, sp.log(2) - JS, "seed 3.3.5: R = log 2 - I_JS")]
+    return []
+
+
+for _name, (_title, _) in LOSSES.items():
+    _register(_name, _title)
