@@ -37,6 +37,7 @@ import sympy as sp
 from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..expectation import E, Normal, log_normal, log_normal_diag
+from ..printing import latex
 from ..prove import check_relation
 from ..step import Step, eq
 from ..symbols import declare
@@ -86,7 +87,7 @@ l_3_half = declare("l_3_half", r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\|\tfrac
 
 # one coordinate's values at a point: s_{theta,i}(x) and partial_i log q(x)
 s_i = declare("s_i", r"s_{\theta,i}", meaning="coordinate i of s_theta(x)")
-g_i = declare("g_i", r"\partial_i \log q", meaning="coordinate i of grad log q(x)")
+g_i = declare("g_i", "g_i", meaning="coordinate i of grad log q(x), g_i = partial_i log q(x)")
 
 # family parameters
 w = declare("w", "w", 0, 1, meaning="weight of the first mixture component")
@@ -412,15 +413,37 @@ _NAMED = {l_1, l_, l_3, l_3_rep, Q_q, X_q, T_q, Q_sig, S_, S_cond, C_1, C_2, C_3
 
 # --------------------------------------------------------------------------- constants (derived)
 half = sp.Rational(1, 2)
-score_1d = sp.diff(log_normal(x, m, s ** 2), x)                    # -(x - m)/s^2
-kernel_1d = sp.diff(log_normal(x_t, x, sigma ** 2), x_t)           # (x - x~)/sigma^2
-marginal_score_1d = sp.diff(log_normal(x_t, m, s ** 2 + sigma ** 2), x_t)
-C1_coordinate = E(half * score_1d ** 2, Normal(x, m, s ** 2))
-C3_coordinate = E(half * kernel_1d ** 2, Normal(x, m, s ** 2), Normal(x_t, x, sigma ** 2))
-C2_coordinate = E(half * marginal_score_1d ** 2, Normal(x_t, m, s ** 2 + sigma ** 2))
+DATA = Normal(x, m, s ** 2)                                   # one coordinate of q = N(m, s^2 I)
+KERNEL = Normal(x_t, x, sigma ** 2)                           # one coordinate of q_sigma(x~|x)
+NOISED = Normal(x_t, m, s ** 2 + sigma ** 2)                  # one coordinate of q_sigma(x~)
+score_written = sp.Derivative(log_normal(x, m, s ** 2), x)
+kernel_written = sp.Derivative(log_normal(x_t, x, sigma ** 2), x_t)
+noised_written = sp.Derivative(log_normal(x_t, m, s ** 2 + sigma ** 2), x_t)
+score_1d, kernel_1d, marginal_score_1d = score_written.doit(), kernel_written.doit(), noised_written.doit()
+C1_INTEGRAND, C3_INTEGRAND, C2_INTEGRAND = half * score_1d ** 2, half * kernel_1d ** 2, half * marginal_score_1d ** 2
+C1_coordinate = E(C1_INTEGRAND, DATA)
+C3_coordinate = E(C3_INTEGRAND, DATA, KERNEL)
+C2_coordinate = E(C2_INTEGRAND, NOISED)
 C1_gauss = sp.Sum(C1_coordinate, (i, 1, d)).doit()   # E[1/2 |g|^2] = sum over d coordinates
 C2_gauss = sp.Sum(C2_coordinate, (i, 1, d)).doit()
 C3_kernel = sp.Sum(C3_coordinate, (i, 1, d)).doit()
+
+
+def written(lhs_written, rhs, why, **kw) -> Step:
+    """A step checked on ``lhs_written.doit()`` (so a wrong claim is refuted with a point) and
+    printed as written (a derivative, a sum), both from the same objects."""
+    return eq(lhs_written.doit(), rhs, why, claim_latex=f"{latex(lhs_written)} = {latex(rhs)}", **kw)
+
+
+def expectation(integrand, measures: tuple, rhs, why, under: str, **kw) -> Step:
+    """A step ``E_under[integrand] = rhs`` whose left side the moment mechanism computes when checked."""
+    def compute():
+        if isinstance(integrand, sp.MatrixBase):
+            return integrand.applyfunc(lambda entry: E(entry, *measures))
+        return E(integrand, *measures)
+    return eq(compute, rhs, why,
+              claim_latex=rf"\mathbb{{E}}_{{{under}}}\left[{latex(integrand)}\right] = {latex(rhs)}", **kw)
+
 
 # --------------------------------------------------------------------------- slots
 # the results as the outline states them; the derivations below prove the mechanism's values equal
@@ -479,10 +502,10 @@ ISM = registry.derivation("sm.ism", "Explicit and implicit score matching: integ
          "the seed's expansion writes the cross term with a + sign", audit="seed", cite="seed Q4(a), first display"),
     eq(l_1, Q_q - X_q + C_1, "take E_q of the expanded square: only the cross term needs grad log q",
        establishes=("sm.esm",), check=in_families(GAUSS_1D, GAUSS_2D, what="E_q of the expansion")),
-    eq(q(x) * sp.diff(sp.log(q(x)), x), sp.diff(q(x), x),
+    eq(q(x) * sp.Derivative(sp.log(q(x)), x), sp.Derivative(q(x), x),
        "log-derivative trick: q d/dx log q = dq/dx, so the unknown score enters the cross term as grad q",
        establishes=("sm.ism",)),
-    eq(sp.diff(q(x) * s_theta(x), x), s_theta(x) * sp.diff(q(x), x) + q(x) * sp.diff(s_theta(x), x),
+    eq(sp.Derivative(q(x) * s_theta(x), x), s_theta(x) * sp.Derivative(q(x), x) + q(x) * sp.Derivative(s_theta(x), x),
        "product rule: integrating it over the real line gives the integration-by-parts formula",
        establishes=("sm.ism",)),
     eq(X_q, -T_q, "integration by parts in each coordinate x_i (Fubini over the others); the boundary term "
@@ -497,11 +520,11 @@ ISM = registry.derivation("sm.ism", "Explicit and implicit score matching: integ
 ])
 
 ISM_CONSTANT_GAUSS = registry.derivation("sm.ism_constant_gauss", "C_1 for Gaussian data q = N(m, s^2 I_d)", source=SEED, steps=[
-    eq(score_1d, -(x - m) / s ** 2, "differentiate log N(x_i | m_i, s^2): the score of one coordinate"),
-    eq(C1_coordinate, 1 / (2 * s ** 2),
-       "E[1/2 ((x_i - m_i)/s^2)^2] by Gaussian moments: E[(x_i - m_i)^2] = s^2"),
+    written(score_written, -(x - m) / s ** 2, "differentiate log N(x_i | m_i, s^2): the score of one coordinate"),
+    expectation(C1_INTEGRAND, (DATA,), 1 / (2 * s ** 2), "Gaussian moments: E[(x_i - m_i)^2] = s^2",
+                r"x \sim \mathcal{N}(m, s^2)"),
     eq(sp.Sum(C1_coordinate, (i, 1, d)), C1_REF,
-       "|grad log q|^2 is a sum of d independent, identically distributed coordinate terms",
+       "|grad log q|^2 is a sum of d coordinate terms, each with the expectation just computed",
        establishes=("sm.ism_constant_gauss",)),
     eq(C_1, C1_REF.subs(d, 2), "the constant in the d = 2 family, from all coordinates at once",
        establishes=("sm.ism_constant_gauss",), family="d = 2",
@@ -509,22 +532,24 @@ ISM_CONSTANT_GAUSS = registry.derivation("sm.ism_constant_gauss", "C_1 for Gauss
 ])
 
 _xs2, _xts2 = _coords("x", 2), _coords("xt", 2)
+_kernel_2d = sp.Matrix([sp.Derivative(log_normal_diag(_xts2, _xs2, [sigma ** 2] * 2), t) for t in _xts2])
 KERNEL_SCORE = registry.derivation("sm.kernel_score", "The score of the Gaussian corruption kernel", source=SEED, steps=[
-    eq(kernel_1d, KERNEL_REF, "differentiate log N(x~ | x, sigma^2) in x~",
-       establishes=("sm.kernel_score",), cite="seed Q4(b)"),
-    eq(sp.Matrix(kernel_score(_xts2, _xs2, sigma ** 2)),
-       sp.Matrix([KERNEL_REF.subs({x: a, x_t: b}) for a, b in zip(_xs2, _xts2)]),
-       "the gradient of log N(x~ | x, sigma^2 I) in d = 2 is the coordinatewise score",
-       establishes=("sm.kernel_score",), family="d = 2"),
+    written(kernel_written, KERNEL_REF, "differentiate log N(x~ | x, sigma^2) in x~",
+            establishes=("sm.kernel_score",), cite="seed Q4(b)"),
+    written(_kernel_2d, sp.Matrix([KERNEL_REF.subs({x: a, x_t: b}) for a, b in zip(_xs2, _xts2)]),
+            "the gradient of log N(x~ | x, sigma^2 I) in d = 2 is the coordinatewise score",
+            establishes=("sm.kernel_score",), family="d = 2"),
     eq(KERNEL_REF.subs(x_t, x + sigma * eps), -eps / sigma,
-       "at x~ = x + sigma eps the kernel score is -eps/sigma", establishes=("sm.kernel_score",)),
+       "at x~ = x + sigma eps the kernel score is -eps/sigma", establishes=("sm.kernel_score",),
+       claim_latex=rf"\left.{latex(KERNEL_REF)}\right|_{{\tilde{{x}} = x + \sigma\epsilon}} = {latex(-eps / sigma)}"),
 ])
 
 _s_rep = s_theta(x + sigma * eps)
 DSM = registry.derivation("sm.dsm", "Denoising score matching: the reparameterised loss", source=SEED, steps=[
     eq(half * (_s_rep - kernel_1d.subs(x_t, x + sigma * eps)) ** 2, half * (_s_rep + eps / sigma) ** 2,
        "insert the kernel score at x~ = x + sigma eps into the DSM integrand (per coordinate)",
-       establishes=("sm.dsm",)),
+       establishes=("sm.dsm",), claim_latex=rf"\left.\tfrac12\left(s_\theta(\tilde x) - {latex(KERNEL_REF)}\right)^2"
+       rf"\right|_{{\tilde{{x}} = x + \sigma\epsilon}} = {latex(half * (_s_rep + eps / sigma) ** 2)}"),
     eq(l_3, l_3_rep, "E over q(x) q_sigma(x~|x) equals E over x ~ q, eps ~ N(0, I) with x~ = x + sigma eps",
        establishes=("sm.dsm",), check=in_families(GAUSS_1D, MIXTURE_1D, LINEAR_2D, what="the two forms of l_3")),
 ])
@@ -558,13 +583,15 @@ DSM_EQUIV = registry.derivation("sm.dsm_equiv", "DSM equals ESM on the noised da
 ])
 
 DSM_CONSTANT_GAUSS = registry.derivation("sm.dsm_constant_gauss", "The DSM constant for Gaussian data", source=SEED, steps=[
-    eq(C3_coordinate, 1 / (2 * sigma ** 2), "E[1/2 ((x - x~)/sigma^2)^2] with x~ - x = sigma eps, per coordinate"),
+    expectation(C3_INTEGRAND, (DATA, KERNEL), 1 / (2 * sigma ** 2),
+                "the kernel score squared, per coordinate: x~ - x = sigma eps has variance sigma^2",
+                r"x \sim \mathcal{N}(m, s^2),\ \tilde x \sim \mathcal{N}(x, \sigma^2)"),
     eq(sp.Sum(C3_coordinate, (i, 1, d)), d / (2 * sigma ** 2), "C_3 sums d such terms; it holds for any q"),
-    eq(sp.Matrix([E(x_t, Normal(x, m, s ** 2), Normal(x_t, x, sigma ** 2)),
-                  E((x_t - m) ** 2, Normal(x, m, s ** 2), Normal(x_t, x, sigma ** 2))]),
-       sp.Matrix([m, s ** 2 + sigma ** 2]),
-       "q_sigma = N(m, (s^2 + sigma^2) I) (the Gaussian lemma); its mean and variance by moments"),
-    eq(C2_coordinate, 1 / (2 * (s ** 2 + sigma ** 2)), "C_2 per coordinate: C_1 of q_sigma"),
+    expectation(sp.Matrix([x_t, (x_t - m) ** 2]), (DATA, KERNEL), sp.Matrix([m, s ** 2 + sigma ** 2]),
+                "q_sigma = N(m, (s^2 + sigma^2) I) (the Gaussian lemma); its mean and variance by moments",
+                r"x \sim \mathcal{N}(m, s^2),\ \tilde x \sim \mathcal{N}(x, \sigma^2)"),
+    expectation(C2_INTEGRAND, (NOISED,), 1 / (2 * (s ** 2 + sigma ** 2)), "C_2 per coordinate: C_1 of q_sigma",
+                r"\tilde x \sim \mathcal{N}(m, s^2 + \sigma^2)"),
     eq(sp.Sum(C3_coordinate, (i, 1, d)) - sp.Sum(C2_coordinate, (i, 1, d)), C_REF,
        "C = C_3 - C_2 over d coordinates", establishes=("sm.dsm_constant_gauss",)),
     eq(l_3 - l_, C, "the constant measured as l_3 - l from the objectives themselves (d = 1 cubic, d = 2 linear)",
