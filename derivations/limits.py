@@ -7,8 +7,9 @@ import threading
 from contextlib import contextmanager
 
 
-class CheckTimeout(Exception):
-    """Raised inside a check whose time budget ran out."""
+class CheckTimeout(BaseException):
+    """Raised inside a check whose time budget ran out. A BaseException, so that SymPy's
+    internal `except Exception` blocks cannot swallow it."""
 
 
 @contextmanager

@@ -35,16 +35,22 @@ def _violates(a, b, rel) -> bool:
     return bool(gap > tol) if rel in ("<=", ">=") else bool(gap > -tol)
 
 
-def _canonical_zero(expr) -> bool:
-    """True when some canonical form of ``expr`` is literally zero."""
-    if expr == 0:
-        return True
-    for simplifier in (sp.expand, lambda e: sp.cancel(sp.together(e)), sp.simplify,
-                       lambda e: sp.simplify(sp.expand(sp.powdenest(e, force=False)))):
-        expr = simplifier(expr)
-        if expr == 0:
-            return True
-    return False
+def _factor_radicands(expr):
+    """Factor the base of every fractional power, so that sqrt((1 - a)**2 b) can become
+    (1 - a) sqrt(b) once the bounds make 1 - a positive."""
+    expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Rational and not e.exp.is_integer,
+                        lambda e: sp.factor(e.base) ** e.exp)
+    return sp.powdenest(expr, force=False)
+
+
+# Cheap canonical forms first; each is applied to the original expression, not cumulatively.
+CANONICAL_FORMS = (
+    sp.expand,
+    lambda e: sp.cancel(sp.together(e)),
+    lambda e: sp.cancel(_factor_radicands(sp.together(e))),
+    sp.simplify,
+    lambda e: sp.simplify(_factor_radicands(sp.together(e))),
+)
 
 
 def positive_parametrisation(expr) -> tuple[sp.Expr, dict]:
@@ -65,10 +71,12 @@ def positive_parametrisation(expr) -> tuple[sp.Expr, dict]:
 
 
 def _symbolic_zero(diff) -> bool:
-    if _canonical_zero(diff):
+    """Is ``diff`` zero in some canonical form, as given or in the positive parametrisation?"""
+    if diff == 0:
         return True
     reparam, mapping = positive_parametrisation(diff)
-    return bool(mapping) and _canonical_zero(reparam)
+    forms = (diff, reparam) if mapping else (diff,)
+    return any(simplify(form) == 0 for simplify in CANONICAL_FORMS for form in forms)
 
 
 def _symbolic_sign(d, rel) -> bool:

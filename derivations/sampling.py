@@ -54,21 +54,22 @@ def _draw(atom: sp.Basic, rng: random.Random) -> sp.Rational:
 
 
 def _holds(condition, point) -> bool:
-    value = sp.sympify(condition).subs(point)
-    if value in (sp.true, sp.false):
-        return bool(value)
-    if isinstance(value, sp.Rel):
-        diff = (value.lhs - value.rhs).evalf(PRECISION)
-        if not diff.is_number or not diff.is_real:
-            return False
-        return bool(type(value)(diff, 0))
-    return bool(value)
+    """Does ``condition`` (a SymPy relational) hold at ``point``? Evaluated numerically, never
+    by building a half-substituted relational (SymPy would try to decide its sign symbolically)."""
+    if condition in (sp.true, True):
+        return True
+    diff = (condition.lhs - condition.rhs).xreplace(point).evalf(PRECISION)
+    if not diff.is_number or not diff.is_real:
+        return False
+    return bool(type(condition)(diff, 0))
 
 
 def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
            max_tries: int = 400) -> list[dict]:
     """Up to ``n`` points satisfying every condition, by rejection sampling."""
     atoms = list(atoms)
+    atoms += [a for a in unknowns(*(c.lhs - c.rhs for c in conditions if c not in (True, sp.true)))
+              if a not in atoms]
     rng = random.Random(seed)
     found: list[dict] = []
     for _ in range(n * max_tries):

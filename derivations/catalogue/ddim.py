@@ -1,1 +1,199 @@
-"""Placeholder: filled by its issue."""
+"""Q5: DDIM's non-Markovian forward process (Song, Meng & Ermon 2021, "Denoising Diffusion
+Implicit Models"; equation numbers below are that paper's).
+
+Notation key (code name -> paper symbol):
+    abar_t, abar_prev   DDIM's alpha_t, alpha_{t-1}  = DDPM's \\bar\\alpha_t, \\bar\\alpha_{t-1}
+    sigma_t             sigma_t, the family's free standard deviation
+    x_0, x_t, x_prev    x_0, x_t, x_{t-1}
+    eps_theta           epsilon_theta^{(t)}(x_t);  f_theta = f_theta^{(t)}(x_t), the x_0 prediction
+All covariances are isotropic, so every statement factorises over coordinates: the proofs are
+per coordinate (a squared norm is a sum of such coordinates).
+"""
+from __future__ import annotations
+
+import random
+
+import sympy as sp
+
+from ..evidence import Evidence, Kind, Status
+from ..expectation import E, Normal, log_normal
+from ..registry import derivation, slot
+from ..sampling import points, show, unknowns
+from ..step import Step, eq, le
+from ..symbols import declare, oo
+from . import lemma
+
+abar_t = declare("abar_t", r"\bar\alpha_t", 0, 1, aliases=("alphabar_t", "alpha_bar_t"),
+                 meaning="cumulative product of the noise schedule at t")
+abar_prev = declare("abar_prev", r"\bar\alpha_{t-1}", 0, 1, aliases=("alphabar_{t-1}",),
+                    meaning="cumulative product at t - 1")
+sigma_t = declare("sigma_t", r"\sigma_t", 0, oo, meaning="the DDIM family's standard deviation at t")
+eta = declare("eta", r"\eta", 0, 1, meaning="interpolates DDIM (0) and DDPM (1)")
+x_0 = declare("x_0", "x_0")
+x_t = declare("x_t", "x_t")
+x_prev = declare("x_prev", "x_{t-1}")
+eps = declare("epsilon", r"\epsilon", aliases=("varepsilon",), meaning="the noise in x_t")
+eps_theta = sp.Function("epsilon_theta")(x_t)
+f_theta = sp.Function("f_theta")(x_t)
+
+SCHEDULE = (abar_t < abar_prev,)                      # 1 > abar_1 > ... > abar_T > 0
+SIDE = SCHEDULE + (sigma_t**2 <= 1 - abar_prev,)      # keeps the direction coefficient real
+SYMBOLS = (abar_t, abar_prev, sigma_t, x_0, x_t)
+
+
+# --- the family, eq. (7) -------------------------------------------------------------------
+def eps_from_x0(xt, x0):
+    """The noise that takes x_0 to x_t: (x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t)."""
+    return (xt - sp.sqrt(abar_t) * x0) / sp.sqrt(1 - abar_t)
+
+
+def posterior_mean(x0, sigma=sigma_t, xt=x_t):
+    """Mean of q_sigma(x_{t-1} | x_t, x_0), eq. (7): x_0 part plus 'direction pointing to x_t'."""
+    return sp.sqrt(abar_prev) * x0 + sp.sqrt(1 - abar_prev - sigma**2) * eps_from_x0(xt, x0)
+
+
+DIRECTION = sp.sqrt(1 - abar_prev - sigma_t**2) / sp.sqrt(1 - abar_t)   # d mean / d x_t
+POSTERIOR_MEAN = posterior_mean(x_0)
+X0_PRED = (x_t - sp.sqrt(1 - abar_t) * eps_theta) / sp.sqrt(abar_t)            # eq. (9)
+X_T_OF_EPS = sp.sqrt(abar_t) * x_0 + sp.sqrt(1 - abar_t) * eps                # eq. (4)
+SIGMA_DDPM_SQ = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)     # DDPM's tilde beta_t
+SIGMA_ETA = eta * sp.sqrt((1 - abar_prev) / (1 - abar_t)) * sp.sqrt(1 - abar_t / abar_prev)  # eq. (16)
+
+# --- the marginal induction by the Gaussian lemma (x_t -> x_{t-1}) --------------------------
+_induction = dict(A=DIRECTION, Lambda=1 / (1 - abar_t), L=1 / sigma_t**2, mu=sp.sqrt(abar_t) * x_0,
+                  b=sp.sqrt(abar_prev) * x_0 - DIRECTION * sp.sqrt(abar_t) * x_0, y=x_prev)
+MARGINAL_MEAN = lemma.scalar(lemma.MARGINAL_MEAN, **_induction)
+MARGINAL_VAR = lemma.scalar(lemma.MARGINAL_COV, **_induction)
+
+# --- the forward conditional by Bayes: the lemma's posterior of x_t given x_{t-1} ----------
+FORWARD_VAR = lemma.scalar(lemma.POSTERIOR_COV, **_induction)
+FORWARD_MEAN = lemma.scalar(lemma.POSTERIOR_MEAN, **_induction)
+
+# --- the loss, eqs. (9)-(12) ----------------------------------------------------------------
+GAMMA = (sp.sqrt(abar_prev) - sp.sqrt((1 - abar_prev - sigma_t**2) * abar_t / (1 - abar_t)))**2
+KL_TERM = GAMMA * (x_0 - f_theta)**2 / (2 * sigma_t**2)
+W_T = GAMMA * (1 - abar_t) / (2 * sigma_t**2 * abar_t)
+DETERMINISTIC = sp.sqrt(abar_prev) * f_theta + sp.sqrt(1 - abar_prev) * eps_theta
+
+
+def _kl_equal_variance(mean_q, mean_p, var):
+    """KL(N(mean_q, var) || N(mean_p, var)) = E_q[log q - log p], by moments."""
+    z = sp.Dummy("z", real=True)
+    return E(log_normal(z, mean_q, var) - log_normal(z, mean_p, var), Normal(z, mean_q, var))
+
+
+def _depends_on(expr, variable, seed=5):
+    """Checker: an exact witness point where d expr / d variable != 0."""
+    def check(step: Step) -> Evidence:
+        derivative = sp.diff(expr, variable)
+        for point in points(unknowns(derivative), SIDE, n=5, seed=seed):
+            value = derivative.xreplace(point)
+            if sp.simplify(value) != 0:
+                example = show(point)
+                example["derivative"] = float(value)
+                return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
+                                f"witness: d/d{variable} = {float(value):.6g} != 0 at an admissible point",
+                                counterexample=None, extra={"witness": example})
+        return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, f"derivative in {variable} vanished at 5 points")
+    return check
+
+
+slot_common = dict(question="q5", conditions=SIDE)
+slot("ddim.posterior_mean", "mean of q_sigma(x_{t-1} | x_t, x_0), eq. (7)", reference=POSTERIOR_MEAN,
+     symbols=SYMBOLS, **slot_common)
+slot("ddim.marginal_mean", "mean of q_sigma(x_{t-1} | x_0)", reference=sp.sqrt(abar_prev) * x_0,
+     symbols=SYMBOLS, **slot_common)
+slot("ddim.marginal_var", "variance of q_sigma(x_{t-1} | x_0) (per coordinate)", reference=1 - abar_prev,
+     symbols=SYMBOLS, **slot_common)
+slot("ddim.forward", "mean of q_sigma(x_t | x_{t-1}, x_0), by Bayes; it depends on x_0",
+     reference=sp.simplify(FORWARD_MEAN), symbols=SYMBOLS + (x_prev,),
+     definitions={"variance": FORWARD_VAR}, **slot_common)
+slot("ddim.ddpm_sigma", "sigma_t^2 that recovers DDPM's posterior", reference=SIGMA_DDPM_SQ,
+     symbols=(abar_t, abar_prev), **slot_common)
+slot("ddim.x0_pred", "f_theta(x_t): the prediction of x_0 from eps_theta, eq. (9)", reference=X0_PRED,
+     symbols=(abar_t, x_t), functions=(eps_theta.func,), **slot_common)
+slot("ddim.kl_term", "KL(q_sigma(x_{t-1}|x_t,x_0) || p_theta(x_{t-1}|x_t))", reference=KL_TERM,
+     symbols=SYMBOLS, functions=(f_theta.func,), definitions={"gamma_t": GAMMA}, **slot_common)
+slot("ddim.gamma", "gamma_t, the weight of ||x_0 - f_theta||^2 in the KL term", reference=GAMMA,
+     symbols=(abar_t, abar_prev, sigma_t), **slot_common)
+slot("ddim.x0_error_to_eps", "||x_0 - f_theta(x_t)||^2 in terms of the noise error",
+     reference=(1 - abar_t) / abar_t * (eps - eps_theta)**2, symbols=(abar_t, eps),
+     functions=(eps_theta.func,), **slot_common)
+slot("ddim.objective", "weight w_t of E||eps - eps_theta||^2 in J_sigma", reference=W_T,
+     symbols=(abar_t, abar_prev, sigma_t), definitions={"gamma_t": GAMMA}, **slot_common)
+slot("ddim.deterministic", "x_{t-1} when sigma_t = 0", reference=DETERMINISTIC,
+     symbols=(abar_t, abar_prev, x_t), functions=(f_theta.func, eps_theta.func), **slot_common)
+slot("ddim.eta", "sigma_t(eta), eq. (16)", reference=SIGMA_ETA, symbols=(abar_t, abar_prev, eta),
+     **slot_common)
+
+derivation("ddim.family", "The DDIM family: posterior mean and the marginal induction", [
+    eq(POSTERIOR_MEAN, sp.sqrt(abar_prev) * x_0 + DIRECTION * (x_t - sp.sqrt(abar_t) * x_0),
+       "eq. (7): x_0 scaled to t-1 plus the 'direction pointing to x_t', eps = (x_t - sqrt(abar_t) x_0)/sqrt(1 - abar_t)",
+       establishes=("ddim.posterior_mean",), cite="DDIM (7)"),
+    le(sigma_t**2, 1 - abar_prev, "side condition: the direction coefficient sqrt(1 - abar_{t-1} - sigma_t^2) is real",
+       assume=SIDE),
+    eq(sp.sqrt(abar_prev) * x_0, sp.sqrt(abar_prev) * x_0,
+       "base case t = T + 1 -> T: q_sigma(x_T | x_0) = N(sqrt(abar_T) x_0, (1 - abar_T) I) by definition",
+       establishes=("ddim.marginal_mean",), cite="DDIM (6)"),
+    eq(MARGINAL_MEAN, sp.sqrt(abar_prev) * x_0,
+       "inductive step: if x_t | x_0 ~ N(sqrt(abar_t) x_0, 1 - abar_t) then x_{t-1} = mean(x_t) + sigma_t z has "
+       "mean A mu + b (Gaussian lemma with A = sqrt(1 - abar_{t-1} - sigma_t^2)/sqrt(1 - abar_t))",
+       establishes=("ddim.marginal_mean",), cite="DDIM Lemma 1", assume=SIDE),
+    eq(MARGINAL_VAR, 1 - abar_prev,
+       "inductive step: variance sigma_t^2 + A^2 (1 - abar_t) = 1 - abar_{t-1} (Gaussian lemma); "
+       "it needs sigma_t^2 <= 1 - abar_{t-1}", establishes=("ddim.marginal_var",), cite="DDIM Lemma 1",
+       assume=SIDE),
+], source="DDIM (6)-(7), Lemma 1 (Appendix B)")
+
+derivation("ddim.forward", "The forward conditional by Bayes' rule is Gaussian and depends on x_0", [
+    eq(log_normal(x_t, FORWARD_MEAN, FORWARD_VAR),
+       log_normal(x_prev, posterior_mean(x_0), sigma_t**2) + log_normal(x_t, sp.sqrt(abar_t) * x_0, 1 - abar_t)
+       - log_normal(x_prev, MARGINAL_MEAN, MARGINAL_VAR),
+       "Bayes: q(x_t|x_{t-1},x_0) = q(x_{t-1}|x_t,x_0) q(x_t|x_0) / q(x_{t-1}|x_0), as log-densities; "
+       "the Gaussian lemma's posterior gives mean and variance", establishes=("ddim.forward",),
+       cite="DDIM (8)", assume=SIDE),
+    Step(FORWARD_MEAN, "=", FORWARD_MEAN, "the forward mean depends on x_0: the process is not Markovian",
+         establishes=("ddim.forward",), check=_depends_on(FORWARD_MEAN, x_0),
+         claim_latex=r"\partial_{x_0}\, \mathbb{E}[x_t \mid x_{t-1}, x_0] \ne 0"),
+], source="DDIM (8)")
+
+derivation("ddim.ddpm", "A special sigma recovers DDPM", [
+    eq(posterior_mean(x_0, sp.sqrt(SIGMA_DDPM_SQ)),
+       sp.sqrt(abar_prev) * (1 - abar_t / abar_prev) / (1 - abar_t) * x_0
+       + sp.sqrt(abar_t / abar_prev) * (1 - abar_prev) / (1 - abar_t) * x_t,
+       "with sigma_t^2 = tilde beta_t the DDIM posterior mean is DDPM's tilde mu_t (Ho et al. 2020, eq. 7)",
+       establishes=("ddim.ddpm_sigma",), cite="DDPM (7)", assume=SCHEDULE),
+    eq(SIGMA_DDPM_SQ, (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev),
+       "and its variance is DDPM's tilde beta_t = (1 - abar_{t-1})/(1 - abar_t) beta_t, beta_t = 1 - abar_t/abar_{t-1}",
+       establishes=("ddim.ddpm_sigma",), cite="DDPM (7)"),
+    le(SIGMA_DDPM_SQ, 1 - abar_prev, "this sigma satisfies the side condition", assume=SCHEDULE),
+    eq(SIGMA_ETA.subs(eta, 1)**2, SIGMA_DDPM_SQ, "eta = 1 is DDPM", establishes=("ddim.eta",), cite="DDIM (16)"),
+    eq(SIGMA_ETA.subs(eta, 0), 0, "eta = 0 is DDIM (deterministic)", establishes=("ddim.eta",)),
+    le(SIGMA_ETA**2, 1 - abar_prev, "every eta in [0, 1] satisfies the side condition",
+       establishes=("ddim.eta",), assume=SCHEDULE),
+], source="DDIM (16); DDPM (7)")
+
+derivation("ddim.loss", "The KL term and the objective J_sigma", [
+    eq(X0_PRED.subs(x_t, X_T_OF_EPS).subs(eps_theta.subs(x_t, X_T_OF_EPS), eps), x_0,
+       "eq. (9) inverts x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps: an exact eps_theta gives back x_0",
+       establishes=("ddim.x0_pred",), cite="DDIM (9)"),
+    eq(_kl_equal_variance(posterior_mean(x_0), posterior_mean(f_theta), sigma_t**2),
+       (posterior_mean(x_0) - posterior_mean(f_theta))**2 / (2 * sigma_t**2),
+       "KL of Gaussians with equal variance, from E_q[log q - log p] by moments; p_theta(x_{t-1}|x_t) = "
+       "q_sigma(x_{t-1}|x_t, f_theta(x_t))", cite="DDIM (10)"),
+    eq((posterior_mean(x_0) - posterior_mean(f_theta))**2 / (2 * sigma_t**2), KL_TERM,
+       "the means differ by (sqrt(abar_{t-1}) - sqrt((1 - abar_{t-1} - sigma_t^2) abar_t/(1 - abar_t)))(x_0 - f_theta)",
+       establishes=("ddim.kl_term", "ddim.gamma"), assume=SIDE),
+    eq((x_0 - X0_PRED)**2, ((1 - abar_t) / abar_t * (eps - eps_theta)**2).subs(eps, eps_from_x0(x_t, x_0)),
+       "x_0 - f_theta = sqrt(1 - abar_t)/sqrt(abar_t) (eps - eps_theta)", establishes=("ddim.x0_error_to_eps",)),
+    eq(KL_TERM.subs(f_theta, X0_PRED).subs(x_t, X_T_OF_EPS),
+       (W_T * (eps - eps_theta)**2).subs(x_t, X_T_OF_EPS),
+       "so each KL term is w_t ||eps - eps_theta||^2: J_sigma is a weighted DDPM loss plus a constant",
+       establishes=("ddim.objective",), cite="DDIM Theorem 1", assume=SIDE),
+    eq(posterior_mean(f_theta, 0), DETERMINISTIC.subs(eps_theta, eps_from_x0(x_t, f_theta)),
+       "sigma_t = 0: x_{t-1} = sqrt(abar_{t-1}) f_theta + sqrt(1 - abar_{t-1}) eps_theta; only x_T is random",
+       establishes=("ddim.deterministic",), cite="DDIM (12)"),
+    eq(X0_PRED.subs(eps_theta, eps_from_x0(x_t, f_theta)), f_theta,
+       "where eps_theta = (x_t - sqrt(abar_t) f_theta)/sqrt(1 - abar_t): the two parametrisations agree",
+       establishes=("ddim.deterministic",)),
+], source="DDIM (9)-(12), Theorem 1")

@@ -192,3 +192,11 @@ derivation(
           claim_latex=r"Q(x,y) = (x-m)^\top\Sigma^{-1}(x-m) + (y-A\mu-b)^\top C^{-1}(y-A\mu-b) + c\quad(n=3)")],
     source="PRML (2.113)-(2.117); seed Q5",
 )
+
+
+def scalar(expr, **values) -> sp.Expr:
+    """A reference of the lemma in dimension 1: ``scalar(MARGINAL_COV, A=a, Lambda=1/v, L=1/s2)``."""
+    by_name = {A: "A", Lam: "Lambda", L: "L", mu: "mu", b: "b", y: "y"}
+    fam = {m: sp.Matrix([[sp.sympify(values.get(name, 0))]]) for m, name in by_name.items()}
+    fam[n] = 1
+    return sp.simplify(explicit(expr, fam)[0, 0])
