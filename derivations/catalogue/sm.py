@@ -65,10 +65,10 @@ C_3 = declare("C_3", "C_3", 0, oo, aliases=("C3",), meaning="E_{q(x,x~)}[1/2 |gr
 C = declare("C", "C", aliases=("const",), meaning="l_3 - l = C_3 - C_2")
 
 # named quantities: a symbol per expectation, printed as the expectation it stands for
-l_1 = declare("l_1", r"l_1(\theta)", aliases=("J_ESM",), meaning="ESM: E_q[1/2 |s_theta - grad log q|^2]")
-l_ = declare("l", r"l(\theta)", aliases=("J_{1q}",),
+l_1 = declare("l_1", r"l_1(\theta)", aliases=("l_1", "J_ESM"), meaning="ESM: E_q[1/2 |s_theta - grad log q|^2]")
+l_ = declare("l", r"l(\theta)", aliases=("l", "J_{1q}", r"J_{1q_\sigma}"),
              meaning="ESM on the noised data: E_{q_sigma}[1/2 |s_theta - grad log q_sigma|^2]")
-l_3 = declare("l_3", r"l_3(\theta)", aliases=("J_DSM",),
+l_3 = declare("l_3", r"l_3(\theta)", aliases=("l_3", "J_DSM"),
               meaning="DSM: E_{q(x,x~)}[1/2 |s_theta(x~) - grad log q_sigma(x~|x)|^2]")
 l_3_rep = declare("l_3_rep", r"\mathbb{E}_{x,\epsilon}\left[\tfrac12\|s_\theta(x+\sigma\epsilon)"
                   r"+\epsilon/\sigma\|^2\right]", meaning="DSM in the reparameterised form")
@@ -471,7 +471,7 @@ registry.slot(
     definitions={C_1: C1_gauss}, latex=r"C_1 = \frac{d}{2 s^2}")
 registry.slot(
     "sm.kernel_score", "score of the Gaussian kernel: grad_{x~} log q_sigma(x~|x) for x~ = x + sigma eps",
-    reference=KERNEL_REF, symbols=(x, x_t, sigma, eps),
+    reference=KERNEL_REF, symbols=(x, x_t, sigma, eps), definitions={x_t: x + sigma * eps},
     latex=r"\nabla_{\tilde x}\log q_\sigma(\tilde x|x) = \frac{x - \tilde x}{\sigma^2} = -\frac{\epsilon}{\sigma}")
 registry.slot(
     "sm.dsm", "denoising score matching l_3 = E_{x, eps}[1/2 |s_theta(x + sigma eps) + eps/sigma|^2] (1-D form)",
@@ -481,7 +481,7 @@ registry.slot(
           r"-\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]")
 registry.slot(
     "sm.dsm_equiv", "l_3(theta) = l(theta) + C with C = C_3 - C_2 independent of theta",
-    reference=l_ + C_3 - C_2, symbols=(l_, C_2, C_3, C), definitions={C: C_3 - C_2},
+    reference=l_ + C_3 - C_2, symbols=(l_, l_3, C_2, C_3, C), definitions={C: C_3 - C_2},
     latex=r"l_3(\theta) = l(\theta) + C_3 - C_2")
 registry.slot(
     "sm.dsm_constant_gauss", "C = C_3 - C_2 for q = N(m, s^2 I_d)",
