@@ -293,6 +293,10 @@ def decide(lhs, rel, rhs, conditions=(), family="") -> Evidence:
     if not (rel == "=" and _rational_nonzero(lhs, rhs)):
         return check_relation(lhs, rel, rhs, conditions, family)
     ev = check_relation(lhs, rel, rhs, conditions, family, symbolic_seconds=0.01)
+    if ev.status is not Status.REFUTED:
+        # a nonzero rational function cannot vanish on an open set: refuted even without a point
+        return Evidence(Status.REFUTED, Kind.SYMBOLIC, "the difference cancels to a nonzero rational function "
+                        f"(no counterexample among the sampled points){' in the family ' + family if family else ''}")
     detail = ev.detail.split("; ", 1)[-1] if ev.detail.startswith("symbolic attempt") else ev.detail
     return Evidence(ev.status, ev.kind, "the difference is a nonzero rational function; " + detail,
                     ev.counterexample, ev.seconds, ev.extra)
