@@ -141,7 +141,8 @@ derivation("ddim.family", "The DDIM family: posterior mean and the marginal indu
        establishes=("ddim.marginal_mean",), cite="DDIM Lemma 1", assume=SIDE),
     eq(MARGINAL_VAR, 1 - abar_prev,
        "inductive step: variance sigma_t^2 + A^2 (1 - abar_t) = 1 - abar_{t-1} (Gaussian lemma); "
-       "it needs sigma_t^2 <= 1 - abar_{t-1}", establishes=("ddim.marginal_var",), cite="DDIM Lemma 1",
+       "it needs sigma_t^2 <= 1 - abar_{t-1}. The step uses only abar_{t-1} > abar_t, so it holds "
+       "for any sub-sequence tau of {1..T} too", establishes=("ddim.marginal_var",), cite="DDIM Lemma 1",
        assume=SIDE),
 ], source="DDIM (6)-(7), Lemma 1 (Appendix B)")
 
@@ -180,7 +181,9 @@ derivation("ddim.loss", "The KL term and the objective J_sigma", [
     eq(_kl_equal_variance(posterior_mean(x_0), posterior_mean(f_theta), sigma_t**2),
        (posterior_mean(x_0) - posterior_mean(f_theta))**2 / (2 * sigma_t**2),
        "KL of Gaussians with equal variance, from E_q[log q - log p] by moments; p_theta(x_{t-1}|x_t) = "
-       "q_sigma(x_{t-1}|x_t, f_theta(x_t))", cite="DDIM (10)"),
+       "q_sigma(x_{t-1}|x_t, f_theta(x_t))", cite="DDIM (10)",
+       claim_latex=r"\mathbb{E}_{q}\left[\log q_\sigma(x_{t-1}\mid x_t, x_0) - \log q_\sigma(x_{t-1}\mid x_t, "
+                   r"f_\theta(x_t))\right] = \frac{(\tilde\mu_t(x_0) - \tilde\mu_t(f_\theta))^2}{2\sigma_t^2}"),
     eq((posterior_mean(x_0) - posterior_mean(f_theta))**2 / (2 * sigma_t**2), KL_TERM,
        "the means differ by (sqrt(abar_{t-1}) - sqrt((1 - abar_{t-1} - sigma_t^2) abar_t/(1 - abar_t)))(x_0 - f_theta)",
        establishes=("ddim.kl_term", "ddim.gamma"), assume=SIDE),
@@ -190,10 +193,7 @@ derivation("ddim.loss", "The KL term and the objective J_sigma", [
        (W_T * (eps - eps_theta)**2).subs(x_t, X_T_OF_EPS),
        "so each KL term is w_t ||eps - eps_theta||^2: J_sigma is a weighted DDPM loss plus a constant",
        establishes=("ddim.objective",), cite="DDIM Theorem 1", assume=SIDE),
-    eq(posterior_mean(f_theta, 0), DETERMINISTIC.subs(eps_theta, eps_from_x0(x_t, f_theta)),
-       "sigma_t = 0: x_{t-1} = sqrt(abar_{t-1}) f_theta + sqrt(1 - abar_{t-1}) eps_theta; only x_T is random",
-       establishes=("ddim.deterministic",), cite="DDIM (12)"),
-    eq(X0_PRED.subs(eps_theta, eps_from_x0(x_t, f_theta)), f_theta,
-       "where eps_theta = (x_t - sqrt(abar_t) f_theta)/sqrt(1 - abar_t): the two parametrisations agree",
-       establishes=("ddim.deterministic",)),
+    eq(posterior_mean(X0_PRED, 0), DETERMINISTIC.subs(f_theta, X0_PRED),
+       "sigma_t = 0 with x_0 predicted by eq. (9): x_{t-1} = sqrt(abar_{t-1}) f_theta + sqrt(1 - abar_{t-1}) "
+       "eps_theta, so only x_T is random", establishes=("ddim.deterministic",), cite="DDIM (12)"),
 ], source="DDIM (9)-(12), Theorem 1")

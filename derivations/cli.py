@@ -1,0 +1,179 @@
+"""The ``derivcheck`` command: a thin view over the library (verify, slots, and the rest)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import registry
+from .evidence import Status
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+STYLE = {"proved": "green", "refuted": "red", "unchecked": "yellow", "error": "magenta"}
+
+
+def progress_bar(**kw) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True, **kw)
+
+
+def _check_selectors(selectors) -> None:
+    unknown = registry.unknown_selectors(selectors)
+    if unknown:
+        hints = []
+        for s in unknown:
+            try:
+                registry.get_slot(s)
+            except KeyError as exc:
+                hints.append(str(exc.args[0]))
+        raise click.UsageError("; ".join(hints))
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.replace(target)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="derivcheck")
+def main():
+    """Machine-checks the mathematics of deep generative models and grades derivations of it."""
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--numeric", is_flag=True, help="Also run the numeric cross-checks (Monte Carlo, quadrature).")
+@click.option("--device", default="cpu", show_default=True, help="torch device for numeric checks: cpu or cuda.")
+@click.option("--samples", type=click.IntRange(min=100), default=None,
+              help="Monte Carlo samples per check (default: each check's own).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the full report as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds per step; a step that runs out is unchecked.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary line.")
+def verify(ids, numeric, device, samples, json_path, timeout, quiet):
+    """Prove every step of the derivations IDS (slot ids or prefixes; default: all).
+
+    Exit status 1 when any of derivcheck's own steps is refuted or errors, or a numeric check fails.
+    """
+    from . import verify as engine
+
+    _check_selectors(ids)
+    chosen = registry.select(ids)
+    results = []
+    with progress_bar() as bar:
+        task = bar.add_task("verify", total=len(chosen))
+        for d in chosen:
+            bar.update(task, description=f"verify {d.id}")
+            results.append(engine.run(d, timeout))
+            bar.advance(task)
+    if not quiet:
+        for r in results:
+            _print_derivation(r)
+    numeric_rows, numeric_failed = [], 0
+    if numeric:
+        numeric_rows, numeric_failed = _run_numeric(ids, device, samples, quiet)
+    summary = engine.summary(results)
+    summary["numeric"] = {"checks": len(numeric_rows), "failed": numeric_failed}
+    if json_path:
+        write_json(json_path, {"derivations": [r.as_dict() for r in results], "numeric": numeric_rows,
+                               "summary": summary})
+    _print_summary(summary)
+    sys.exit(1 if summary["failed"] or numeric_failed else 0)
+
+
+def _print_derivation(r) -> None:
+    from .printing import claim_latex
+
+    colour = STYLE[r.status.value]
+    console.print(f"[bold]{r.derivation.id}[/bold]  {r.derivation.title}  [{colour}]{r.status.value}[/{colour}]"
+                  f"  ({r.seconds:.2f} s)")
+    for s in r.steps:
+        st = s.evidence.status.value
+        tag = f"[{STYLE[st]}]{st:>9}[/{STYLE[st]}]"
+        audit = f" [dim](claim from {s.step.audit})[/dim]" if s.step.audit else ""
+        console.print(f"  {tag} [cyan]{s.evidence.kind.value:<15}[/cyan] {claim_latex(s.step)}{audit}",
+                      soft_wrap=True)
+        if s.step.why:
+            console.print(f"            [dim]{s.step.why}[/dim]", soft_wrap=True)
+        if s.evidence.status is not Status.PROVED or s.step.family:
+            console.print(f"            [dim]{s.evidence.detail}[/dim]", soft_wrap=True)
+        if s.evidence.counterexample:
+            console.print(f"            counterexample: {s.evidence.counterexample}", soft_wrap=True)
+
+
+def _print_summary(summary: dict) -> None:
+    steps = ", ".join(f"{k} {v}" for k, v in sorted(summary["steps"].items()))
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary["evidence"].items()))
+    line = (f"{summary['derivations']} derivations, steps: {steps} (evidence: {kinds}) "
+            f"in {summary['seconds']:.1f} s")
+    if summary["numeric"]["checks"]:
+        line += f"; numeric: {summary['numeric']['checks']} measurements, {summary['numeric']['failed']} failed"
+    console.print(line)
+    for finding in summary["findings"]:
+        console.print(f"[yellow]finding[/yellow]: refuted claim quoted from a source: {finding}", soft_wrap=True)
+    if summary["failed"]:
+        console.print(f"[red]failed[/red]: {', '.join(summary['failed'])}")
+
+
+def _run_numeric(ids, device, samples, quiet):
+    from numeric_checks import core
+
+    if device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise click.UsageError("--device cuda: no CUDA device is available here; use --device cpu")
+    chosen = [c for slot_id, cs in sorted(core.checks().items()) if registry.matches(slot_id, ids) for c in cs]
+    rows, failed = [], 0
+    table = Table("slot", "measurement", "estimate", "expected", "SE / tol", "z", "samples", "ok", box=None)
+    with progress_bar() as bar:
+        task = bar.add_task("numeric", total=len(chosen))
+        for check in chosen:
+            bar.update(task, description=f"numeric {check.id}")
+            result = core.run_check(check, samples or core.DEFAULT_SAMPLES, device) if samples else \
+                core.run_check(check, device=device)
+            for row, m in zip(result.rows(), result.measurements):
+                rows.append(row)
+                failed += not m.passed
+                spread = f"{m.stderr:.3g}" if m.kind == "monte-carlo" else f"±{m.tolerance:.2g}"
+                table.add_row(check.id, m.name, f"{m.estimate:.6g}", f"{m.relation} {m.expected:.6g}", spread,
+                              f"{m.z:+.2f}" if m.kind == "monte-carlo" else m.kind, str(m.samples),
+                              "[green]yes[/green]" if m.passed else "[red]NO[/red]")
+            bar.advance(task)
+    if not quiet and rows:
+        console.print(table)
+        console.print(f"Monte Carlo tolerance: {core.K_SE:.2f} standard errors "
+                      f"(false-failure rate {core.FAILURE_RATE:g} per measurement); device {device}")
+    return rows, failed
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.argument("ids", nargs=-1)
+def slots(as_json, ids):
+    """List every slot id with its reference in LaTeX, its symbols and their domains."""
+    from .slot_view import describe
+
+    _check_selectors(ids)
+    rows = [describe(s) for s in registry.slots().values() if registry.matches(s.id, ids)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("slot", "reference", "symbols", box=None)
+    for row in rows:
+        symbols = ", ".join(f"{s['latex']} in {s['domain']}" for s in row["symbols"])
+        table.add_row(row["id"], row["reference_latex"] or row["statement"], symbols)
+    console.print(table)
+    console.print(f"{len(rows)} slots")
+
+
+if __name__ == "__main__":
+    main()
