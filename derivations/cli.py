@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -94,20 +95,20 @@ def _print_derivation(r) -> None:
     from .printing import claim_latex
 
     colour = STYLE[r.status.value]
-    console.print(f"[bold]{r.derivation.id}[/bold]  {r.derivation.title}  [{colour}]{r.status.value}[/{colour}]"
+    console.print(f"[bold]{r.derivation.id}[/bold]  {escape(r.derivation.title)}  [{colour}]{r.status.value}[/{colour}]"
                   f"  ({r.seconds:.2f} s)")
     for s in r.steps:
         st = s.evidence.status.value
         tag = f"[{STYLE[st]}]{st:>9}[/{STYLE[st]}]"
         audit = f" [dim](claim from {s.step.audit})[/dim]" if s.step.audit else ""
-        console.print(f"  {tag} [cyan]{s.evidence.kind.value:<15}[/cyan] {claim_latex(s.step)}{audit}",
+        console.print(f"  {tag} [cyan]{s.evidence.kind.value:<15}[/cyan] {escape(claim_latex(s.step))}{audit}",
                       soft_wrap=True)
         if s.step.why:
-            console.print(f"            [dim]{s.step.why}[/dim]", soft_wrap=True)
+            console.print(f"            [dim]{escape(s.step.why)}[/dim]", soft_wrap=True)
         if s.evidence.status is not Status.PROVED or s.step.family:
-            console.print(f"            [dim]{s.evidence.detail}[/dim]", soft_wrap=True)
+            console.print(f"            [dim]{escape(s.evidence.detail)}[/dim]", soft_wrap=True)
         if s.evidence.counterexample:
-            console.print(f"            counterexample: {s.evidence.counterexample}", soft_wrap=True)
+            console.print(f"            counterexample: {escape(str(s.evidence.counterexample))}", soft_wrap=True)
 
 
 def _print_summary(summary: dict) -> None:
@@ -119,7 +120,8 @@ def _print_summary(summary: dict) -> None:
         line += f"; numeric: {summary['numeric']['checks']} measurements, {summary['numeric']['failed']} failed"
     console.print(line)
     for finding in summary["findings"]:
-        console.print(f"[yellow]finding[/yellow]: refuted claim quoted from a source: {finding}", soft_wrap=True)
+        console.print(f"[yellow]finding[/yellow]: refuted claim quoted from a source: {escape(finding)}",
+                      soft_wrap=True)
     if summary["failed"]:
         console.print(f"[red]failed[/red]: {', '.join(summary['failed'])}")
 
@@ -144,7 +146,7 @@ def _run_numeric(ids, device, samples, quiet):
                 rows.append(row)
                 failed += not m.passed
                 spread = f"{m.stderr:.3g}" if m.kind == "monte-carlo" else f"±{m.tolerance:.2g}"
-                table.add_row(check.id, m.name, f"{m.estimate:.6g}", f"{m.relation} {m.expected:.6g}", spread,
+                table.add_row(check.id, escape(m.name), f"{m.estimate:.6g}", f"{m.relation} {m.expected:.6g}", spread,
                               f"{m.z:+.2f}" if m.kind == "monte-carlo" else m.kind, str(m.samples),
                               "[green]yes[/green]" if m.passed else "[red]NO[/red]")
             bar.advance(task)
@@ -170,7 +172,7 @@ def slots(as_json, ids):
     table = Table("slot", "reference", "symbols", box=None)
     for row in rows:
         symbols = ", ".join(f"{s['latex']} in {s['domain']}" for s in row["symbols"])
-        table.add_row(row["id"], row["reference_latex"] or row["statement"], symbols)
+        table.add_row(row["id"], escape(row["reference_latex"] or row["statement"]), escape(symbols))
     console.print(table)
     console.print(f"{len(rows)} slots")
 

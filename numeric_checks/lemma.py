@@ -1,0 +1,76 @@
+"""Monte Carlo check of the Gaussian lemma in n = 3 with random matrices.
+
+Joint samples x ~ N(mu, Lambda^{-1}), y = A x + b + noise, noise ~ N(0, L^{-1}). Then
+- E[y] and Cov[y] must be the lemma's marginal mean and covariance;
+- the residual r = x - m(y), with m the lemma's posterior mean, must have mean 0, covariance
+  Sigma, and be uncorrelated with y (x | y ~ N(m(y), Sigma) for every y).
+The expected values are the registry's references evaluated on the random matrices.
+"""
+from __future__ import annotations
+
+import sympy as sp
+import torch
+
+from derivations import registry
+from derivations.catalogue import lemma
+from .core import Measurement, numeric_check, stream_mean
+
+N = 3
+
+
+def random_model(seed: int = 7) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    def spd():
+        M = torch.randn(N, N, generator=g, dtype=torch.float64)
+        return M @ M.T + torch.eye(N, dtype=torch.float64)
+    return {"A": torch.randn(N, N, generator=g, dtype=torch.float64), "Lambda": spd(), "L": spd(),
+            "mu": torch.randn(N, 1, generator=g, dtype=torch.float64),
+            "b": torch.randn(N, 1, generator=g, dtype=torch.float64)}
+
+
+def reference(slot_id: str, model: dict, y=None) -> torch.Tensor:
+    """The slot's reference evaluated on ``model`` (exact rational arithmetic, then float64)."""
+    expr = registry.get_slot(slot_id).reference
+    fam = {sym: sp.Matrix(model[str(sym)].tolist()) for sym in (lemma.A, lemma.Lam, lemma.L, lemma.mu, lemma.b)}
+    fam[lemma.y] = sp.Matrix(N, 1, lambda i, _: sp.Symbol(f"y{i}")) if y is None else sp.Matrix(y)
+    fam[lemma.n] = N
+    return lemma.explicit(expr, fam)
+
+
+def _chol_cov(precision: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.cholesky(torch.linalg.inv(precision))
+
+
+@numeric_check("lemma.marginal_cov", seed=31)
+def marginal_and_posterior(samples: int, device: str, seed: int) -> list[Measurement]:
+    model = random_model()
+    dev = {k: v.to(device) for k, v in model.items()}
+    Cx, Cn = _chol_cov(dev["Lambda"]), _chol_cov(dev["L"])
+    marg_mean = torch.tensor(sp.matrix2numpy(reference("lemma.marginal_mean", model), float), device=device)
+    marg_cov = torch.tensor(sp.matrix2numpy(reference("lemma.marginal_cov", model), float), device=device)
+    post_cov = torch.tensor(sp.matrix2numpy(reference("lemma.posterior_cov", model), float), device=device)
+    # m(y) is affine in y: read its matrix and offset off the symbolic reference.
+    m_sym = reference("lemma.posterior_mean", model)
+    ys = [sp.Symbol(f"y{i}") for i in range(N)]
+    gain = torch.tensor(sp.matrix2numpy(m_sym.jacobian(ys), float), device=device)
+    offset = torch.tensor(sp.matrix2numpy(m_sym.subs({s: 0 for s in ys}), float), device=device)
+    iu = torch.triu_indices(N, N)
+
+    def draw(n, gen):
+        x = dev["mu"].T + torch.randn(n, N, generator=gen, device=device, dtype=torch.float64) @ Cx.T
+        y = x @ dev["A"].T + dev["b"].T + torch.randn(n, N, generator=gen, device=device,
+                                                      dtype=torch.float64) @ Cn.T
+        r = x - (y @ gain.T + offset.T)
+        dy = y - marg_mean.T
+        outer = lambda u, v: (u[:, :, None] * v[:, None, :])
+        return torch.cat([y, outer(dy, dy)[:, iu[0], iu[1]], r, outer(r, r)[:, iu[0], iu[1]],
+                          outer(r, dy).reshape(n, -1)], 1)
+
+    est, se = stream_mean(draw, samples, device, seed)
+    names, expected = [], []
+    names += [f"E[y_{i}]" for i in range(N)]; expected += marg_mean[:, 0].tolist()
+    names += [f"Cov[y_{i}, y_{j}]" for i, j in iu.T.tolist()]; expected += marg_cov[iu[0], iu[1]].tolist()
+    names += [f"E[x - m(y)]_{i}" for i in range(N)]; expected += [0.0] * N
+    names += [f"Cov[x | y]_{i}{j}" for i, j in iu.T.tolist()]; expected += post_cov[iu[0], iu[1]].tolist()
+    names += [f"E[(x - m(y))_{i} y_{j}]" for i in range(N) for j in range(N)]; expected += [0.0] * N * N
+    return [Measurement(name, e, x, s, samples) for name, e, x, s in zip(names, est, expected, se)]
