@@ -14,7 +14,7 @@ from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
 from ..latex import DimensionError, LatexError, LimitError, for_slot, parse
-from ..latex.objects import is_structured
+from ..latex.objects import Extremum, is_structured
 from . import matrices, mutations, structural
 from .equivalence import compare, numeric
 from .result import AnswerResult
@@ -101,7 +101,7 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
     started = time.perf_counter()
     slot = registry.get_slot(slot_id)
     try:
-        chain = parse(latex, for_slot(slot_id))
+        chain = parse(latex, scope_for(slot))
     except LimitError as exc:
         return _result(slot_id, "unchecked", None, f"not checked: {exc}", None, started)
     except DimensionError as exc:
@@ -109,6 +109,8 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
         return _result(slot_id, "wrong", ev, f"wrong: dimension mismatch: {exc}", None, started, "dimension")
     except LatexError as exc:
         return _result(slot_id, "invalid", None, f"not an answer: {exc}", None, started)
+    if slot.kind == "relation":
+        return _grade_relation(slot, chain, seed, symbolic_seconds, started)
     members, note = graded_members(chain)
     if not members:
         return _result(slot_id, "invalid", None, f"not an answer: {note or 'no right-hand side'}", None, started)
@@ -139,10 +141,59 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
     return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
 
 
+def uses_densities(slot) -> bool:
+    """Does the slot speak of densities (p(x|z) as objects, or symbols typeset as densities)?"""
+    return bool(for_slot(slot.id, True).density_symbols) or is_structured(slot.reference)
+
+
+def scope_for(slot):
+    return for_slot(slot.id, True) if uses_densities(slot) else for_slot(slot.id)
+
+
+def to_symbols(expr, slot):
+    return expr.xreplace(for_slot(slot.id, True).density_symbols) if isinstance(expr, sp.Basic) else expr
+
+
+def to_densities(expr, slot):
+    inverse = {}
+    for d, sym in for_slot(slot.id, True).density_symbols.items():
+        inverse.setdefault(sym, d)
+    return expr.xreplace(inverse) if isinstance(expr, sp.Basic) else expr
+
+
+def structured_references(slot) -> list:
+    """The forms an answer about densities may equal: the slot's reference (with its density
+    symbols read as densities) and the slot's own LaTeX read by the same parser (which keeps
+    the E and KL a pointwise reference leaves implicit)."""
+    refs = []
+    if slot.reference is not None and not (isinstance(slot.reference, sp.Basic) and slot.reference.is_Relational):
+        refs.append(to_densities(expand(to_symbols(slot.reference, slot), slot.id), slot))
+    if slot.latex:
+        try:
+            chain = parse(slot.latex, for_slot(slot.id, True))
+            members, _ = graded_members(chain)
+            if members and members[-1] is not None and not getattr(members[-1], "is_Relational", False):
+                refs.append(to_densities(expand(to_symbols(members[-1], slot), slot.id), slot))
+        except LatexError:
+            pass
+    return refs
+
+
 def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
     """Evidence that one graded member equals the slot's quantity."""
+    if uses_densities(slot) and isinstance(answer, sp.Basic) and not answer.is_Relational:
+        answer = to_densities(expand(to_symbols(answer, slot), slot.id), slot)
+        return structural.compare_forms(answer, structured_references(slot), seed)
     if isinstance(answer, sp.Basic) and answer.is_Relational:
         return Evidence(Status.ERROR, Kind.NONE, "a relation where a value was expected")
+    if slot.reference is None:
+        return Evidence(Status.UNCHECKED, Kind.NONE, "this slot states a property or a method, not a "
+                        "value: it has no reference expression to compare an answer with")
+    if isinstance(answer, sp.Basic) and answer.has(Extremum):
+        unwrapped = _unwrap_extremum(answer)
+        if unwrapped is None:
+            return Evidence(Status.UNCHECKED, Kind.NONE, "an infimum or supremum that is not the whole answer")
+        answer = unwrapped
     if slot.kind == "matrix" or matrices.is_matrix(slot.reference):
         return matrices.compare(slot, answer, seed)
     if matrices.is_matrix(answer):
@@ -164,6 +215,96 @@ def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECON
             and not answer.has(sp.Integral):
         return _accepts(slot, answer, ev)
     return ev
+
+
+_FLIP = {"<=": ">=", "<": ">", ">=": "<=", ">": "<", "=": "="}
+
+
+def _oriented(lhs, rel, rhs):
+    """(big, rel, small) for inequalities written either way; equalities unchanged."""
+    if rel in ("<=", "<"):
+        return rhs, _FLIP[rel], lhs
+    return lhs, rel, rhs
+
+
+def _reference_relations(slot) -> list[tuple]:
+    out = []
+    if slot.latex:
+        try:
+            chain = parse(slot.latex, scope_for(slot))
+            rels = chain.relations
+            if len(rels) >= 1 and chain.members[0] is not None and rels[0] != "=" or \
+                    (len(rels) == 1 and chain.members[0] is not None):
+                out.append((chain.members[0], rels[0], chain.members[1]))
+        except LatexError:
+            pass
+    ref = slot.reference
+    if isinstance(ref, sp.Basic) and ref.is_Relational:
+        rel = {"==": "=", ">=": ">=", "<=": "<=", ">": ">", "<": "<"}.get(ref.rel_op)
+        if rel:
+            out.append((ref.lhs, rel, ref.rhs))
+    return out
+
+
+def _grade_relation(slot, chain, seed, symbolic_seconds, started) -> AnswerResult:
+    """A relation slot (Jensen's bound, an identity): the answer must be the same relation."""
+    if not chain.relations or chain.members[0] is None:
+        return _result(slot.id, "invalid", None, "not an answer: this slot's answer is a relation "
+                       r"(such as a \ge b)", None, started)
+    lhs, rel, rhs = chain.members[0], chain.relations[0], chain.members[1]
+    parsed = f"{show_latex(lhs)} {rel} {show_latex(rhs)}"
+    big, rel, small = _oriented(lhs, rel, rhs)
+    last = Evidence(Status.UNCHECKED, Kind.NONE, "the slot has no reference relation")
+    for ref in _reference_relations(slot):
+        rbig, rrel, rsmall = _oriented(*ref)
+        if rrel != rel and not (rrel == "=" or rel == "="):
+            if rrel.rstrip("=") == rel.rstrip("="):
+                last = Evidence(Status.REFUTED, Kind.SYMBOLIC, f"the relation is {rel}; the result is {rrel} "
+                                "(equality is attained, so a strict inequality is wrong)")
+            else:
+                last = Evidence(Status.REFUTED, Kind.SYMBOLIC, f"the inequality points the wrong way "
+                                f"({rel} where the result is {rrel})")
+            continue
+        if (rrel == "=") != (rel == "="):
+            last = Evidence(Status.REFUTED, Kind.SYMBOLIC, f"{'an equality' if rel == '=' else 'an inequality'} "
+                            f"where the result is {'an equality' if rrel == '=' else 'an inequality'}")
+            continue
+        pairs = [((big, rbig), (small, rsmall))]
+        if rel == "=":
+            pairs.append(((big, rsmall), (small, rbig)))
+        if rel != "=" and _side(slot, big, rsmall, seed).ok and _side(slot, small, rbig, seed).ok:
+            ev = Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, "the inequality points the wrong way "
+                          "(its sides are the result's, exchanged)")
+            return _result(slot.id, "wrong", ev, f"wrong: {ev.detail}", parsed, started, "reversed-inequality")
+        for (a1, r1), (a2, r2) in pairs:
+            e1 = _side(slot, a1, r1, seed)
+            e2 = _side(slot, a2, r2, seed) if e1.ok else e1
+            if e1.ok and e2.ok:
+                kind = Kind.SYMBOLIC if e1.kind is Kind.SYMBOLIC and e2.kind is Kind.SYMBOLIC else Kind.EXACT_NUMERIC
+                ev = Evidence(Status.PROVED, kind, f"both sides match the result: {e1.detail}; {e2.detail}")
+                return _result(slot.id, "correct", ev, f"correct: {ev.detail}", parsed, started)
+            last = e2 if e1.ok else e1
+    if last.status is Status.REFUTED:
+        return _result(slot.id, "wrong", last, f"wrong: {last.detail}", parsed, started)
+    return _result(slot.id, "unchecked", last, f"not checked: {last.detail}", parsed, started)
+
+
+def _side(slot, answer, reference, seed) -> Evidence:
+    if uses_densities(slot):
+        a = to_densities(expand(to_symbols(answer, slot), slot.id), slot)
+        r = to_densities(expand(to_symbols(reference, slot), slot.id), slot)
+        return structural.compare_forms(a, [r], seed)
+    return compare(expand(answer, slot.id), expand(reference, slot.id), slot.conditions, None, seed)
+
+
+def _unwrap_extremum(answer):
+    """-inf_a[g] is graded as its objective -g... written as sup_a[-g] too (a slot whose
+    reference is the objective inside the extremum, such as gan.general.f)."""
+    coeff, rest = answer.as_coeff_Mul()
+    if isinstance(rest, Extremum) and coeff in (1, -1):
+        body = rest.args[0]
+        return body if (coeff == -1) == rest.is_infimum else None
+    return None
 
 
 def _accepts(slot, answer, fallback: Evidence | None) -> Evidence:

@@ -46,6 +46,9 @@ def local(node):
             out.append(("sign", f"the sign of the term ${_factor_text(term)}$ flipped", node - 2 * term))
             if len(terms) > 1:
                 out.append(("dropped-term", f"the term ${_factor_text(term)}$ dropped", node - term))
+            if term.is_Rational:
+                out.append(("doubled-constant", f"the constant ${latex(term)}$ doubled", node + term))
+                out.append(("halved-constant", f"the constant ${latex(term)}$ halved", node - term / 2))
     elif isinstance(node, sp.Mul):
         for f in node.args:
             if f == -1:
@@ -149,9 +152,41 @@ def mutations(slot) -> list[Mutation]:
     return found
 
 
+def _mutations_of(ref) -> list[Mutation]:
+    found = [Mutation("sign", "the overall sign flipped", -ref)]
+    for i, node in enumerate(sp.preorder_traversal(ref)):
+        if i > MAX_NODES:
+            break
+        if not getattr(node, "args", None):
+            continue
+        for tag, text, new in local(node):
+            try:
+                mutated = ref.xreplace({node: new})
+            except Exception:
+                continue
+            if mutated != ref:
+                found.append(Mutation(tag, text, mutated))
+    return found
+
+
+def diagnose_structural(slot, answer, seed: int = 0) -> tuple[str | None, str]:
+    """Mutations of the structured references (KL arguments swapped, a term's sign, ...)."""
+    from . import structural
+    from .core import structured_references, to_densities, to_symbols, expand
+    answer = to_densities(expand(to_symbols(answer, slot), slot.id), slot)
+    for ref in structured_references(slot):
+        for m in _mutations_of(ref)[:60]:
+            ev = structural.compare_forms(answer, [m.expr], seed, models=3)
+            if ev.ok:
+                return m.tag, f"looks like the reference with {m.description}"
+    return None, ""
+
+
 def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
     """(tag, message) of the first mutation the wrong answer agrees with, else (None, "")."""
-    from .core import expand, integrated_part  # local: core imports this module
+    from .core import expand, integrated_part, uses_densities  # local: core imports this module
+    if uses_densities(slot):
+        return diagnose_structural(slot, answer, seed)
     if slot.reference is None or isinstance(slot.reference, sp.MatrixBase):
         return None, ""
     if isinstance(slot.reference, sp.MatrixExpr):

@@ -82,6 +82,28 @@ def _integrate_on_support(expr, integrated: Integrated, support: list[dict]):
     return expr.xreplace(named)
 
 
+MAX_TERMS = 64
+
+
+def _unroll(expr):
+    """Sums and products with concrete limits written out term by term (no symbolic summation)."""
+    def one(op):
+        body = op.function
+        for var, lo, hi in reversed(op.limits):
+            if not (lo.is_Integer and hi.is_Integer):
+                raise Unsupported("a sum whose range is not a number at this point")
+            if hi - lo + 1 > MAX_TERMS:
+                raise Unsupported(f"a sum of more than {MAX_TERMS} terms")
+            terms = [body.xreplace({var: sp.Integer(k)}) for k in range(int(lo), int(hi) + 1)]
+            body = (sp.Add if isinstance(op, sp.Sum) else sp.Mul)(*terms)
+        return body
+    while expr.has(sp.Sum, sp.Product):
+        expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)) and not
+                            any(isinstance(a, (sp.Sum, sp.Product)) for a in e.function.atoms(sp.Sum, sp.Product)),
+                            one)
+    return expr
+
+
 def _density_name(atom) -> str:
     return atom.func.__name__ if isinstance(atom, AppliedUndef) else atom.name
 
@@ -111,7 +133,7 @@ class World:
         expr = _integrate_on_support(expr, integrated, self.support)
         expr = expr.xreplace(self.point)
         if expr.has(sp.Sum, sp.Product):
-            expr = expr.doit()
+            expr = _unroll(expr)
         unknown = {a: self._random(a) for a in expr.atoms(AppliedUndef, sp.Indexed)}
         expr = expr.xreplace(unknown)
         try:
@@ -134,16 +156,20 @@ def _holds(condition, point) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _points(symbols: tuple, conditions: tuple, n: int, seed: int) -> list[dict]:
+def _points(symbols: tuple, conditions: tuple, n: int, seed: int, small: tuple = ()) -> list[dict]:
     """``n`` points in the symbols' domains satisfying ``conditions`` (rejection sampling;
-    conditions are decided exactly on the rational draws). Cached: every answer to a slot
-    is checked at the same points."""
+    conditions are decided exactly on the rational draws). Symbols in ``small`` (the upper
+    limits of sums) take the values 1..4 in turn, so every sum is expanded at several small
+    sizes. Cached: every answer to a slot is checked at the same points."""
     rng = random.Random(seed)
     found: list[dict] = []
     for _ in range(n * 400):
         if len(found) == n:
             break
         point = {s: sampling._draw(s, rng) for s in symbols}
+        for s in small:
+            if s in point:
+                point[s] = sp.Integer(1 + len(found) % 4)
         if all(_holds(c, point) for c in conditions):
             found.append(point)
     return found
@@ -160,7 +186,12 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
     symbols = sorted((s for s in free if isinstance(s, sp.Symbol)), key=sp.default_sort_key)
     conditions = tuple(c for c in conditions if isinstance(c, sp.Basic) and c.is_Relational
                        and c.free_symbols <= set(symbols))
-    pts = _points(tuple(symbols), conditions, n, seed)
+    limits = set()
+    for e in exprs:
+        for op in sp.sympify(e).atoms(sp.Sum, sp.Product):
+            for lim in op.limits:
+                limits |= set(lim[1].free_symbols) | set(lim[2].free_symbols)
+    pts = _points(tuple(symbols), conditions, n, seed, tuple(sorted(limits, key=sp.default_sort_key)))
     names = sorted({_density_name(d) if isinstance(d, AppliedUndef) else
                     (d.__name__ if isinstance(d, sp.FunctionClass) else d.name)
                     for d in integrated.density})

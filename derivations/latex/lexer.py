@@ -22,7 +22,7 @@ MAX_DEPTH = 30        # brackets and braces nested in one another
 
 _RAW = re.compile(r"\\[a-zA-Z]+|\\.|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|\s+|.", re.S)
 
-GREEK = set("""alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho
+GREEK = set("""partial alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho
 sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
 ell""".split())
 RENAME = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varsigma": "sigma",
@@ -40,15 +40,15 @@ SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Bi
           "big", "Big", "bigg", "Bigg", "bigm", "Bigm", "middle"}
 FONTS = {"mathrm", "operatorname", "mathbf", "text", "mathcal", "mathbb", "mathfrak", "rm"}
 KEEP_FONT = {"mathcal": "cal", "mathbb": "bb", "mathfrak": "frak"}
-OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt"}
+OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup"}
 DECOR = {"bar", "tilde", "hat", "vec"}
-CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL",
+CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "MUL",
        "sum": "BIGOP", "prod": "BIGOP", "int": "INT", "nabla": "NABLA", "infty": "INFTY",
        "top": "TOP", "sim": "SIM", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
        "|": "DBAR", "Vert": "DBAR", "lVert": "DBAR", "rVert": "DBAR", "{": "LSET", "}": "RSET",
        "lbrace": "LSET", "rbrace": "RSET", "prime": "PRIME"}
-RELATIONS = {"le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=",
-             "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "=", "eqqcolon": "="}
+RELATIONS = {"eqqcolon": "=:", "le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=",
+             "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "="}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "=": "REL", "<": "REL", ">": "REL",
          "(": "LPAR", ")": "RPAR", "[": "LSQB", "]": "RSQB", "{": "LBRACE", "}": "RBRACE",
          ",": "COMMA", ";": "SEMI", "^": "SUP", "_": "SUB", "'": "PRIME", "|": "BAR"}
@@ -59,7 +59,8 @@ REFUSED = {"input": "reads a file", "include": "reads a file", "write": "writes 
            "catcode": "is a TeX primitive", "begin": "starts an environment",
            "end": "ends an environment", "approx": "is not an equality", "ne": "is not an equality",
            "neq": "is not an equality", "pm": "is ambiguous (two answers)", "cdots": "elides terms",
-           "ldots": "elides terms", "dots": "elides terms", "partial": "is not supported here; use \\nabla",
+           "Rightarrow": "joins two statements; grade one formula at a time",
+           "ldots": "elides terms", "dots": "elides terms",
            "\\": "breaks the line; grade one formula at a time"}
 
 OPERAND_END = {"NUMBER", "LETTER", "GREEK", "WORD", "RPAR", "RSQB", "RBRACE", "RSET",
@@ -183,6 +184,9 @@ def normalise(raw) -> list[Token]:
         elif v == ":" and i < len(raw) and raw[i] == ("punct", "="):
             out.append(_tok("REL", "="))
             i += 1
+        elif v == "=" and i < len(raw) and raw[i] == ("punct", ":"):
+            out.append(_tok("REL", "=:"))          # "A =: B" names A; B is a label
+            i += 1
         elif v in PUNCT:
             out.append(_tok(PUNCT[v], v))
             if v in "^_":
@@ -253,7 +257,7 @@ def classify(toks: list[Token]) -> list[Token]:
         ty = t.type
         if ty in ("LPAR", "LSQB", "LBRACE", "LSET"):
             callish = prev in NAMELIKE or (prev == "WORD")
-            stack.append([ty, callish and ty in ("LPAR", "LSQB"), False])
+            stack.append([ty, callish and ty in ("LPAR", "LSQB"), False, _divergence_call(out)])
         elif ty in ("RPAR", "RSQB", "RBRACE", "RSET"):
             want = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE", "RSET": "LSET"}[ty]
             if not stack or stack[-1][0] != want:
@@ -269,16 +273,16 @@ def classify(toks: list[Token]) -> list[Token]:
                 top[2] = True
                 t = _tok("COND", "|")
             else:
-                stack.append(["ABS", False, False])
+                stack.append(["ABS", False, False, False])
                 t = _tok("ABS_OPEN", "|")
         elif ty == "DBAR":
             if operand and top and top[0] == "NORM":
                 stack.pop()
                 t = _tok("NORM_CLOSE", "\\|")
-            elif operand and top and top[1]:
+            elif operand and top and top[1] and top[3]:
                 t = _tok("KLSEP", "\\|")
             else:
-                stack.append(["NORM", False, False])
+                stack.append(["NORM", False, False, False])
                 t = _tok("NORM_OPEN", "\\|")
         elif (integrals and integrals[-1] == len(stack) and
               (t.type == "LETTER" and t.value == "d" or t.type == "WORD" and t.value == "d")):
@@ -300,6 +304,32 @@ def classify(toks: list[Token]) -> list[Token]:
     return out
 
 
+def _divergence_call(out: list[Token]) -> bool:
+    """Is a bracket about to open the arguments of a divergence (KL, D_{KL}, JS, \\mathbb{I}_{TV})?
+    Only there is ``\\|`` a separator rather than a norm."""
+    i = len(out) - 1
+    if i >= 0 and out[i].type == "RBRACE":             # skip a braced subscript
+        depth = 0
+        while i >= 0:
+            depth += {"RBRACE": 1, "LBRACE": -1}.get(out[i].type, 0)
+            i -= 1
+            if depth == 0:
+                break
+        if i >= 0 and out[i].type == "SUB":
+            i -= 1
+    elif i >= 1 and out[i - 1].type == "SUB":
+        i -= 2
+    if i < 0:
+        return False
+    base = out[i]
+    if base.type == "WORD" and base.value not in ("bb:E",):
+        return True
+    if base.type == "LETTER" and base.value in ("D", "I") or base.type == "LETTER" and base.value == "L" \
+            and i >= 1 and out[i - 1].type == "LETTER" and out[i - 1].value == "K":
+        return True
+    return False
+
+
 def _merge_double_bars(toks: list[Token]) -> list[Token]:
     """``||x||`` is ``\\|x\\|``: two adjacent bars are one double bar."""
     out: list[Token] = []
@@ -308,6 +338,30 @@ def _merge_double_bars(toks: list[Token]) -> list[Token]:
             out[-1] = _tok("DBAR", "\\|")
         else:
             out.append(t)
+    return out
+
+
+DIVERGENCE_WORDS = {"KL", "JS", "JSD", "TV"}
+
+
+def _merge_words(toks: list[Token]) -> list[Token]:
+    """``KL(q||p)`` typed without \\mathrm: adjacent capitals naming a divergence, right before
+    its bracket, are one word."""
+    out: list[Token] = []
+    i = 0
+    while i < len(toks):
+        for word in sorted(DIVERGENCE_WORDS, key=len, reverse=True):
+            n = len(word)
+            run = toks[i:i + n]
+            if len(run) == n and all(t.type == "LETTER" for t in run) and "".join(run) == word and \
+                    i + n < len(toks) and toks[i + n].type in ("LPAR", "LSQB") and \
+                    (i == 0 or toks[i - 1].type != "LETTER"):
+                out.append(_tok("WORD", word))
+                i += n
+                break
+        else:
+            out.append(toks[i])
+            i += 1
     return out
 
 
@@ -337,7 +391,7 @@ def tokenize(text: str) -> list[Token]:
         raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
     if not toks:
         raise LatexError("the answer is empty")
-    return classify(_merge_double_bars(toks))
+    return classify(_merge_double_bars(_merge_words(toks)))
 
 
 def max_nesting(text: str) -> int:

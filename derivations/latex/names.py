@@ -104,6 +104,31 @@ def name_key(tree) -> Key | None:
     return None
 
 
+def canon(tree) -> str:
+    """A parse tree as one canonical string: how a whole phrase such as ``p_\\theta(X\\mid Z)``
+    or ``l_1(\\theta)`` is matched, whatever braces and spellings were used."""
+    if isinstance(tree, Token):
+        if tree.type in ("LBRACE", "RBRACE"):
+            return ""
+        return "\\" + tree.value if tree.type == "GREEK" else tree.value
+    kids = [c for c in tree.children if not (isinstance(c, Token) and c.type in ("LBRACE", "RBRACE"))]
+    if tree.data in ("atom", "group") or (tree.data == "braced" and len(kids) == 1
+                                           and len(kids[0].children) == 1):
+        return canon(kids[0]) if tree.data != "braced" else canon(kids[0].children[0])
+    if tree.data == "items":
+        return " ".join(canon(c) for c in kids)
+    return tree.data + "(" + " ".join(canon(c) for c in kids) + ")"
+
+
+def tree_of_latex(form: str):
+    from .syntax import parse_tree
+    try:
+        chain = parse_tree(form).children[0]
+    except LatexError:
+        return None
+    return chain.children[0] if len(chain.children) == 1 else None
+
+
 def key_of_latex(form: str) -> Key | None:
     """Key of a registry form such as ``\\bar\\alpha_{t-1}``; None if it is not one name."""
     from .syntax import parse_tree
@@ -134,8 +159,17 @@ class Scope:
     index_limits: dict[str, tuple] = field(default_factory=dict)
     identity: sp.Basic | None = None                     # what I means in a matrix slot
     ambiguous: set[Key] = field(default_factory=set)
+    phrases: dict[str, sp.Basic] = field(default_factory=dict)   # canon(tree) -> symbol
+    random_variables: bool = False                       # density mode: X, Z may be new variables
 
-    def add_name(self, key: Key | None, value, strong: bool = False) -> None:
+    def add_phrase(self, form: str, value) -> bool:
+        tree = tree_of_latex(form)
+        if tree is None:
+            return False
+        self.phrases.setdefault(canon(tree), value)
+        return True
+
+    def _add_name(self, key: Key | None, value, strong: bool = False) -> None:
         if key is None:
             return
         old = self.names.get(key)
@@ -151,15 +185,28 @@ class Scope:
         inf = symtab.info(s) if isinstance(s, sp.Symbol) and s in _declared() else None
         forms = [inf.latex] if inf is not None else [sp.latex(s)]
         for i, form in enumerate(forms):
-            self.add_name(key_of_latex(form), s, strong=strong and i == 0)
+            key = key_of_latex(form)
+            if key is None:
+                self.add_phrase(form, s)
+            self.add_name(key, s, strong=strong and i == 0)
         for alias in (inf.aliases if inf is not None else ()):
-            self.add_name(key_of_latex(alias), s)
+            key = key_of_latex(alias)
+            if key is None:
+                self.add_phrase(alias, s)
+            self.add_name(key, s)
+
+    def add_name(self, key, value, strong: bool = False) -> None:
+        self._add_name(key, value, strong)
+        if key is not None and key.base == "l" and not key.decor:       # \ell is how l is typeset
+            self._add_name(Key("\\ell", (), key.sub, key.sup, key.primes), value, strong)
 
     def add_function(self, f) -> None:
         f = f.func if isinstance(f, AppliedUndef) else f
         key = key_of_latex(sp.latex(sp.Symbol(_function_name(f))))
         if key is not None:
             self.functions.setdefault(key, f)
+            if key.base == "l" and not key.decor:
+                self.functions.setdefault(Key("\\ell", (), key.sub), f)
 
     def known(self) -> tuple[str, ...]:
         shown = [k.text() for k in self.names] + [k.text() + "(\\cdot)" for k in self.functions]

@@ -94,6 +94,25 @@ class KL(sp.Function):
         return f"KL({self.args[0]} || {self.args[1]})"
 
 
+class Extremum(sp.Function):
+    """inf_v[body] (``Infimum``) or sup_v[body] (``Supremum``), kept unevaluated."""
+
+    nargs = 2
+    is_infimum = True
+
+    def _latex(self, printer):
+        op = r"\inf" if self.is_infimum else r"\sup"
+        return rf"{op}_{{{printer._print(self.args[1])}}}\left[{printer._print(self.args[0])}\right]"
+
+
+class Infimum(Extremum):
+    is_infimum = True
+
+
+class Supremum(Extremum):
+    is_infimum = False
+
+
 STRUCTURED = (Density, Expectation, KL)
 
 

@@ -14,13 +14,15 @@ import sympy as sp
 from lark import Token, Tree
 
 from .errors import LatexError, LimitError, UnknownName
-from .names import Key, Scope, _flat, name_key
-from .objects import KL, Density, Expectation
+from .names import Key, Scope, _flat, canon, name_key
+from .objects import KL, Density, Expectation, Infimum, Supremum
 
 MAX_EXPONENT = 1000        # |n| in x^n
 MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
 
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
+PHRASE_ROOTS = {"call", "sub_script", "sup_script", "op", "juxt", "frac", "bigop", "integral",
+                "prime", "decor", "nabla"}
 
 
 @dataclass
@@ -41,6 +43,10 @@ class _Operator:
     def apply(self, reader: "Reader", arg):
         if self.kind == "E":
             return reader.expectation(arg, self.spec)
+        if self.kind == "D":
+            if not isinstance(self.spec, sp.Symbol):
+                raise LatexError("d/dx: the variable must be a symbol")
+            return sp.diff(arg, self.spec)
         raise LatexError(f"{self.kind} needs an argument")
 
 
@@ -57,6 +63,9 @@ class Reader:
     def chain(self, tree: Tree) -> Chain:
         kids = tree.children[0].children
         exprs, rels = kids[0::2], [t.value for t in kids[1::2]]
+        if "=:" in rels:                   # "... =: ELBO" names what precedes; it is no claim
+            cut = rels.index("=:")
+            exprs, rels = exprs[:cut + 1], rels[:cut]
         members, label_error = [], ""
         for i, e in enumerate(exprs):
             if i == 0 and len(exprs) > 1:
@@ -83,6 +92,10 @@ class Reader:
     def node(self, t):
         if isinstance(t, Token):
             return self.token(t)
+        if self.scope.phrases and t.data in PHRASE_ROOTS:
+            found = self.scope.phrases.get(canon(t))
+            if found is not None:
+                return found
         method = getattr(self, "n_" + t.data, None)
         if method is None:
             raise LatexError(f"cannot read a {t.data}")
@@ -192,9 +205,15 @@ class Reader:
 
     def words(self, factors) -> list:
         """Values of juxtaposed factors; a run of letters spelling a named quantity (TV, JS,
-        KL written without \\mathrm) is that quantity."""
+        KL written without \\mathrm) is that quantity; ``f{\\left(x\\right)}`` (SymPy's way of
+        printing a call) is a call."""
         out, i = [], 0
         while i < len(factors):
+            called = self.braced_call(factors, i)
+            if called is not None:
+                out.append(called)
+                i += 2
+                continue
             for j in range(len(factors), i + 1, -1):
                 run = factors[i:j]
                 if all(isinstance(f, Tree) and f.data == "atom" and f.children[0].type == "LETTER"
@@ -224,7 +243,27 @@ class Reader:
             total = _mul(total, v)
         return total
 
+    def braced_call(self, factors, i):
+        if i + 1 >= len(factors):
+            return None
+        f, g = factors[i], factors[i + 1]
+        if not (isinstance(g, Tree) and g.data == "group" and isinstance(g.children[1], Tree)
+                and g.children[1].data == "paren"):
+            return None
+        power = None
+        if isinstance(f, Tree) and f.data == "sup_script":
+            f, power = f.children[0], f.children[2]
+        key = name_key(f)
+        func = self.scope.functions.get(key) if key is not None and self.lookup(key) is None else None
+        if func is None:
+            return None
+        value = _apply(func, [v for _, v in self.items(g.children[1].children[1])])
+        return value if power is None else _power(value, self.value(power))
+
     def n_frac(self, t):
+        var = _derivative_operator(t)
+        if var is not None:                # \frac{d}{dx}, \frac{\partial}{\partial x}
+            return _Operator("D", self.value(var))
         return _div(self.value(t.children[1]), self.value(t.children[2]))
 
     def n_sqrt(self, t):
@@ -276,6 +315,11 @@ class Reader:
             return found
         base, arg = t.children[0], t.children[2]
         base_key = name_key(base)
+        if isinstance(base, Tree) and base.data == "norm" and _flat(arg) == "2":
+            return self.value(base)                       # \|v\|_2 is the Euclidean norm
+        indexed = self.indexed_entry(base, base_key, arg)
+        if indexed is not None:
+            return indexed
         if self.is_indicator(base):
             cond = self.arg_items(arg)
             if len(cond) == 1 and isinstance(cond[0][1], sp.core.relational.Relational):
@@ -288,9 +332,6 @@ class Reader:
                 return _Operator("E", self.arg_items(arg, lenient=True))
             if base_key.base == "D" and _flat(arg) in ("KL", "\\mathrm{KL}"):
                 return _Operator("KL")
-            indexed = self.scope.indexed.get(base_key)
-            if indexed is not None:
-                return indexed[self.value(arg)]
         key = name_key(t)
         if key is None:
             raise LatexError("a subscript on an expression that is not a name")
@@ -336,6 +377,9 @@ class Reader:
                 named = self.named_call(known, delim.children[1])
                 if named is not None:
                     return named, None
+        if key is not None and self.lookup(key) is None and key.base in ("p", "q") and \
+                key.base in self.scope.families and key not in self.scope.functions:
+            return self.density(key, self.variables(delim.children[1])), None
         items = self.items(delim.children[1])
         seps = [s for s, _ in items if s is not None]
         if key is not None and self.lookup(key) is None:
@@ -345,7 +389,7 @@ class Reader:
                     raise LatexError(f"{key.text()}(...) takes values separated by commas")
                 return _apply(f, [v for _, v in items]), None
             if key.base in self.scope.families or (key.base in ("p", "q") and self.scope.families):
-                return self.density(key, items), None
+                return self.density(key, self.variables(delim.children[1])), None
         if self.is_indicator(callee):
             if len(items) == 1 and isinstance(items[0][1], sp.core.relational.Relational):
                 return sp.Piecewise((1, items[0][1]), (0, True)), None
@@ -412,6 +456,23 @@ class Reader:
     def show(self, x) -> str:
         return sp.latex(x)
 
+    def indexed_entry(self, base, base_key, arg):
+        """``\\sigma_j``, ``\\mu_{z,j}`` and ``{\\mu_z}_j``: entry j of an indexed quantity."""
+        if base_key is None:
+            return None
+        if not base_key.sub:
+            items = arg.children[1].children if isinstance(arg, Tree) and arg.data == "braced" else []
+            if len(items) == 3 and isinstance(items[1], Token) and items[1].type == "COMMA":
+                head = Key(base_key.base, base_key.decor, _flat(items[0]))
+                indexed = self.scope.indexed.get(head)
+                return indexed[self.value(items[2])] if indexed is not None else None
+            indexed = self.scope.indexed.get(base_key)
+            if indexed is not None:
+                return indexed[self.value(arg)]
+            return None
+        indexed = self.scope.indexed.get(base_key)
+        return indexed[self.value(arg)] if indexed is not None else None
+
     def is_pointwise(self, head, delim) -> bool:
         """``p_d(x)``, ``D(x)``: a declared value written at a point x that is not itself a
         symbol of the slot (or is an integration variable) reads as that value."""
@@ -474,6 +535,22 @@ class Reader:
             return key
 
     # --- probability ----------------------------------------------------------------
+    def variables(self, items_tree):
+        """A density's arguments: declared symbols, or (in density mode) new random variables."""
+        out, sep = [], None
+        for child in items_tree.children:
+            if isinstance(child, Token) and child.type in _SEPARATORS:
+                sep = child.type
+                continue
+            key = name_key(child)
+            found = self.lookup(key) if key is not None else None
+            if found is None and key is not None and self.scope.random_variables:
+                found = sp.Symbol(key.text(), real=True)
+            if found is None:
+                found = self.value(child)
+            out.append((sep, found))
+        return out
+
     def density(self, key: Key, items):
         left, right, seen_cond = [], [], False
         for sep, v in items:
@@ -485,9 +562,13 @@ class Reader:
         for v in left + right:
             if not isinstance(v, (sp.Symbol, sp.MatrixSymbol, sp.Indexed)):
                 raise LatexError(f"{key.text()}(...): a density's arguments are variables")
-        return Density.make(key.text(), left, right)
+        family = key.base if key.base in ("p", "q") else key.text()   # p_\\theta(x|z) is p(x|z)
+        return Density.make(family, left, right)
 
     def expectation(self, body, spec):
+        integral = self.expectation_as_integral(body, spec)
+        if integral is not None:
+            return integral
         measure = []
         for _, v in spec:
             if isinstance(v, tuple) and v and v[0] == "sim":
@@ -499,6 +580,26 @@ class Reader:
             if not isinstance(m, (Density, sp.Symbol, sp.Indexed)):
                 raise LatexError("E_{...}: write the distribution (q(z|x)) or the variables")
         return Expectation.make(body, measure)
+
+    def expectation_as_integral(self, body, spec):
+        """E_{q(x)}[f] with q a declared function, or E_{x, eps}[f] with the distributions of
+        x and eps known to the slot: the integral of f against the densities."""
+        from sympy.core.function import AppliedUndef
+        densities, variables = [], []
+        for _, v in spec:
+            if isinstance(v, tuple) and v and v[0] == "sim":
+                v = v[2]
+            if isinstance(v, AppliedUndef) and len(v.args) == 1 and isinstance(v.args[0], sp.Symbol):
+                densities.append(v)
+                variables.append(v.args[0])
+            elif isinstance(v, sp.Symbol) and v in getattr(self.scope, "measures", {}):
+                densities.append(self.scope.measures[v])
+                variables.append(v)
+            else:
+                return None
+        if not densities:
+            return None
+        return sp.Integral(body * sp.Mul(*densities), *[(x, -sp.oo, sp.oo) for x in variables])
 
     def kl(self, items):
         if len(items) != 2 or items[1][0] not in ("KLSEP", "COMMA"):
@@ -534,6 +635,13 @@ class Reader:
     def n_op(self, t):
         name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
         bracket, factors = self.chain_argument(chain)
+        if name in ("inf", "sup"):
+            if "sub" not in scripts:
+                raise LatexError(f"\\{name} without the variable it ranges over")
+            var = self.value(scripts["sub"])
+            arg = self.node(bracket) if bracket is not None else self.product(factors)
+            value = (Infimum if name == "inf" else Supremum)(arg, var)
+            return self.product([value] + factors) if bracket is not None and factors else value
         if name in ("min", "max"):
             if bracket is None:
                 raise LatexError(f"\\{name} needs its arguments in brackets")
@@ -635,6 +743,23 @@ def _operator_name(key: Key) -> bool:
         (key.base == "D" and key.sub in ("KL", "\\mathrm{KL}"))
 
 
+def _derivative_operator(t):
+    """The variable x of ``\\frac{d}{dx}`` / ``\\frac{\\partial}{\\partial x}``, else None."""
+    def d_token(x):
+        x = _unatom(x)
+        if isinstance(x, Tree) and x.data == "braced" and len(x.children[1].children) == 1:
+            x = _unatom(x.children[1].children[0])
+        return isinstance(x, Token) and (x.type == "LETTER" and x.value == "d" or
+                                         x.type == "GREEK" and x.value == "partial")
+    num, den = t.children[1], t.children[2]
+    if not d_token(num) or not (isinstance(den, Tree) and den.data == "braced"):
+        return None
+    inner = den.children[1].children
+    if len(inner) == 1 and isinstance(inner[0], Tree) and inner[0].data == "juxt" and d_token(inner[0].children[0]):
+        return inner[0].children[1]
+    return None
+
+
 def name_key_text(t) -> str:
     key = name_key(t)
     return key.text() if key is not None else ""
@@ -670,7 +795,10 @@ def _unatom(t):
 
 
 def _relation(a, rel, b):
-    return {"=": sp.Eq, "<=": sp.Le, ">=": sp.Ge, "<": sp.Lt, ">": sp.Gt}[rel](a, b, evaluate=False)
+    make = {"=": sp.Eq, "<=": sp.Le, ">=": sp.Ge, "<": sp.Lt, ">": sp.Gt}.get(rel)
+    if make is None:
+        raise LatexError(f"the relation {rel} is not read here")
+    return make(a, b, evaluate=False)
 
 
 def _apply(f, args):

@@ -15,7 +15,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from .names import Scope, free_atoms, key_of_latex
+from .names import Scope, canon, free_atoms, key_of_latex, tree_of_latex
 from .objects import Density
 
 
@@ -23,6 +23,8 @@ from .objects import Density
 class SlotScope(Scope):
     expansions: dict = field(default_factory=dict)    # named-quantity symbol -> expression
     lambdas: dict = field(default_factory=dict)       # function class -> sp.Lambda
+    density_symbols: dict = field(default_factory=dict)  # Density -> the slot's symbol for it
+    measures: dict = field(default_factory=dict)      # variable -> its density (E_{x, eps}[...])
 
 
 def _definition_pairs(definitions: dict):
@@ -44,7 +46,11 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
     for key, value in _definition_pairs(definitions):
         if isinstance(key, str):
             k = key_of_latex(key) or key_of_latex(identifier_latex(key))
-            if k is None:
+            if k is None:                      # a phrase such as q(Z) naming a declared symbol
+                tree = tree_of_latex(key)
+                sym = scope.phrases.get(canon(tree)) if tree is not None else None
+                if sym is not None:
+                    scope.expansions[sym] = value
                 continue
             sym = scope.names.get(k) or sp.Symbol(k.text(), real=True)
             scope.add_name(k, sym, strong=True)
@@ -83,6 +89,11 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
             for s in item.atoms(sp.Sum, sp.Product):
                 for var, lo, hi in s.limits:
                     scope.index_limits.setdefault(sp.latex(var), (lo, hi))
+    for expr in pool:
+        if isinstance(expr, sp.Basic):
+            for integral in expr.atoms(sp.Integral):
+                for var, density in _measures(integral).items():
+                    scope.measures.setdefault(var, density)
     if matrix:
         dims = {m.shape[0] for m in scope.names.values() if isinstance(m, sp.MatrixSymbol)}
         if len(dims) == 1:
@@ -102,15 +113,69 @@ def identifier_latex(name: str) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
+def _measures(integral: sp.Integral) -> dict:
+    """Each integration variable's density, read off a reference integral: the factors that
+    depend on that variable alone and are not the integrand's unknown model functions
+    (q(x) stays q(x); exp(-eps^2/2) is normalised to the standard normal density)."""
+    out = {}
+    factors = sp.Mul.make_args(sp.factor_terms(integral.function))
+    for lim in integral.limits:
+        var = lim[0]
+        mine = [f for f in factors if f.free_symbols == {var} and not f.has(sp.Derivative)
+                and all(a.func.__name__[:1] in ("p", "q") for a in f.atoms(AppliedUndef))]
+        if not mine:
+            continue
+        density = sp.Mul(*mine)
+        if not density.atoms(AppliedUndef):
+            try:
+                total = sp.integrate(density, (var, -sp.oo, sp.oo))
+            except Exception:
+                continue
+            if not (total.is_positive and total.is_finite):
+                continue
+            density = sp.simplify(density / total)
+        out[var] = density
+    return out
+
+
 def _is_family(s, expr) -> bool:
     items = expr if isinstance(expr, list) else [expr]
     return any(isinstance(i, sp.Basic) and any(d.args[0] == s for d in i.atoms(Density)) for i in items)
 
 
+def density_mode(scope: SlotScope) -> SlotScope:
+    """The same scope, reading p(x|z), q_\\phi(z|x) as ``Density`` objects (random variables
+    may be new names); a declared symbol whose LaTeX is a density (``p_\\theta(X\\mid Z)``)
+    is remembered in ``density_symbols`` so pointwise references can be compared too."""
+    from .reader import Reader
+    from .syntax import parse_tree
+    dens = SlotScope(**{**scope.__dict__, "phrases": {}, "families": set(scope.families) | {"p", "q"},
+                        "random_variables": True, "density_symbols": {}})
+    reader = Reader(dens)
+    for sym in dict.fromkeys(scope.phrases.values()):
+        for form in _forms(sym):
+            try:
+                value = reader.chain(parse_tree(form)).members[0]
+            except Exception:
+                continue
+            if isinstance(value, Density):
+                dens.density_symbols.setdefault(value, sym)
+    as_density = set(dens.density_symbols.values())
+    dens.phrases = {k: v for k, v in scope.phrases.items() if v not in as_density}
+    return dens
+
+
+def _forms(sym) -> list[str]:
+    from .. import symbols as symtab
+    info = symtab.info(sym)
+    return [info.latex, *info.aliases]
+
+
 @lru_cache(maxsize=256)
-def for_slot(slot_id: str) -> SlotScope:
+def for_slot(slot_id: str, densities: bool = False) -> SlotScope:
     """The scope of a registered slot (cached: slots do not change within a process)."""
     from .. import registry
     slot = registry.get_slot(slot_id)
-    return build(slot.symbols, slot.functions, slot.definitions, slot.reference,
-                 matrix=slot.kind == "matrix", extra=tuple(getattr(slot, "aliases_of", ()) or ()))
+    scope = build(slot.symbols, slot.functions, slot.definitions, slot.reference,
+                  matrix=slot.kind == "matrix", extra=tuple(getattr(slot, "aliases_of", ()) or ()))
+    return density_mode(scope) if densities else scope
