@@ -177,5 +177,66 @@ def slots(as_json, ids):
     console.print(f"{len(rows)} slots")
 
 
+@main.command()
+@click.argument("slot_id", metavar="SLOT")
+@click.argument("latex")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=None, help="Seconds for the check.")
+def answer(slot_id, latex, as_json, timeout):
+    """Grade one LaTeX answer to SLOT: correct, wrong (with the mistake named), invalid or unchecked.
+
+    Exit status 0 for any verdict; 2 for a usage error such as an unknown slot.
+    """
+    from .grading import grade_answer
+
+    try:
+        registry.get_slot(slot_id)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    kw = {"timeout": timeout} if timeout else {}
+    result = grade_answer(slot_id, latex, **kw)
+    d = result.as_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2, default=str))
+        return
+    colour = {"correct": "green", "wrong": "red", "invalid": "magenta", "unchecked": "yellow"}[d["verdict"]]
+    console.print(f"[{colour}]{d['verdict']}[/{colour}]  {escape(d['message'] or '')}", soft_wrap=True)
+    if d.get("parsed_latex"):
+        console.print(f"  read as: {escape(d['parsed_latex'])}", soft_wrap=True)
+    console.print(f"  evidence: {d['evidence']['kind']}: {escape(d['evidence']['detail'])}", soft_wrap=True)
+    if d.get("mistake"):
+        console.print(f"  mistake: {escape(str(d['mistake']))}", soft_wrap=True)
+    if d.get("counterexample"):
+        console.print(f"  counterexample: {escape(str(d['counterexample']))}", soft_wrap=True)
+
+
+@main.command()
+@click.argument("loss")
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+def fdiv(loss, as_json, timeout):
+    """Derive D*, f, convexity, monotonicity, the best risk and the named divergence of a
+    margin loss given in LaTeX in \\alpha, e.g. 'e^{-2\\alpha}' or '\\max(0, 1-\\alpha)^2'."""
+    from .fdiv import analyse
+    from .fdiv_pointwise import FDivError
+    from .latex import LatexError, parse_loss
+    from .limits import CheckTimeout, time_limit
+
+    try:
+        expr = parse_loss(loss)
+        with time_limit(timeout):
+            result = analyse(expr)
+    except LatexError as exc:
+        raise click.UsageError(f"could not read the loss: {exc}") from None
+    except FDivError as exc:
+        raise click.UsageError(f"not a usable margin loss: {exc}") from None
+    except CheckTimeout:
+        raise click.ClickException(f"the analysis did not finish within {timeout:g} s") from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        console.print(escape(result.describe()), soft_wrap=True)
+
+
 if __name__ == "__main__":
     main()
