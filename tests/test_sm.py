@@ -30,7 +30,8 @@ def test_kernel_score_is_derived_and_its_sign_matters():
 def test_dsm_integrand_with_the_wrong_kernel_sign_is_refuted():
     s_rep = sm.s_theta(sm.x + sm.sigma * sm.eps)
     wrong_kernel = ((sm.x_t - sm.x) / sm.sigma ** 2).subs(sm.x_t, sm.x + sm.sigma * sm.eps)
-    refuted_with_counterexample(check_relation((s_rep - wrong_kernel) ** 2 / 2, "=", (s_rep + sm.eps / sm.sigma) ** 2 / 2))
+    reparameterised = (s_rep + sm.eps / sm.sigma) ** 2 / 2
+    refuted_with_counterexample(check_relation((s_rep - wrong_kernel) ** 2 / 2, "=", reparameterised))
 
 
 # --- 1/2 inside the norm -----------------------------------------------------------------

@@ -480,9 +480,9 @@ registry.slot(
 registry.slot(
     "sm.dsm", "denoising score matching l_3 = E_{x, eps}[1/2 |s_theta(x + sigma eps) + eps/sigma|^2] (1-D form)",
     reference=DSM_REF, symbols=(x, eps, sigma), functions=(q, s_theta), kind="structural",
-    latex=r"l_3(\theta) = \mathbb{E}_{x,\epsilon}\left[\tfrac12\left\|s_\theta(x+\sigma\epsilon)+\frac{\epsilon}{\sigma}"
-          r"\right\|^2\right] = \mathbb{E}_{q_\sigma(x,\tilde x)}\left[\tfrac12\|s_\theta(\tilde x)"
-          r"-\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]")
+    latex=r"l_3(\theta) = \mathbb{E}_{x,\epsilon}\left[\tfrac12\left\|s_\theta(x+\sigma\epsilon)"
+          r"+\frac{\epsilon}{\sigma}\right\|^2\right] = \mathbb{E}_{q_\sigma(x,\tilde x)}\left[\tfrac12"
+          r"\|s_\theta(\tilde x)-\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]")
 registry.slot(
     "sm.dsm_equiv", "l_3(theta) = l(theta) + C with C = C_3 - C_2 independent of theta",
     reference=l_ + C_3 - C_2, symbols=(l_, l_3, C_2, C_3, C), definitions={C: C_3 - C_2},
@@ -498,7 +498,8 @@ ISM_FAMILIES = (GAUSS_1D, MIXTURE_1D, GAUSS_2D, MIXTURE_2D)
 BOUNDARY = (sp.Eq(sp.Limit(q(x) * s_theta(x), x, oo), 0), sp.Eq(sp.Limit(q(x) * s_theta(x), x, -oo), 0))
 
 # --------------------------------------------------------------------------- derivations
-ISM = registry.derivation("sm.ism", "Explicit and implicit score matching: integration by parts", source=SEED, steps=[
+ISM = registry.derivation(
+    "sm.ism", "Explicit and implicit score matching: integration by parts", source=SEED, steps=[
     eq(half * (s_i - g_i) ** 2, half * s_i ** 2 - s_i * g_i + half * g_i ** 2,
        "expand the square, one coordinate of |s_theta - grad log q|^2 at a time", establishes=("sm.esm",),
        cite="seed Q4(a), first display"),
@@ -523,7 +524,8 @@ ISM = registry.derivation("sm.ism", "Explicit and implicit score matching: integ
        establishes=("sm.ism",), check=theta_free(GAUSS_1D, GAUSS_2D)),
 ])
 
-ISM_CONSTANT_GAUSS = registry.derivation("sm.ism_constant_gauss", "C_1 for Gaussian data q = N(m, s^2 I_d)", source=SEED, steps=[
+ISM_CONSTANT_GAUSS = registry.derivation(
+    "sm.ism_constant_gauss", "C_1 for Gaussian data q = N(m, s^2 I_d)", source=SEED, steps=[
     written(score_written, -(x - m) / s ** 2, "differentiate log N(x_i | m_i, s^2): the score of one coordinate"),
     expectation(C1_INTEGRAND, (DATA,), 1 / (2 * s ** 2), "Gaussian moments: E[(x_i - m_i)^2] = s^2",
                 r"x \sim \mathcal{N}(m, s^2)"),
@@ -537,7 +539,8 @@ ISM_CONSTANT_GAUSS = registry.derivation("sm.ism_constant_gauss", "C_1 for Gauss
 
 _xs2, _xts2 = _coords("x", 2), _coords("xt", 2)
 _kernel_2d = sp.Matrix([sp.Derivative(log_normal_diag(_xts2, _xs2, [sigma ** 2] * 2), t) for t in _xts2])
-KERNEL_SCORE = registry.derivation("sm.kernel_score", "The score of the Gaussian corruption kernel", source=SEED, steps=[
+KERNEL_SCORE = registry.derivation(
+    "sm.kernel_score", "The score of the Gaussian corruption kernel", source=SEED, steps=[
     written(kernel_written, KERNEL_REF, "differentiate log N(x~ | x, sigma^2) in x~",
             establishes=("sm.kernel_score",), cite="seed Q4(b)"),
     written(_kernel_2d, sp.Matrix([KERNEL_REF.subs({x: a, x_t: b}) for a, b in zip(_xs2, _xts2)]),
@@ -549,7 +552,8 @@ KERNEL_SCORE = registry.derivation("sm.kernel_score", "The score of the Gaussian
 ])
 
 _s_rep = s_theta(x + sigma * eps)
-DSM = registry.derivation("sm.dsm", "Denoising score matching: the reparameterised loss", source=SEED, steps=[
+DSM = registry.derivation(
+    "sm.dsm", "Denoising score matching: the reparameterised loss", source=SEED, steps=[
     eq(half * (_s_rep - kernel_1d.subs(x_t, x + sigma * eps)) ** 2, half * (_s_rep + eps / sigma) ** 2,
        "insert the kernel score at x~ = x + sigma eps into the DSM integrand (per coordinate)",
        establishes=("sm.dsm",), claim_latex=rf"\left.\tfrac12\left(s_\theta(\tilde x) - {latex(KERNEL_REF)}\right)^2"
@@ -559,7 +563,8 @@ DSM = registry.derivation("sm.dsm", "Denoising score matching: the reparameteris
 ])
 
 DSM_FAMILIES = (GAUSS_1D, LINEAR_2D)
-DSM_EQUIV = registry.derivation("sm.dsm_equiv", "DSM equals ESM on the noised data up to a constant", source=SEED, steps=[
+DSM_EQUIV = registry.derivation(
+    "sm.dsm_equiv", "DSM equals ESM on the noised data up to a constant", source=SEED, steps=[
     eq(l_, Q_sig - S_ + C_2, "expand the square in l (as in sm.esm), with q_sigma in place of q",
        check=in_families(*DSM_FAMILIES, what="E_{q_sigma} of the expansion")),
     Step(l_half, "=", Q_sig - S_ + C_2, "the seed writes l with the 1/2 inside the norm, then expands it as if "
@@ -586,7 +591,8 @@ DSM_EQUIV = registry.derivation("sm.dsm_equiv", "DSM equals ESM on the noised da
        "is theta-free", establishes=("sm.dsm_equiv",), check=theta_free(MIXTURE_1D, LINEAR_MIXTURE_2D)),
 ])
 
-DSM_CONSTANT_GAUSS = registry.derivation("sm.dsm_constant_gauss", "The DSM constant for Gaussian data", source=SEED, steps=[
+DSM_CONSTANT_GAUSS = registry.derivation(
+    "sm.dsm_constant_gauss", "The DSM constant for Gaussian data", source=SEED, steps=[
     expectation(C3_INTEGRAND, (DATA, KERNEL), 1 / (2 * sigma ** 2),
                 "the kernel score squared, per coordinate: x~ - x = sigma eps has variance sigma^2",
                 r"x \sim \mathcal{N}(m, s^2),\ \tilde x \sim \mathcal{N}(x, \sigma^2)"),
