@@ -27,11 +27,14 @@ def unknowns(*exprs) -> list[sp.Basic]:
             free = item.free_symbols
             found |= {s for s in free if isinstance(s, sp.Symbol)}
             found |= {f for f in item.atoms(AppliedUndef) if f.free_symbols <= free}
+            # At one point, an unknown function's derivatives are free values too.
+            found |= {d for d in item.atoms(sp.Derivative)
+                      if d.expr.has(AppliedUndef) and d.free_symbols <= free}
     return sorted(found, key=sp.default_sort_key)
 
 
 def _draw(atom: sp.Basic, rng: random.Random) -> sp.Rational:
-    if isinstance(atom, AppliedUndef):
+    if isinstance(atom, (AppliedUndef, sp.Derivative)):
         return sp.Rational(rng.randint(-3000, 3000), 1000)
     dom = symtab.info(atom).domain
     lo, hi = dom.lo, dom.hi
@@ -85,7 +88,9 @@ def evaluate(expr, point) -> sp.Expr | None:
     """``expr`` at ``point`` to ``PRECISION`` digits; None where it is undefined or not a number."""
     try:
         value = sp.sympify(expr).xreplace(point)
-        value = value.doit().evalf(PRECISION) if value.has(sp.Integral, sp.Sum) else value.evalf(PRECISION)
+        if value.has(sp.Integral, sp.Sum, sp.Derivative):
+            value = value.doit()
+        value = value.evalf(PRECISION)
     except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
