@@ -102,7 +102,7 @@ class Region:
 
 def regions(points, lo=-oo, hi=oo) -> list[Region]:
     """The open intervals between consecutive ``points`` of (lo, hi), and the points."""
-    pts = [p for p in points if _key(lo) < _key(p) < _key(hi)] if points else []
+    pts = [sp.sympify(p) for p in points if _key(lo) < _key(p) < _key(hi)] if points else []
     out, left = [], sp.sympify(lo)
     for p in pts:
         out += [Region(left, p), Region(p, p, True)]

@@ -111,6 +111,8 @@ def _pull_scale(expr) -> sp.Expr:
 def tidy(expr) -> sp.Expr:
     """A short form: logs of products and powers split (t > 0), then the fewest operations."""
     expr = sp.sympify(expr)
+    if expr.is_number or (expr.is_rational_function() and not expr.has(sp.Min, sp.Max)):
+        return sp.factor(sp.cancel(expr)) if not expr.is_number else sp.simplify(expr)
     simple = sp.simplify(expr)
     forms = [expr, simple]
     if simple.has(sp.Min, sp.Max):
@@ -143,8 +145,15 @@ def check_defined(loss, alpha) -> None:
 
 
 def _limit(h, alpha, end, direction, t):
-    """The one-sided limit of h at ``end``, or None when it is +oo; raises when -oo."""
-    value = sp.limit(h, alpha, end, direction)
+    """The one-sided limit of h at ``end``, or None when it is +oo; raises when -oo.
+
+    A branch is one elementary formula (no Piecewise/Max/Heaviside left), continuous wherever it
+    is finite and real; so at a finite end where it is, substitution is the limit, and ``limit``
+    is needed only at the infinite ends and at singular points.
+    """
+    value = h.subs(alpha, end) if end.is_finite else sp.nan
+    if value.has(sp.nan, sp.zoo, oo, -oo) or value.is_real is not True:
+        value = sp.limit(h, alpha, end, direction)
     if value == oo:
         return None
     bad = (oo, -oo, sp.zoo, sp.nan, sp.AccumBounds, sp.Limit)
