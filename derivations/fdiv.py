@@ -46,6 +46,8 @@ def in_densities(expr) -> sp.Expr:
 def ratio_text(region) -> str:
     """The region of t in words about the densities: 'p_d < p_g', 'p_d = 2*p_g', ..."""
     scaled = lambda k: "p_g" if k == 1 else f"{k}*p_g"
+    if not region.point and region.lo == 0 and region.hi.is_infinite:
+        return "everywhere"
     if region.point:
         return f"p_d = {scaled(region.lo)}"
     lo = "" if region.lo == 0 else f"{scaled(region.lo)} < "
@@ -231,11 +233,14 @@ class FDivResult:
 def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
     """Derive D*, f, its properties and the best risk from a margin loss l(alpha).
 
-    ``alpha_symbol`` is the symbol the loss is written in (any assumptions; default: ``alpha``).
+    ``alpha_symbol`` is the symbol the loss is written in (any assumptions); by default the loss's
+    only free symbol, or ``alpha``.
     Raises ``InvalidLoss`` (e.g. ``UnboundedLoss``) for an input that is not a loss and
     ``AnalysisError`` where a step has no closed form; both are ``FDivError``s with a message.
     """
     loss = sp.sympify(loss_expr)
+    if alpha_symbol is None and len(loss.free_symbols) == 1:  # a loss has one variable: that one
+        alpha_symbol = next(iter(loss.free_symbols))
     if alpha_symbol is not None and alpha_symbol != alpha:
         loss = loss.xreplace({alpha_symbol: alpha})
     pointwise = solve(loss, alpha, t)
