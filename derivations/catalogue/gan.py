@@ -171,33 +171,40 @@ I_seed = sp.Symbol("I_f_seed", positive=True)
 TV, Delta, JS = (d.symbol for d in TABLE[:3])
 
 
-def _audit_dstar(res, claim, why):
-    return Step(claim, "=", res.dstar, why, audit="seed",
+def _audit_dstar(res, claim, why, latex):
+    return Step(claim, "=", res.dstar, why, audit="seed", claim_latex=latex,
                 check=lambda step: res.accepts_dstar(claim))
 
 
-def _audit_risk(res, claim, why, definitions=None):
+def _audit_risk(res, claim, why, latex, definitions=None):
     defs = {**DEFINITIONS, **(definitions or {})}
     defs[I_f] = p_g * res.f.subs(t, p_d / p_g)
-    return Step(claim, "=", res.risk, why, audit="seed",
+    return Step(claim, "=", res.risk, why, audit="seed", claim_latex=latex,
                 check=lambda step: check_two_point(claim, -I_f / 2, defs))
 
 
 def _audits(name, res) -> list[Step]:
     if name == "zero_one":
-        return [_audit_dstar(res, sp.sign(p_g - p_d), "seed 3.3.1: D*(x) = sign(p_g(x) - p_d(x))"),
-                _audit_risk(res, (1 - TV) / 2, "seed 3.3.1: R = 1/2 (1 - I_TV)")]
+        return [_audit_dstar(res, sp.sign(p_g - p_d), "seed 3.3.1: D*(x) = sign(p_g(x) - p_d(x))",
+                             r"D^*(x) = \operatorname{sign}(p_g(x) - p_d(x))"),
+                _audit_risk(res, (1 - TV) / 2, "seed 3.3.1: R = 1/2 (1 - I_TV)",
+                            r"R_{0-1} = \tfrac12\left(1 - \mathbb{I}_{TV}\right)")]
     if name == "square":
         seed_f = -4 * t / (t + 1)
-        return [_audit_dstar(res, (p_d - p_g) / (p_d + p_g), "seed 3.3.4: D* = (p_d - p_g)/(p_d + p_g)"),
+        return [_audit_dstar(res, (p_d - p_g) / (p_d + p_g), "seed 3.3.4: D* = (p_d - p_g)/(p_d + p_g)",
+                             r"D^*(x) = \frac{p_d(x) - p_g(x)}{p_d(x) + p_g(x)}"),
                 Step(seed_f, "=", res.f, "seed 3.3.4: f(t) = -4t/(t + 1)", audit="seed",
                      check=lambda step: res.accepts_f(seed_f)),
-                _audit_risk(res, 1 - Delta / 2, "seed 3.3.4: R = 1/2 [2 - \\int (p_d - p_g)^2/(p_d + p_g)]"),
+                _audit_risk(res, 1 - Delta / 2, "seed 3.3.4: R = 1/2 [2 - \\int (p_d - p_g)^2/(p_d + p_g)]",
+                            r"R_{sqr} = \tfrac12\left[2 - \int \frac{(p_d - p_g)^2}{p_d + p_g}\,dx\right]"),
                 _audit_risk(res, 1 - I_seed, "seed 3.3.4: R = 1 - I_f with f(t) = -4t/(t + 1)",
+                            r"R_{sqr} = 1 - \mathbb{I}_f,\quad f(t) = \frac{-4t}{t+1}",
                             {I_seed: p_g * seed_f.subs(t, p_d / p_g)})]
     if name == "logistic":
-        return [_audit_dstar(res, sp.log(p_d / p_d), "seed 3.3.5: D*(x) = log(p_d(x)/p_d(x)) (sic)"),
-                _audit_risk(res, sp.log(2) - JS, "seed 3.3.5: R = log 2 - I_JS")]
+        return [_audit_dstar(res, sp.log(p_d / p_d), "seed 3.3.5: D*(x) = log(p_d(x)/p_d(x)) (sic)",
+                             r"D^*(x) = \log\frac{p_d(x)}{p_d(x)}"),
+                _audit_risk(res, sp.log(2) - JS, "seed 3.3.5: R = log 2 - I_JS",
+                            r"R = \log 2 - \mathbb{I}_{JS}")]
     return []
 
 
