@@ -7,7 +7,10 @@ or a seed that drew a 1-in-FAILURE_RATE sample.
 """
 from __future__ import annotations
 
+import os
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -58,6 +61,7 @@ class CheckResult:
     device: str
     seed: int
     seconds: float
+    streams: list = field(default_factory=list)   # StreamStats of the check's stream_mean calls
 
     @property
     def passed(self) -> bool:
@@ -111,10 +115,12 @@ def checks() -> dict[str, list[NumericCheck]]:
 
 def run_check(check: NumericCheck, samples: int = DEFAULT_SAMPLES, device: str = "cpu") -> CheckResult:
     started = time.perf_counter()
-    measurements = check.fn(samples=samples, device=device, seed=check.seed)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return CheckResult(check.id, list(measurements), device, check.seed, time.perf_counter() - started)
+    with observe_streams() as streams:
+        measurements = check.fn(samples=samples, device=device, seed=check.seed)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+    return CheckResult(check.id, list(measurements), device, check.seed, time.perf_counter() - started,
+                       list(streams))
 
 
 def generator(device: str, seed: int) -> torch.Generator:
@@ -123,29 +129,220 @@ def generator(device: str, seed: int) -> torch.Generator:
     return g
 
 
+# --------------------------------------------------------------------------- streaming
+# Chunk sizes by device type. On a CPU a chunk should stay in cache: the draws are chains of
+# element-wise ops, each a pass over the chunk, and 2**16 samples of float32 is 256 KiB per
+# column (at 2**20 the same estimator ran ~5x slower here, memory-bound). On a GPU a chunk must
+# be long enough that one kernel per op hides Python's per-op overhead (2**25 samples is 128 MiB
+# per float32 column). The size is fixed per device type, not taken from free memory, so a seed
+# and a sample count give the same draws on any machine of that type.
+CHUNK = {"cpu": 1 << 16, "cuda": 1 << 25}
+MIN_CHUNK = 1 << 12                 # an out-of-memory retry halves the chunk down to this
+COMPILE_MIN_SAMPLES = 1 << 26       # "auto" compiles on CUDA from this many samples on
+
+
+def default_chunk(device: str) -> int:
+    """Samples per chunk for ``device`` (``CHUNK`` by device type; ``DEFAULT_CHUNK`` otherwise)."""
+    return CHUNK.get(torch.device(device).type, DEFAULT_CHUNK)
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The seed of chunk ``index`` of a stream seeded ``seed``.
+
+    Chunk 0 uses ``seed`` itself (so a one-chunk stream draws what ``generator(device, seed)``
+    draws). Later chunks hash (seed, index) with NumPy's SeedSequence instead of using
+    seed + index, so that streams whose seeds differ by a small integer (checks often use
+    seed + k) never share a chunk's draws.
+    """
+    if index == 0:
+        return seed
+    import numpy as np
+    word = np.random.SeedSequence([seed % 2**64, index]).generate_state(1, np.uint64)[0]
+    return int(word >> np.uint64(1))            # < 2**63: valid for every torch generator
+
+
+@dataclass
+class StreamStats:
+    """What one ``stream_mean`` call did: its chunking, the draw's output and its wall time."""
+
+    samples: int
+    chunk: int
+    chunks: int
+    width: int                   # values per sample (1 for a scalar estimator)
+    dtype: str                   # dtype of the draw's output
+    device: str
+    seconds: float
+    path: str = "eager"          # eager | compiled | eager (compile: <why not>)
+
+
+_OBSERVERS: list[list[StreamStats]] = []
+
+
+@contextmanager
+def observe_streams():
+    """Collect a ``StreamStats`` for every ``stream_mean`` call inside the block."""
+    seen: list[StreamStats] = []
+    _OBSERVERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _OBSERVERS.remove(seen)
+
+
+def _moments(values: torch.Tensor, shift: torch.Tensor, float64: bool = True):
+    """Shifted sums S1 = sum(v - c) and S2 = sum((v - c)^2) over the sample axis.
+
+    Shifting by a value c near the mean (the stream's first sample) keeps S2 - S1^2/n free of
+    the cancellation that sum(v^2) - n mean^2 suffers when |mean| >> sd. With ``float64`` the
+    chunk is widened first; otherwise the chunk's own dtype is used inside the chunk (torch
+    reduces with a tree/cascade, error ~ eps log n) and only the chunk totals are float64.
+    S2 is a norm (one read of d, no d*d temporary).
+    """
+    d = values.to(torch.float64) - shift if float64 else values - shift.to(values.dtype)
+    s1 = d.sum(0)
+    s2 = torch.linalg.vector_norm(d, dim=0).square()
+    return s1.to(torch.float64), s2.to(torch.float64)
+
+
+def _want_compile(compile, device: str, samples: int, chunk: int) -> bool:
+    if compile is None:
+        mode = os.environ.get("DERIVCHECK_COMPILE", "auto").lower()
+        if mode in ("0", "no", "false", "off"):
+            return False
+        if mode in ("1", "yes", "true", "on"):
+            compile = True
+        else:
+            compile = torch.device(device).type == "cuda" and samples >= COMPILE_MIN_SAMPLES
+    return bool(compile) and samples >= 3 * chunk and hasattr(torch, "compile")
+
+
+def _agree(a, b) -> bool:
+    """Compiled and eager moments of the same chunk agree up to rounding (fused ops reorder)."""
+    (s1a, s2a), (s1b, s2b) = a, b
+    # sqrt(S2) >= sd sqrt(n): a gap within 1e-3 sqrt(S2) moves the chunk mean by < 0.1% of its SE
+    scale = s2b.clamp_min(1e-300).sqrt()
+    return bool(((s1a - s1b).abs() <= 1e-3 * scale).all() and ((s2a - s2b).abs() <= 1e-4 * s2b + 1e-300).all())
+
+
+class _Stream:
+    """One pass over the chunks; state lives on the device (no host sync per chunk)."""
+
+    def __init__(self, draw, samples: int, device: str, seed: int, chunk: int, compile: bool):
+        self.draw, self.samples, self.device, self.seed, self.chunk = draw, samples, device, seed, chunk
+        self.compile = compile
+        self.float64 = torch.device(device).type != "cuda"
+        self.path = "eager"
+        self.shift = self.s1 = self.s2 = None
+        self.width, self.dtype = 1, ""
+
+    def eager(self, n: int, gen: torch.Generator, float64: bool | None = None):
+        return _moments(self.draw(n, gen), self.shift, self.float64 if float64 is None else float64)
+
+    def first(self, n: int, gen: torch.Generator):
+        values = self.draw(n, gen)
+        self.width = int(values[0].numel())
+        self.dtype = str(values.dtype).replace("torch.", "")
+        self.shift = values[0].detach().to(torch.float64)
+        return _moments(values, self.shift, self.float64)
+
+    def compiled(self):
+        """The draw fused with its reduction by torch.compile, or None when that is unavailable."""
+        try:
+            return torch.compile(lambda n, gen, shift: _moments(self.draw(n, gen), shift, True), dynamic=False)
+        except Exception as exc:  # noqa: BLE001 - any failure means: stay eager
+            self.path = f"eager (compile: {type(exc).__name__})"
+            return None
+
+    def run(self):
+        fused = None
+        for i, start in enumerate(range(0, self.samples, self.chunk)):
+            n = min(self.chunk, self.samples - start)
+            gen = generator(self.device, chunk_seed(self.seed, i))
+            if i == 0:
+                s1, s2 = self.first(n, gen)
+                fused = self.compiled() if self.compile else None
+            elif fused is not None and n == self.chunk:     # the short last chunk stays eager
+                if self.path == "compiled":
+                    s1, s2 = fused(n, gen, self.shift)
+                else:
+                    s1, s2 = self.validate(fused, n, gen)
+                    fused = fused if self.path == "compiled" else None
+            else:
+                s1, s2 = self.eager(n, gen)
+            self.s1 = s1 if self.s1 is None else self.s1 + s1
+            self.s2 = s2 if self.s2 is None else self.s2 + s2
+        return self
+
+    def validate(self, fused, n: int, gen: torch.Generator):
+        """Run the first fused chunk compiled and eagerly; adopt the compiled path if they agree."""
+        state = gen.get_state()
+        try:
+            got = fused(n, gen, self.shift)
+        except Exception as exc:  # noqa: BLE001 - compile errors surface at the first call
+            first_line = (str(exc).splitlines() or [""])[0][:120]
+            self.path = f"eager (compile: {type(exc).__name__}: {first_line})"
+            gen.set_state(state)
+            return self.eager(n, gen)
+        gen.set_state(state)
+        want = self.eager(n, gen, float64=True)
+        if _agree(got, want):
+            self.path = "compiled"
+        else:
+            self.path = "eager (compile: compiled and eager moments disagree)"
+            warnings.warn("torch.compile changed a Monte Carlo chunk's moments; staying in eager mode",
+                          RuntimeWarning, stacklevel=3)
+        return want
+
+
 def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: int,
-                device: str = "cpu", seed: int = 0, chunk: int = DEFAULT_CHUNK) -> tuple[float, float]:
+                device: str = "cpu", seed: int = 0, chunk: int | None = None,
+                compile: bool | None = None) -> tuple[float, float]:
     """Mean and standard error of ``draw(n, gen)`` over ``samples`` draws.
 
     ``draw`` returns n i.i.d. values (shape [n], or [n, k] for k estimators at once). Samples
-    are drawn in chunks, so memory does not grow with ``samples``; sums are kept in float64,
-    and chunk i uses its own generator seeded ``seed + i``, so any chunk is reproducible.
+    are drawn in chunks of ``chunk`` (default ``default_chunk(device)``), so memory does not
+    grow with ``samples``; chunk i uses its own generator seeded ``chunk_seed(seed, i)``, so any
+    chunk is reproducible and the same (samples, chunk, seed, device type) gives the same
+    result. Shifted sums and sums of squares are kept on the device in float64 (on CUDA in
+    eager mode a float32 chunk is reduced in float32 and its totals added in float64), with no
+    host synchronisation until the end.
+
+    ``compile``: fuse the draw with the reduction by ``torch.compile`` (True/False; None reads
+    DERIVCHECK_COMPILE = auto|1|0, auto meaning CUDA and >= COMPILE_MIN_SAMPLES samples). The
+    first fused chunk is also run eagerly and compared; any failure or disagreement falls back
+    to eager mode. On a CUDA out-of-memory error the chunk is halved and the stream restarted.
     """
-    total = total_sq = None
-    for i, start in enumerate(range(0, samples, chunk)):
-        n = min(chunk, samples - start)
-        values = draw(n, generator(device, seed + i)).to(torch.float64)
-        s, sq = values.sum(0), (values * values).sum(0)
-        total, total_sq = (s, sq) if total is None else (total + s, total_sq + sq)
-    mean = total / samples
-    var = (total_sq / samples - mean * mean).clamp_min(0) * samples / max(samples - 1, 1)
-    se = (var / samples).sqrt()
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    chunk = default_chunk(device) if chunk is None else max(int(chunk), 1)
+    started = time.perf_counter()
+    while True:
+        try:
+            stream = _Stream(draw, samples, device, seed, chunk,
+                             _want_compile(compile, device, samples, chunk)).run()
+            break
+        except torch.cuda.OutOfMemoryError:
+            if torch.device(device).type != "cuda" or chunk // 2 < MIN_CHUNK:
+                raise
+            chunk //= 2
+            torch.cuda.empty_cache()
+    s1, s2, n = stream.s1, stream.s2, samples
+    mean = stream.shift + s1 / n
+    var = (s2 - s1 * s1 / n).clamp_min(0) / max(n - 1, 1)
+    se = (var / n).sqrt()
+    mean, se = mean.cpu(), se.cpu()                 # the one host synchronisation
+    if _OBSERVERS:
+        stats = StreamStats(samples, chunk, -(-samples // chunk), stream.width, stream.dtype, str(device),
+                            time.perf_counter() - started, stream.path)
+        for seen in _OBSERVERS:
+            seen.append(stats)
     if mean.ndim == 0:
         return float(mean), float(se)
     return mean.tolist(), se.tolist()
 
 
-def mc(name: str, draw, expected: float, samples: int, device: str, seed: int, **extra) -> Measurement:
+def mc(name: str, draw, expected: float, samples: int, device: str, seed: int, *, chunk: int | None = None,
+       compile: bool | None = None, **extra) -> Measurement:
     """A Monte Carlo measurement of E[draw] against ``expected``."""
-    mean, se = stream_mean(draw, samples, device, seed)
+    mean, se = stream_mean(draw, samples, device, seed, chunk=chunk, compile=compile)
     return Measurement(name, mean, float(expected), se, samples, extra=extra)
