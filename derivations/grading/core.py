@@ -143,7 +143,11 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
 
 def uses_densities(slot) -> bool:
     """Does the slot speak of densities (p(x|z) as objects, or symbols typeset as densities)?"""
-    return bool(for_slot(slot.id, True).density_symbols) or is_structured(slot.reference)
+    own = set(slot.symbols)
+    if isinstance(slot.reference, sp.Basic):
+        own |= slot.reference.free_symbols
+    return any(sym in own for sym in for_slot(slot.id, True).density_symbols.values()) or \
+        is_structured(slot.reference)
 
 
 def scope_for(slot):

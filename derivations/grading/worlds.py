@@ -119,7 +119,8 @@ class World:
 
     def _random(self, atom) -> sp.Rational:
         if atom not in self.atoms:
-            name = getattr(getattr(atom, "func", None), "__name__", "") or str(atom)
+            name = str(atom.base.label) if isinstance(atom, sp.Indexed) else \
+                getattr(getattr(atom, "func", None), "__name__", "") or str(atom)
             positive = name[:1] in ("p", "q") or name.startswith("sigma")
             lo = 50 if positive else -3000
             self.atoms[atom] = sp.Rational(self.rng.randint(lo, 3000), 1000)
@@ -183,6 +184,13 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
         free |= sp.sympify(e).free_symbols
     free -= set(integrated.density)
     free -= set(integrated.integrands)
+    labels, outside = set(), set()
+    for e in exprs:      # the label of sigma[j] is no number of its own (unless used bare too)
+        e = sp.sympify(e)
+        idx = e.atoms(sp.Indexed)
+        labels |= {b.label for b in e.atoms(sp.IndexedBase)}
+        outside |= e.xreplace({i: sp.Integer(0) for i in idx}).free_symbols if idx else e.free_symbols
+    free -= labels - outside
     symbols = sorted((s for s in free if isinstance(s, sp.Symbol)), key=sp.default_sort_key)
     conditions = tuple(c for c in conditions if isinstance(c, sp.Basic) and c.is_Relational
                        and c.free_symbols <= set(symbols))

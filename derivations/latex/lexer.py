@@ -188,6 +188,10 @@ def normalise(raw) -> list[Token]:
             out.append(_tok("REL", "=:"))          # "A =: B" names A; B is a label
             i += 1
         elif v in PUNCT:
+            if v == "^" and _star_follows(raw, i):
+                out.extend([_tok("SUP", "^"), _tok("LETTER", "*")])     # D^*, D^{*}: a label
+                i = _star_follows(raw, i)
+                continue
             out.append(_tok(PUNCT[v], v))
             if v in "^_":
                 j = i
@@ -202,6 +206,16 @@ def normalise(raw) -> list[Token]:
         else:
             raise LatexError(f"unexpected character {v!r}")
     return out
+
+
+def _star_follows(raw, i) -> int:
+    """Index after ``*`` / ``{*}`` / ``\\ast`` / ``\\star`` following a ``^`` at i - 1, else 0."""
+    star = (("punct", "*"), ("cmd", "ast"), ("cmd", "star"))
+    if i < len(raw) and raw[i] in star:
+        return i + 1
+    if i + 2 < len(raw) and raw[i] == ("punct", "{") and raw[i + 1] in star and raw[i + 2] == ("punct", "}"):
+        return i + 3
+    return 0
 
 
 def _split_digits(raw, i) -> None:
@@ -345,8 +359,8 @@ DIVERGENCE_WORDS = {"KL", "JS", "JSD", "TV"}
 
 
 def _merge_words(toks: list[Token]) -> list[Token]:
-    """``KL(q||p)`` typed without \\mathrm: adjacent capitals naming a divergence, right before
-    its bracket, are one word."""
+    """``KL(q||p)``, ``1 - TV`` typed without \\mathrm: a run of capitals naming a divergence
+    (and no longer run of letters) is one word; in a subscript (D_{KL}) it stays letters."""
     out: list[Token] = []
     i = 0
     while i < len(toks):
@@ -354,8 +368,8 @@ def _merge_words(toks: list[Token]) -> list[Token]:
             n = len(word)
             run = toks[i:i + n]
             if len(run) == n and all(t.type == "LETTER" for t in run) and "".join(run) == word and \
-                    i + n < len(toks) and toks[i + n].type in ("LPAR", "LSQB") and \
-                    (i == 0 or toks[i - 1].type != "LETTER"):
+                    (i + n == len(toks) or toks[i + n].type != "LETTER") and \
+                    (i == 0 or toks[i - 1].type not in ("LETTER", "SUB")):
                 out.append(_tok("WORD", word))
                 i += n
                 break

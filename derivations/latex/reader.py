@@ -310,6 +310,11 @@ class Reader:
         raise LatexError(f"{key.text() if key else 'a prime'}: derivatives written with ' are not read")
 
     def n_sub_script(self, t):
+        base = t.children[0]
+        if isinstance(base, Tree) and base.data == "sup_script":     # x^2_t is x_t^2 in TeX
+            inner, sup, power = base.children
+            return self.node(Tree("sup_script", [Tree("sub_script", [inner, t.children[1], t.children[2]]),
+                                                 sup, power]))
         found = self.named(t)
         if found is not None:
             return found
@@ -393,6 +398,10 @@ class Reader:
         if self.is_indicator(callee):
             if len(items) == 1 and isinstance(items[0][1], sp.core.relational.Relational):
                 return sp.Piecewise((1, items[0][1]), (0, True)), None
+        if key is not None and key.sup.startswith("(") and self.lookup(key) is None:
+            f = self.scope.functions.get(Key(key.base, key.decor, key.sub))
+            if f is not None:              # \epsilon_\theta^{(t)}(x_t): the superscript labels the step
+                return _apply(f, [v for _, v in self.items(delim.children[1])]), None
         if key is not None and not key.sup and self.lookup(key) is None and not _operator_name(key):
             raise UnknownName(key.text(), "function", self.scope.known())
         op = self.node(callee) if key is None or self.lookup(key) is None else None

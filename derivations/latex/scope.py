@@ -178,4 +178,19 @@ def for_slot(slot_id: str, densities: bool = False) -> SlotScope:
     slot = registry.get_slot(slot_id)
     scope = build(slot.symbols, slot.functions, slot.definitions, slot.reference,
                   matrix=slot.kind == "matrix", extra=tuple(getattr(slot, "aliases_of", ()) or ()))
+    for other in _question_symbols(slot, registry.slots()):
+        scope.add_symbol(other, strong=False)
     return density_mode(scope) if densities else scope
+
+
+def _question_symbols(slot, table) -> list:
+    """Declared scalar symbols of the other slots of the same question (ddim.*): an answer that
+    uses one the quantity does not depend on is wrong, not unreadable."""
+    prefix = slot.id.split(".")[0] + "."
+    out = {}
+    for sid, other in table.items():
+        if sid.startswith(prefix) and sid != slot.id and other.kind == slot.kind:
+            for s in other.symbols:
+                if isinstance(s, sp.Symbol) and s not in slot.symbols:
+                    out.setdefault(s, None)
+    return list(out)
