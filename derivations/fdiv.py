@@ -55,18 +55,6 @@ def ratio_text(region) -> str:
     return f"{lo}p_d{hi}"
 
 
-def ratio_condition(region) -> sp.Basic:
-    """The region of t as a condition on the densities: lo p_g < p_d < hi p_g, or p_d = r p_g."""
-    if region.point:
-        return sp.Eq(p_d, region.lo * p_g)
-    parts = []
-    if region.lo != 0:
-        parts.append(p_d > region.lo * p_g)
-    if region.hi.is_finite:
-        parts.append(p_d < region.hi * p_g)
-    return sp.And(*parts)
-
-
 def set_text(s: sp.Set, name: str = "D") -> str:
     """A minimiser set in words: 'D < 0', 'D = 1', '-1 <= D <= 1', 'any D', 'none'."""
     if s is sp.S.EmptySet:

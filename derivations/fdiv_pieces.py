@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .evidence import Evidence, Kind, Status
-from .prove import check_relation
+from .prove import check_relation, positive_parametrisation
 
 oo = sp.oo
 NONSMOOTH = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign, sp.Piecewise)
@@ -118,7 +118,8 @@ def _sign_known(diff, rel) -> bool | None:
     if rel in ("==", "!="):
         zero = next((f.is_zero for f in (diff, sp.factor(diff)) if f.is_zero is not None), None)
         return None if zero is None else zero == (rel == "==")
-    for form in (diff, sp.factor(sp.expand(diff))):
+    bounded, _ = positive_parametrisation(diff)  # e.g. r in (0, 1) as w/(1 + w): 1 - r > 0 is seen
+    for form in (diff, sp.factor(sp.expand(diff)), sp.factor(sp.together(bounded))):
         if getattr(form, want[rel]):
             return True
         if getattr(form, against[rel]):
@@ -206,8 +207,9 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
             for v, p in param.items():
                 if p.free_symbols <= set(values):
                     example[str(v)] = float(p.subs(values))
-            known = {sp.Symbol(k, **s.assumptions0): sp.Float(val, 17) for s in (lhs.free_symbols | rhs.free_symbols)
-                     | set(cell) for k, val in example.items() if k == s.name and isinstance(val, (int, float))}
+            named = {s.name: s for s in lhs.free_symbols | rhs.free_symbols | set(cell)}
+            known = {named[k]: sp.Float(val, 17) for k, val in example.items()
+                     if k in named and isinstance(val, (int, float))}
             for v, e in (fixed or {}).items():  # e.g. p_d = t p_g: report p_d as well
                 value = sp.sympify(e).subs(known)
                 if value.is_number:
