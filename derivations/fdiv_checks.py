@@ -173,8 +173,17 @@ def all_evidence(res) -> dict[str, Evidence]:
 
 # --- answers -----------------------------------------------------------------------------
 
-def _as_densities(answer) -> sp.Expr:
+def _canonical(answer) -> sp.Expr:
+    """The answer with its symbols replaced by ours of the same name (a parser may build
+    ``p_d`` without our assumptions, which would make it a different symbol)."""
     answer = sp.sympify(answer)
+    ours = {s.name: s for s in (p_d, p_g, t, *DEFINITIONS)}
+    return answer.xreplace({s: ours[s.name] for s in answer.free_symbols
+                            if s.name in ours and s is not ours[s.name]})
+
+
+def _as_densities(answer) -> sp.Expr:
+    answer = _canonical(answer)
     return answer.subs(t, p_d / p_g) if answer.has(t) else answer
 
 
@@ -211,7 +220,7 @@ def accepts_dstar(res, answer) -> Evidence:
 
 def accepts_f(res, answer) -> Evidence:
     """Is ``answer`` (in t) equal to f on t > 0 (whatever its form: Min, Max, Piecewise, Abs)?"""
-    answer = sp.sympify(answer)
+    answer = _canonical(answer)
     return check_on_cells(answer, "=", res.f, {t: t_regions(answer, res.f)}, symbolic_seconds=SECONDS)
 
 
@@ -220,7 +229,7 @@ def accepts_risk(res, answer) -> Evidence:
     best risk for every pair of distributions? Compared on every two-point space."""
     i_f = sp.Symbol("I_f", positive=True)
     defs = {**DEFINITIONS, i_f: p_g * res.f.subs(t, p_d / p_g)}
-    return check_two_point(answer, -i_f / 2, defs)
+    return check_two_point(_canonical(answer), -i_f / 2, defs)
 
 
 __all__ = ["accepts_dstar", "accepts_f", "accepts_risk", "all_evidence", "check_integrands"]

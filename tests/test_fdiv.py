@@ -209,3 +209,12 @@ def test_describe_and_json(results):
     text = results["hinge"].describe()
     assert "total variation" in text and "p_d = p_g" in text
     json.dumps(results["zero_one"].as_dict())
+
+
+def test_answers_in_plain_symbols_of_the_same_name(results):
+    """A parser's p_d, t, TV (no assumptions) are read as ours."""
+    pd, pg, tt, tv = sp.symbols("p_d p_g t TV")
+    _proved(results["hinge"].accepts_dstar(sp.sign(pd - pg)))
+    _proved(results["zero_one"].accepts_f(sp.Max(-tt, -1)))
+    _proved(results["hinge"].accepts_risk(1 - tv))
+    _refuted(results["hinge"].accepts_risk((1 - tv) / 2))
