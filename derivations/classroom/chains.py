@@ -1,0 +1,351 @@
+r"""A derivation in steps: every link checked, the first invalid one named with a counterexample.
+
+A chain is a list of steps: ``A = B``, then ``= C`` or ``\le D`` continuing from the previous
+right-hand side, or a full relation ``C = D`` (then the link "previous right-hand side = C"
+is checked too, so the chain stays one connected argument). A first step such as
+``L(x) = ...`` whose left side only names the slot's quantity makes its first link "the
+slot's quantity = ...", checked like a single answer.
+
+Each link goes through ``links.check_link`` (the single-answer machinery). The chain's last
+expression is then graded against the slot like an answer; for relation slots (Jensen's
+bound) the chain's composed relation -- first member, the relation all links compose to,
+last member -- is graded instead. Links nothing can decide are ``unchecked`` and listed for a
+person, never counted as valid or invalid.
+
+This runs in a sandboxed worker: it parses the student's text.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import sympy as sp
+
+from .. import registry
+from ..evidence import Evidence, Kind, Status
+from ..latex import DimensionError, LatexError, LimitError, parse
+from . import links
+
+_LEAD = re.compile(r"^\s*(?:&\s*)?(=|<|>|\\(?:leqslant|leq|le|lt|geqslant|geq|ge|gt)(?![A-Za-z]))\s*&?")
+_REL_OF = {"=": "=", "<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\lt": "<",
+           "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", "\\gt": ">"}
+_SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
+_WEAKER = {Kind.SYMBOLIC: 0, Kind.SYMBOLIC_FAMILY: 1, Kind.EXACT_NUMERIC: 2, Kind.MONTE_CARLO: 3, Kind.NONE: 4}
+QUANTITY = "the slot's quantity"
+
+
+def split_step(text: str) -> tuple[str | None, str]:
+    """(leading relation or None, the rest): ``= C`` -> ("=", "C")."""
+    m = _LEAD.match(text)
+    if not m:
+        return None, text
+    return _REL_OF[m.group(1)], text[m.end():]
+
+
+def compose(a: str | None, b: str) -> str | None:
+    """The relation of a chain ``x a y b z`` between x and z (None when directions mix)."""
+    if a is None:
+        return None
+    if a == "=":
+        return b
+    if b == "=":
+        return a
+    if a[0] != b[0]:
+        return None
+    return a[0] if "<" in (a, b) or ">" in (a, b) else a
+
+
+@dataclass
+class Link:
+    step: int                      # the step (1-based) that claims it
+    lhs: object
+    rel: str
+    rhs: object
+    evidence: Evidence | None = None
+    note: str = ""                 # "between steps 2 and 3", "names the slot's quantity"
+    text: str = ""                 # the step as the student wrote it
+
+    def claim(self) -> str:
+        from ..grading.show import latex as show
+        left = QUANTITY if self.lhs is None else show(self.lhs)
+        return f"{left} {_SHOW_REL[self.rel]} {show(self.rhs)}"
+
+    def as_dict(self) -> dict:
+        ev = self.evidence
+        return {"step": self.step, "text": self.text, "claim": self.claim(), "relation": self.rel, "note": self.note,
+                "status": ev.status.value if ev else "unchecked", "kind": ev.kind.value if ev else "none",
+                "detail": ev.detail if ev else "", "counterexample": _plain(ev.counterexample) if ev else None}
+
+
+def _sides(ev: Evidence) -> Evidence:
+    """Evidence from the single-answer path speaks of "the answer" and "the reference"; in a
+    link they are the step's left and right sides."""
+    if ev is None:
+        return ev
+    counter = ev.counterexample
+    if counter:
+        names = {"answer": "lhs", "reference": "rhs"}
+        counter = {names.get(k, k): v for k, v in counter.items()}
+    detail = ev.detail.replace("the answer and the reference", "the two sides") \
+        .replace("from the reference", "from the right side").replace("the answer", "the left side")
+    return Evidence(ev.status, ev.kind, detail, counter, ev.seconds, ev.extra)
+
+
+@dataclass
+class Reading:
+    links: list = field(default_factory=list)
+    unreadable: list = field(default_factory=list)     # (step, message, limit?)
+    first: object = None
+    last: object = None
+    relation: str | None = "="
+    named: bool = False
+
+
+def _plain(d):
+    if not d:
+        return d
+    out = {}
+    for k, v in d.items():
+        out[str(k)] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+    return out
+
+
+def read_chain(steps, scope, slot) -> Reading:
+    """Parse every step and lay out the links (nothing is checked yet)."""
+    r = Reading()
+    prev = None
+    for k, text in enumerate(steps, start=1):
+        lead, body = split_step(text)
+        try:
+            chain = parse(body, scope)
+        except DimensionError as exc:
+            r.unreadable.append((k, f"dimension mismatch: {exc}", False))
+            prev = None
+            continue
+        except LimitError as exc:
+            r.unreadable.append((k, str(exc), True))
+            prev = None
+            continue
+        except LatexError as exc:
+            r.unreadable.append((k, str(exc), False))
+            prev = None
+            continue
+        members, rels = list(chain.members), list(chain.relations)
+        if any(isinstance(m, sp.Basic) and getattr(m, "is_Relational", False) for m in members if m is not None):
+            r.unreadable.append((k, "a relation inside a member", False))
+            prev = None
+            continue
+        if lead is not None:
+            if members and members[0] is None:
+                r.unreadable.append((k, f"cannot read the left side: {chain.label_error}", False))
+                prev = None
+                continue
+            if k == 1 or prev is None:
+                why = "the first step continues from nothing" if k == 1 else \
+                    "it continues from a step that could not be read"
+                if k == 1:
+                    r.unreadable.append((k, why, False))
+                prev = members[-1] if members else None
+                continue
+            r.links.append(Link(k, prev, lead, members[0]))
+            r.relation = compose(r.relation, lead)
+        elif members and members[0] is None:
+            if len(members) < 2:
+                r.unreadable.append((k, "nothing after the label", False))
+                continue
+            r.links.append(Link(k, None, rels[0], members[1], note="its left side names the slot's quantity"))
+            r.named = r.named or k == 1
+            if k == 1:
+                r.relation = rels[0]
+            members, rels = members[1:], rels[1:]
+        elif k > 1 and prev is not None and members:
+            if not _same(prev, members[0]):
+                r.links.append(Link(k, prev, "=", members[0], note=f"between steps {k - 1} and {k}: "
+                                    "the step starts from another expression"))
+        if r.first is None and k == 1 and members and not r.named:
+            r.first = members[0]
+        for i, rel in enumerate(rels):
+            r.links.append(Link(k, members[i], rel, members[i + 1]))
+            r.relation = compose(r.relation, rel)
+        prev = members[-1] if members else prev
+    r.last = prev
+    for link in r.links:
+        link.text = " ".join(steps[link.step - 1].split())
+    return r
+
+
+def _same(a, b) -> bool:
+    try:
+        return a == b
+    except Exception:
+        return False
+
+
+def check_chain(slot_id: str | None, steps, seed: int = 0, symbolic_seconds: float = 2.0,
+                factors=None) -> dict:
+    """The chain's verdict in the JSON shape of a single answer, plus ``chain`` details.
+
+    ``slot_id=None`` checks a chain about densities without a slot (``factors``: trusted
+    densities fixing the models' factorisation); its final expression is then not graded.
+    """
+    started = time.perf_counter()
+    steps = list(steps)
+    slot = registry.get_slot(slot_id) if slot_id is not None else None
+    scope = _scope(slot)
+    reading = read_chain(steps, scope, slot)
+    for link in reading.links:
+        if link.lhs is None:
+            link.evidence = _named(slot, link, seed, symbolic_seconds)
+        else:
+            link.evidence = _sides(links.check_link(slot, link.lhs, link.rel, link.rhs, factors, seed,
+                                                    symbolic_seconds))
+    final = _final(slot, reading, seed, symbolic_seconds)
+    return _verdict(slot_id or "", steps, reading, final, time.perf_counter() - started)
+
+
+def _scope(slot):
+    if slot is None:
+        from ..latex.scope import build, density_mode
+        return density_mode(build())
+    from ..grading.core import scope_for
+    return scope_for(slot)
+
+
+def _named(slot, link, seed, symbolic_seconds) -> Evidence:
+    """``L(x) = B`` as a first step: B must be the slot's quantity (like a single answer)."""
+    if slot is None:
+        return Evidence(Status.UNCHECKED, Kind.NONE, "the left side names a quantity, and there is no slot "
+                        "to say what it is")
+    if slot.kind == "relation" or link.rel != "=":
+        return Evidence(Status.UNCHECKED, Kind.NONE, "the left side is a label, not an expression")
+    from ..grading.core import decide
+    return decide(slot, link.rhs, seed, symbolic_seconds)
+
+
+def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
+    """The chain's end graded against the slot, as an answer dict (None without a slot)."""
+    from ..grading import core, mutations
+    from ..grading.result import AnswerResult
+    from ..grading.show import latex as show
+    from ..limits import CheckTimeout, time_limit
+    if slot is None:
+        return None
+    started = time.perf_counter()
+    if reading.unreadable or reading.last is None:
+        return AnswerResult(slot.id, "invalid", "none", "", "not graded: a step could not be read").as_dict()
+    try:
+        if slot.kind == "relation":
+            if reading.first is None or reading.relation is None:
+                why = "the chain's relations point both ways" if reading.relation is None else \
+                    "the chain does not start from an expression"
+                return AnswerResult(slot.id, "invalid", "none", "", f"not an answer: {why}").as_dict()
+            like = SimpleNamespace(members=[reading.first, reading.last], relations=[reading.relation])
+            return core._grade_relation(slot, like, seed, symbolic_seconds, started).as_dict()
+        if reading.relation != "=":
+            what = "relations point both ways" if reading.relation is None else \
+                f"{_SHOW_REL[reading.relation]} links its start and its end"
+            return AnswerResult(slot.id, "unchecked", "none", "", f"not checked: the chain's {what}, so its "
+                                "last expression is a bound, not the slot's quantity",
+                                parsed_latex=show(reading.last)).as_dict()
+        ev = core.decide(slot, reading.last, seed, symbolic_seconds)
+    except CheckTimeout:
+        ev = Evidence(Status.UNCHECKED, Kind.NONE, "the final check ran out of time")
+    parsed = show(reading.last)
+    if ev.status is Status.PROVED:
+        return AnswerResult(slot.id, "correct", ev.kind.value, ev.detail, f"correct: {ev.detail}", None,
+                            None, parsed).as_dict()
+    if ev.status is Status.REFUTED:
+        mistake, hint = None, ""
+        if not ev.extra.get("no_diagnosis"):
+            try:
+                with time_limit(core.DIAGNOSIS_SECONDS):
+                    mistake, hint = mutations.diagnose(slot, reading.last, seed)
+            except CheckTimeout:
+                pass
+            except Exception:
+                pass
+        counter = _plain(ev.counterexample)
+        return AnswerResult(slot.id, "wrong", ev.kind.value, ev.detail,
+                            f"wrong: {ev.detail}" + (f"; {hint}" if hint else ""), mistake, counter,
+                            parsed).as_dict()
+    return AnswerResult(slot.id, "unchecked", ev.kind.value, ev.detail, f"not checked: {ev.detail}",
+                        None, None, parsed).as_dict()
+
+
+def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: float) -> dict:
+    ls = reading.links
+    # steps that claim something (a bare starting expression claims nothing and earns nothing)
+    unreadable = {k for k, _, _ in reading.unreadable}
+    claiming = sorted({l.step for l in ls} | unreadable)
+    bad_steps = unreadable | {l.step for l in ls if l.evidence.status is not Status.PROVED}
+    valid_prefix = 0
+    for k in claiming:
+        if k in bad_steps:
+            break
+        valid_prefix += 1
+    refuted = [l for l in ls if l.evidence.status is Status.REFUTED]
+    open_ = [l for l in ls if l.evidence.status in (Status.UNCHECKED, Status.ERROR)]
+    first_bad = refuted[0] if refuted else None
+    detail = {"steps": len(steps), "claiming_steps": len(claiming), "links": [l.as_dict() for l in ls], "links_total": len(ls),
+              "valid_prefix_steps": valid_prefix, "first_invalid_step": first_bad.step if first_bad else None,
+              "unchecked_steps": sorted({l.step for l in open_}),
+              "unreadable_steps": [{"step": k, "message": m} for k, m, _ in reading.unreadable],
+              "relation": reading.relation, "final": final}
+    final_word = ""
+    if final is not None:
+        final_word = {"correct": "the final expression is right", "wrong": "the final expression is wrong",
+                      "invalid": "the final expression is not graded",
+                      "unchecked": "the final expression could not be checked"}[final["verdict"]]
+    parsed = _shown(reading)
+    out = {"slot": slot_id, "mistake": None, "counterexample": None, "parsed_latex": parsed,
+           "seconds": round(seconds, 4), "chain": detail}
+    if first_bad is not None:
+        ev = first_bad.evidence
+        out.update(verdict="wrong", mistake="invalid-step", counterexample=_plain(ev.counterexample),
+                   evidence={"kind": ev.kind.value, "detail": ev.detail},
+                   message=f"wrong: step {first_bad.step} ({first_bad.text}) is invalid: {first_bad.claim()} "
+                   f"does not hold ({ev.detail})" + (f"; {final_word}" if final_word else ""))
+        return out
+    hard = [(k, m) for k, m, limit in reading.unreadable if not limit]
+    if hard:
+        k, m = hard[0]
+        out.update(verdict="invalid", evidence={"kind": "none", "detail": ""},
+                   message=f"not an answer: step {k} cannot be read: {m}")
+        return out
+    if reading.unreadable or open_:
+        where = sorted({l.step for l in open_} | {k for k, _, _ in reading.unreadable})
+        why = open_[0].evidence.detail if open_ else reading.unreadable[0][1]
+        out.update(verdict="unchecked", evidence={"kind": "none", "detail": why},
+                   message=f"not checked: step{'s' if len(where) > 1 else ''} {', '.join(map(str, where))} "
+                   f"could not be decided ({why}); a person must review"
+                   + (f"; {final_word}" if final_word else ""))
+        return out
+    kinds = [l.evidence.kind for l in ls]
+    if final is None:
+        kind = max(kinds, key=_WEAKER.get) if kinds else Kind.NONE
+        out.update(verdict="unchecked", evidence={"kind": kind.value, "detail": "every step holds"},
+                   message=f"every step holds ({_links(ls)}); no slot, so the result is not graded")
+        return out
+    fkind = Kind(final["evidence"]["kind"])
+    kind = max(kinds + [fkind], key=_WEAKER.get)
+    out.update(verdict=final["verdict"], mistake=final["mistake"], counterexample=final["counterexample"],
+               evidence={"kind": kind.value if final["verdict"] == "correct" else fkind.value,
+                         "detail": final["evidence"]["detail"]},
+               message=f"every step holds ({_links(ls)}); {final['message']}")
+    return out
+
+
+def _links(ls) -> str:
+    return f"{len(ls)} link{'s' if len(ls) != 1 else ''} checked"
+
+
+def _shown(reading: Reading) -> str:
+    from ..grading.show import latex as show
+    parts = []
+    for l in reading.links:
+        if not parts:
+            parts.append(QUANTITY if l.lhs is None else show(l.lhs))
+        parts.append(f"{_SHOW_REL[l.rel]} {show(l.rhs)}")
+    return " ".join(parts)

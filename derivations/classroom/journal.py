@@ -1,0 +1,118 @@
+"""What survives a killed run: one result file per student, and the per-answer cache.
+
+``DIR/.derivcheck/students/STUDENT.json`` is written atomically (a temporary file in the same
+folder, flushed and fsynced, then ``os.replace``) once every answer of that student is
+decided, so after ``kill -9`` each file is either complete or absent. It records the sheet's
+content hash and the grader's fingerprint (a hash of the package's source): a changed sheet,
+or a changed grader, makes it stale and the student is graded again.
+
+``DIR/.derivcheck/answers.jsonl`` caches decisions by task key (slot, kind, normalised
+text) across runs; lines are appended and flushed one by one, and a torn last line from a
+kill is skipped when it is read back. Results that came from a time-out or a dead worker
+are never cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+STATE = ".derivcheck"
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """A hash of the grader's own source (every .py and .lark file of ``derivations``)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Journal:
+    def __init__(self, out: Path):
+        self.root = Path(out) / STATE
+        self.students = self.root / "students"
+        self.students.mkdir(parents=True, exist_ok=True)
+        self.cache_path = self.root / "answers.jsonl"
+
+    # ------------------------------------------------------------------ students
+    def _path(self, student: str) -> Path:
+        return self.students / f"{student}.json"
+
+    def load(self, student: str, sheet_hash: str) -> dict | None:
+        """The student's recorded results if they are for this sheet and this grader."""
+        try:
+            entry = json.loads(self._path(student).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if entry.get("sheet_hash") != sheet_hash or entry.get("fingerprint") != fingerprint():
+            return None
+        return entry
+
+    def record(self, student: str, sheet_hash: str, results: dict) -> None:
+        entry = {"student": student, "sheet_hash": sheet_hash, "fingerprint": fingerprint(),
+                 "results": results}
+        write_atomic(self._path(student), json.dumps(entry, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+    # ------------------------------------------------------------------ answer cache
+    def read_cache(self) -> dict:
+        out = {}
+        try:
+            with open(self.cache_path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        item = json.loads(line)
+                    except ValueError:
+                        continue        # a line torn by a kill
+                    if isinstance(item, dict) and item.get("fingerprint") == fingerprint():
+                        out[item["key"]] = item["result"]
+        except OSError:
+            pass
+        return out
+
+    def open_cache(self):
+        return CacheWriter(self.cache_path)
+
+
+class CacheWriter:
+    def __init__(self, path: Path):
+        self.fh = open(path, "a", encoding="utf-8")
+        # a torn last line from a killed run would glue onto the next record: start a fresh line
+        if self.fh.tell() > 0:
+            with open(path, "rb") as r:
+                r.seek(-1, os.SEEK_END)
+                if r.read(1) != b"\n":
+                    self.fh.write("\n")
+
+    def add(self, key: str, result: dict) -> None:
+        self.fh.write(json.dumps({"key": key, "fingerprint": fingerprint(), "result": result},
+                                 sort_keys=True, ensure_ascii=False) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()

@@ -1,0 +1,232 @@
+"""``derivcheck grade``: read the class, grade what is missing, write every output, summarise.
+
+The order of work: sheets are read (problems noted, nothing parsed); students whose result
+file matches their sheet and this grader are taken as they are; every other student's
+answers become tasks, identical ones merged and known ones taken from the answer cache; the
+rest run on the executor, and each student's file is written the moment their last answer
+is decided. Outputs are then written from the result files alone, so an interrupted run
+resumed later writes the same bytes as one that was never interrupted.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .. import registry
+from . import outputs
+from .journal import Journal
+from .rubric import Rubric, RubricError, load_rubric
+from .sheets import read_class
+from .tasks import ProcessExecutor, Task
+
+DEFAULT_TIMEOUT = 20.0
+
+
+def _strip(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "seconds"}
+
+
+def make_executor(kind: str, jobs: int, timeout: float, scheduler: str | None, slots=()):
+    if kind == "processes":
+        return ProcessExecutor(jobs=jobs, timeout=timeout, slots=slots)
+    if kind == "dask":
+        from .dask_executor import DaskExecutor
+        return DaskExecutor(scheduler, timeout=timeout)
+    raise ValueError(f"unknown executor {kind!r} (processes or dask)")
+
+
+class Run:
+    """One grading run: what was read, what was done, and the counts for the summary."""
+
+    def __init__(self, sheets, out, rubric: Rubric, jobs: int, timeout: float, executor: str,
+                 scheduler: str | None, console: Console):
+        self.paths, self.out, self.rubric = sheets, Path(out), rubric
+        self.jobs, self.timeout, self.executor, self.scheduler = jobs, timeout, executor, scheduler
+        self.console = console
+        self.stats = Counter()
+
+    def grade(self):
+        registry.load()
+        sheets, problems = read_class(self.paths, registry.slots())
+        journal = Journal(self.out)
+        results: dict[str, dict] = {}
+        todo = []
+        for sheet in sheets:
+            entry = journal.load(sheet.student, sheet.content_hash())
+            if entry is not None:
+                results[sheet.student] = entry["results"]
+                self.stats["students from earlier runs"] += 1
+            else:
+                todo.append(sheet)
+        self._grade_missing(todo, journal, results)
+        return sheets, problems, results
+
+    def _grade_missing(self, todo, journal: Journal, results) -> None:
+        cache = journal.read_cache()
+        decided: dict[str, dict] = {}
+        need: dict[str, Task] = {}
+        users: dict[str, list] = defaultdict(list)
+        waiting: dict[str, set] = {}
+        for sheet in todo:
+            keys = set()
+            for slot, kind, payload in sheet.items():
+                task = Task(slot, kind, payload)
+                keys.add(task.key)
+                users[task.key].append(sheet)
+                self.stats["answers graded"] += 1
+                if task.key in cache:
+                    decided[task.key] = cache[task.key]
+                elif task.key not in need:
+                    need[task.key] = task
+            waiting[sheet.student] = {k for k in keys if k not in decided}
+        self.stats["answers from the cache"] = sum(len(users[k]) for k in decided)
+        self.stats["distinct answers checked"] = len(need)
+
+        def finish(sheet):
+            mine = {}
+            for slot, kind, payload in sheet.items():
+                mine[slot] = _strip(decided[Task(slot, kind, payload).key])
+            journal.record(sheet.student, sheet.content_hash(), mine)
+            results[sheet.student] = mine
+
+        with self._progress(len(todo)) as (progress, bar):
+            for sheet in todo:
+                if not waiting[sheet.student]:
+                    finish(sheet)
+                    progress.advance(bar)
+            if not need:
+                return
+            writer = journal.open_cache()
+            ex = make_executor(self.executor, self.jobs, self.timeout, self.scheduler,
+                               {t.slot for t in need.values()})
+            self.stats["workers"] = ex.workers
+            try:
+                for task, result, cacheable in ex.map_unordered(need.values()):
+                    decided[task.key] = result
+                    if cacheable:
+                        writer.add(task.key, result)
+                    else:
+                        self.stats["time-outs or failed workers"] += 1
+                    for sheet in users[task.key]:
+                        left = waiting[sheet.student]
+                        left.discard(task.key)
+                        if not left and sheet.student not in results:
+                            finish(sheet)
+                            progress.advance(bar)
+            finally:
+                ex.close()
+                writer.close()
+
+    def _progress(self, total):
+        console = self.console
+
+        class _Ctx:
+            def __enter__(ctx):
+                ctx.p = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("students"), TimeElapsedColumn(), console=console,
+                                 disable=not console.is_terminal, transient=False)
+                ctx.p.__enter__()
+                return ctx.p, ctx.p.add_task("grading", total=total)
+
+            def __exit__(ctx, *exc):
+                return ctx.p.__exit__(*exc)
+        return _Ctx()
+
+
+def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
+    known = registry.slots()
+    slots = set(rubric.points)
+    for sheet in sheets:
+        slots |= set(sheet.answers) | set(sheet.chains)
+    slot_problems = {}
+    for p in problems:
+        if p.student and p.slot in known:
+            slots.add(p.slot)
+            slot_problems.setdefault((p.student, p.slot), p)
+    rows = []
+    for sheet in sorted(sheets, key=lambda s: s.student):
+        mine = results.get(sheet.student, {})
+        for slot in sorted(slots):
+            full = rubric.max_points(slot)
+            if slot in mine:
+                res = mine[slot]
+                kind = "chain" if slot in sheet.chains else "answer"
+                answer = sheet.chains.get(slot) if kind == "chain" else sheet.answers.get(slot)
+                rows.append(outputs.Row(sheet.student, slot, kind, res["verdict"], rubric.score(slot, res), full,
+                                        res, answer, tuple(sheet.sources)))
+            elif (sheet.student, slot) in slot_problems:
+                p = slot_problems[(sheet.student, slot)]
+                rows.append(outputs.Row(sheet.student, slot, "problem", "invalid", 0.0, full,
+                                        {"message": f"not graded: {p.reason}"}, None, (p.source,)))
+            else:
+                rows.append(outputs.Row(sheet.student, slot, "missing", "missing", 0.0, full,
+                                        {"message": "no answer"}, None, tuple(sheet.sources)))
+    return rows
+
+
+def summary(console: Console, rows, problems, stats: Counter, seconds: float, out: Path) -> None:
+    students = {r.student for r in rows}
+    verdicts = Counter(r.verdict for r in rows)
+    console.print(f"[bold]derivcheck grade[/]: {len(students)} students, "
+                  f"{sum(1 for r in rows if r.kind in ('answer', 'chain'))} answers "
+                  f"({stats.get('answers graded', 0)} graded this run, {stats.get('distinct answers checked', 0)} "
+                  f"distinct ones checked, {stats.get('answers from the cache', 0)} from the cache; "
+                  f"{stats.get('students from earlier runs', 0)} students from earlier runs) in {seconds:.1f} s")
+    order = ("correct", "wrong", "invalid", "unchecked", "missing")
+    console.print("verdicts: " + ", ".join(f"{v} {verdicts[v]}" for v in order if verdicts[v]))
+    review = sum(1 for r in rows if r.verdict in ("unchecked", "invalid") and r.kind != "problem") + len(problems)
+    console.print(f"for review: {review} entries in {out / 'review.csv'}"
+                  + (f" ({len(problems)} sheet problems)" if problems else ""))
+    mistakes: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        if r.verdict == "wrong":
+            mistakes[r.slot][r.mistake or "unnamed"] += 1
+    if mistakes:
+        console.print("most common mistakes:")
+        ranked = sorted(mistakes.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        for slot, c in ranked:
+            top = ", ".join(f"{m} x{n}" for m, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+            console.print(f"  {slot}: {top}")
+    if stats.get("time-outs or failed workers"):
+        console.print(f"[yellow]{stats['time-outs or failed workers']} answers timed out or lost their "
+                      "worker; they are unchecked and listed for review[/]")
+
+
+def grade_command(sheets, out, rubric=None, jobs: int = 2, timeout: float = DEFAULT_TIMEOUT,
+                  executor: str = "processes", scheduler: str | None = None,
+                  reveal_reference: bool = False, console: Console | None = None) -> int:
+    """Grade every sheet under ``sheets`` into ``out``; returns the exit status (0 ok, 2 usage)."""
+    started = time.perf_counter()
+    console = console or Console(highlight=False)
+    registry.load()
+    try:
+        rub = load_rubric(rubric, registry.slots())
+    except RubricError as exc:
+        console.print(f"[red]the rubric is not valid:[/]\n{exc}", markup=True)
+        return 2
+    if executor not in ("processes", "dask"):
+        console.print(f"[red]unknown executor {executor!r}[/]: processes or dask")
+        return 2
+    if executor == "dask" and not scheduler:
+        console.print("[red]--executor dask needs --scheduler ADDRESS[/]")
+        return 2
+    if jobs < 1 or timeout <= 0:
+        console.print("[red]--jobs must be >= 1 and --timeout > 0[/]")
+        return 2
+    run = Run(list(sheets), out, rub, jobs, timeout, executor, scheduler, console)
+    try:
+        graded, problems, results = run.grade()
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    if not graded and not problems:
+        console.print("[red]no answer sheets found[/] (.yaml, .yml, .json, .tex, .csv files or folders)")
+        return 2
+    rows = build_rows(graded, problems, results, rub)
+    outputs.write_all(Path(out), rows, problems, reveal_reference)
+    summary(console, rows, problems, run.stats, time.perf_counter() - started, Path(out))
+    return 0

@@ -1,0 +1,131 @@
+"""The unit of work -- one answer or one chain to one slot -- and the process-pool executor.
+
+A ``Task`` is what a student wrote for a slot; its ``key`` is the slot, the kind and the
+whitespace-normalised text, so identical answers in a class are decided once. ``run`` is the
+function a worker executes: it parses the student's text, so it only ever runs inside a
+sandboxed worker (``derivations.grading.sandbox``: memory cap, no file writes, wall-clock
+timeout, a dead worker replaced). Every executor yields (task, result dict) and never raises
+for one bad answer: a time-out or a dead worker is an ``unchecked`` result with the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+
+SEED = 0
+SYMBOLIC_SECONDS = 2.0
+CHAIN_TIMEOUT_FACTOR = 6           # a chain gets up to this many answers' time
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Task:
+    slot: str
+    kind: str                      # "answer" | "chain"
+    payload: object                # str, or tuple of step strings
+
+    @property
+    def key(self) -> str:
+        body = normalise(self.payload) if self.kind == "answer" else [normalise(s) for s in self.payload]
+        text = json.dumps([self.slot, self.kind, body], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def timeout(self, base: float) -> float:
+        if self.kind == "chain":
+            return base * min(CHAIN_TIMEOUT_FACTOR, max(1, math.ceil(len(self.payload) / 2)))
+        return base
+
+
+def run(slot: str, kind: str, payload, seed: int = SEED, symbolic_seconds: float = SYMBOLIC_SECONDS) -> dict:
+    """Grade one task in this (sandboxed worker) process."""
+    try:
+        if kind == "chain":
+            from .chains import check_chain
+            return check_chain(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds)
+        from ..grading.core import grade_in_process
+        return grade_in_process(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds).as_dict()
+    except MemoryError:
+        return unchecked(slot, "the check ran out of memory")
+    except RecursionError:
+        return unchecked(slot, "the answer is nested too deeply to check")
+
+
+def unchecked(slot: str, why: str, seconds: float = 0.0) -> dict:
+    return {"slot": slot, "verdict": "unchecked", "evidence": {"kind": "none", "detail": why},
+            "mistake": None, "message": f"not checked: {why}", "counterexample": None,
+            "parsed_latex": None, "seconds": round(seconds, 4)}
+
+
+def collect(future, task: Task, timeout: float, started: float) -> tuple[dict, bool]:
+    """(result, cacheable) of a finished pebble future; failures become ``unchecked``."""
+    from pebble import ProcessExpired
+    try:
+        return future.result(), True
+    except FutureTimeout:
+        why = (f"the check did not finish within {timeout:g} s; its worker was stopped and replaced")
+    except ProcessExpired as exc:
+        why = f"the check's worker died (exit code {exc.exitcode}; memory limit or crash) and was replaced"
+    except Exception as exc:  # a checker's bug: reported for review, never a crash of the class run
+        why = f"internal error while checking ({type(exc).__name__}: {str(exc)[:200]})"
+    return unchecked(task.slot, why, time.perf_counter() - started), False
+
+
+def warm(slots=()) -> None:
+    """Build, before workers fork, what every worker would otherwise build on its first answer:
+    the LaTeX grammar and the scopes of the slots at hand. All of it comes from the registry,
+    none from students, so it is safe to do outside the sandbox."""
+    try:
+        from ..latex.scope import for_slot
+        from ..latex.syntax import parser
+        parser()
+        for slot in sorted(set(slots)):
+            for_slot(slot)
+            for_slot(slot, True)
+    except Exception:       # warming is an optimisation; the workers build what is missing
+        pass
+
+
+class ProcessExecutor:
+    """``jobs`` sandboxed worker processes on this machine (pebble, via the grading sandbox)."""
+
+    name = "processes"
+
+    def __init__(self, jobs: int = 2, timeout: float = 20.0, slots=()):
+        from ..grading.sandbox import Grader
+        self.jobs, self.timeout = jobs, timeout
+        warm(slots)
+        self._grader = Grader(jobs=jobs, timeout=timeout)
+
+    @property
+    def workers(self) -> int:
+        return self.jobs
+
+    def map_unordered(self, tasks):
+        """Yield (task, result, cacheable) as workers finish."""
+        pool = self._grader.pool
+        pending = {}
+        for task in tasks:
+            t = task.timeout(self.timeout)
+            fut = pool.schedule(run, args=(task.slot, task.kind, task.payload), timeout=t)
+            pending[fut] = (task, t, time.perf_counter())
+        for fut in as_completed(pending):
+            task, t, started = pending.pop(fut)
+            result, cacheable = collect(fut, task, t, started)
+            yield task, result, cacheable
+
+    def close(self) -> None:
+        self._grader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
