@@ -15,7 +15,8 @@ def test_labelled_set_has_no_false_accepts_and_few_false_rejects():
     assert len(items) >= 300 and len({i.slot for i in items}) >= 25
     missing = {i.slot for i in items} - set(registry.slots())
     assert not missing, f"labelled slots not in the registry: {missing}"
-    with Grader(jobs=2, timeout=20, symbolic_seconds=0.5) as grader:   # verdicts, not proof kinds
+    # the verdicts do not depend on the proof budget or on naming the mistake: both kept small
+    with Grader(jobs=2, timeout=20, symbolic_seconds=0.5, diagnose=False) as grader:
         results = grader.grade_many([(i.slot, i.latex) for i in items])
     s = score(items, [r.verdict for r in results])
     detail = "\n".join(f"{it.label} -> {v}: {it.slot} {it.latex[:80]!r}" for it, v in s.failures)

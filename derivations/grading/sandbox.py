@@ -54,10 +54,11 @@ def _limit(memory_mb: int) -> None:
             pass
 
 
-def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float) -> dict:
+def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float, diagnose: bool = True) -> dict:
     from .core import grade_in_process
     try:
-        return grade_in_process(slot_id, latex, seed=seed, symbolic_seconds=symbolic_seconds).as_dict()
+        return grade_in_process(slot_id, latex, seed=seed, symbolic_seconds=symbolic_seconds,
+                                diagnose=diagnose).as_dict()
     except MemoryError:
         return _unchecked(slot_id, "the check ran out of memory", 0.0).as_dict()
     except RecursionError:
@@ -81,9 +82,12 @@ class Grader:
     """A pool of sandboxed workers and a cache keyed by (slot, normalised answer)."""
 
     def __init__(self, jobs: int = 1, timeout: float = TIMEOUT, memory_mb: int = MEMORY_MB,
-                 symbolic_seconds: float = 2.0, seed: int = 0):
+                 symbolic_seconds: float = 2.0, seed: int = 0, diagnose: bool = True):
+        """``symbolic_seconds`` bounds the proof attempt after numerics agree (the verdict does not
+        depend on it, only whether the evidence is a proof); ``diagnose=False`` skips naming
+        the mistake of a wrong answer."""
         registry.load()
-        self.jobs, self.timeout, self.seed = jobs, timeout, seed
+        self.jobs, self.timeout, self.seed, self.diagnose = jobs, timeout, seed, diagnose
         self.symbolic_seconds = symbolic_seconds
         self.cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -118,8 +122,8 @@ class Grader:
                 pending[key][1].append(i)
                 continue
             started = time.perf_counter()
-            future = self.pool.schedule(_task, args=(slot_id, latex, self.seed, self.symbolic_seconds),
-                                        timeout=self.timeout)
+            future = self.pool.schedule(_task, args=(slot_id, latex, self.seed, self.symbolic_seconds,
+                                                     self.diagnose), timeout=self.timeout)
             pending[key] = (future, [i], started, slot_id)
         for key, (future, where, started, slot_id) in pending.items():
             result, cacheable = self._collect(future, slot_id, started)
