@@ -26,7 +26,7 @@ from .divergences import Match, identify, p_d, p_g, t
 from .evidence import Evidence, unchecked
 from .fdiv_pieces import is_smooth
 from .fdiv_pointwise import (AnalysisError, FDivError, InvalidLoss, Pointwise, UnboundedLoss,
-                             solve, tidy)
+                             cancel_radicals, solve, tidy)
 from .symbols import declare
 
 alpha = declare("alpha", r"\alpha", meaning="discriminator output D(x), argument of the margin loss")
@@ -40,7 +40,7 @@ def in_densities(expr) -> sp.Expr:
     e = sp.sympify(expr).subs(t, p_d / p_g)
     e = e.replace(lambda x: isinstance(x, (sp.sign, sp.Heaviside)),
                   lambda x: x.func(sp.factor(sp.together(x.args[0])) * p_g, *x.args[1:]))
-    return sp.cancel(e) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
+    return cancel_radicals(sp.cancel(e)) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
 
 
 def ratio_text(region) -> str:

@@ -108,6 +108,21 @@ def _pull_scale(expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, (sp.Min, sp.Max)), pull)
 
 
+def cancel_radicals(expr) -> sp.Expr:
+    """(t - 2 sqrt(t) + 1)/(t - 1) -> (sqrt(t) - 1)/(sqrt(t) + 1): write each positive symbol
+    that appears under a root as s^m (m the lcm of the root orders), cancel, write back."""
+    expr = sp.sympify(expr)
+    for x in sorted(expr.free_symbols, key=str):
+        if not x.is_positive:
+            continue
+        orders = [p.exp.q for p in expr.atoms(sp.Pow) if p.base == x and p.exp.is_Rational]
+        m = sp.ilcm(1, 1, *orders)
+        if m > 1:
+            s = sp.Dummy("s", positive=True)
+            expr = sp.factor(sp.cancel(sp.together(expr.subs(x, s ** m)))).subs(s, x ** sp.Rational(1, m))
+    return expr
+
+
 def tidy(expr) -> sp.Expr:
     """A short form: logs of products and powers split (t > 0), then the fewest operations."""
     expr = sp.sympify(expr)
@@ -115,6 +130,8 @@ def tidy(expr) -> sp.Expr:
         return sp.factor(sp.cancel(expr)) if not expr.is_number else sp.simplify(expr)
     simple = sp.simplify(expr)
     forms = [expr, simple]
+    if simple.has(sp.Pow) and not simple.has(sp.log, sp.exp, sp.Min, sp.Max):
+        forms.append(cancel_radicals(simple))
     if simple.has(sp.Min, sp.Max):
         forms.insert(0, _pull_scale(simple))
     if simple.has(sp.log):
@@ -186,6 +203,43 @@ def _t_set(cond, t) -> sp.Set:
     return found
 
 
+def _real_roots(found) -> sp.FiniteSet | None:
+    """All real solutions as a finite set, or None when solveset did not give them in closed form.
+
+    solveset may answer Intersection({r1, r2}, Reals) when it cannot tell whether roots with a
+    parameter are real; after simplification a root SymPy proves real for every t > 0 is kept,
+    one it proves non-real is dropped, and any undecided root means no closed form.
+    """
+    if isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
+        return found
+    if not isinstance(found, sp.Intersection):
+        return None
+    finite = [a for a in found.args if isinstance(a, sp.FiniteSet)]
+    if len(finite) != 1 or not all(a == sp.S.Reals or isinstance(a, sp.Interval) or a is finite[0]
+                                   for a in found.args):
+        return None
+    kept = []
+    for root in finite[0]:
+        root = cancel_radicals(sp.simplify(root))
+        num, den = sp.fraction(sp.together(root))
+        real = root.is_real if root.is_real is not None else (num.is_real and den.is_real) or None
+        if real is None:
+            return None
+        if real:  # real wherever defined; its poles in t are removed in _piece_candidates
+            kept.append(root)
+    return sp.FiniteSet(*kept)  # membership of the piece is decided per root (``_t_set``)
+
+
+def _poles(expr, t) -> sp.Set:
+    """The t > 0 where ``expr`` is undefined (zeros of its denominator)."""
+    if t is None or not sp.sympify(expr).has(t):
+        return sp.S.EmptySet
+    found = sp.solveset(sp.fraction(sp.together(expr))[1], t, T_DOMAIN)
+    if not isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
+        raise AnalysisError(f"cannot find where {expr} is undefined")
+    return found
+
+
 def _piece_candidates(h, piece: Region, alpha, t):
     """Candidates of one open piece, its stationary points, and t where it turns flat."""
     h = sp.sympify(h)
@@ -201,15 +255,15 @@ def _piece_candidates(h, piece: Region, alpha, t):
     flat = _flat_at(slope, piece, alpha, t)
     if not slope.has(alpha):  # affine in alpha: no stationary point (flat where the slope is 0)
         return found, [], flat
-    roots = sp.solveset(slope, alpha, sp.S.Reals)
-    if not isinstance(roots, (sp.FiniteSet, type(sp.S.EmptySet))):
-        roots = sp.solveset(slope, alpha, interval)
-    if not isinstance(roots, (sp.FiniteSet, type(sp.S.EmptySet))):
+    roots = _real_roots(sp.solveset(slope, alpha, sp.S.Reals))
+    if roots is None:
+        roots = _real_roots(sp.solveset(slope, alpha, interval))
+    if roots is None:
         raise AnalysisError(f"the stationarity condition {slope} = 0 has no closed-form solution "
                             f"on {interval} (solveset gave {roots})")
     stationary = []
     for root in roots:
-        valid = T_DOMAIN
+        valid = T_DOMAIN - _poles(root, t)
         if piece.lo.is_finite:
             valid = valid & _t_set(sp.StrictGreaterThan(root, piece.lo), t)
         if piece.hi.is_finite:

@@ -218,3 +218,11 @@ def test_answers_in_plain_symbols_of_the_same_name(results):
     _proved(results["zero_one"].accepts_f(sp.Max(-tt, -1)))
     _proved(results["hinge"].accepts_risk(1 - tv))
     _refuted(results["hinge"].accepts_risk((1 - tv) / 2))
+
+
+def test_cubic_hinge_roots_with_radicals():
+    """Stationary points with sqrt(t) (and a removable pole at t = 1) are still found."""
+    res = analyse(sp.Max(0, 1 - a) ** 3, prove=False)
+    _proved(res.accepts_f(-8 * t / (sp.sqrt(t) + 1) ** 2))
+    _proved(res.accepts_dstar((sp.sqrt(p_d) - sp.sqrt(p_g)) / (sp.sqrt(p_d) + sp.sqrt(p_g))))
+    assert res.match is None and res.risk is None

@@ -12,11 +12,11 @@ import torch
 
 from derivations.fdiv import alpha
 from numeric_checks import gan
-from numeric_checks.core import checks
+from numeric_checks import core
 
 
 def test_every_loss_has_a_quadrature_and_a_discriminator_check():
-    registered = checks()
+    registered = core._CHECKS   # this module's registrations (checks() would import every module)
     for name in gan.LOSSES:
         assert f"gan.{name}.risk" in registered and f"gan.{name}.dstar" in registered
 
