@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.calculus.util import continuous_domain
 
-from .fdiv_pieces import Region, breakpoints, regions, resolve
+from .fdiv_pieces import Region, breakpoints, is_smooth, regions, resolve
 
 oo = sp.oo
 T_DOMAIN = sp.Interval.open(0, oo)
@@ -154,6 +155,14 @@ def check_defined(loss, alpha) -> None:
     if extra:
         names = ", ".join(sorted(map(str, extra)))
         raise InvalidLoss(f"the loss may depend on {alpha} only; it also contains {names}")
+    if is_smooth(loss):
+        try:
+            domain = continuous_domain(loss, alpha, sp.S.Reals)
+        except (NotImplementedError, ValueError, TypeError):
+            domain = sp.S.Reals  # undecided: the probes below and the limits still apply
+        if domain != sp.S.Reals:
+            raise InvalidLoss(f"l({alpha}) must be defined and continuous for every real {alpha}; "
+                              f"it is only on {domain}")
     for a in PROBE_ALPHA:
         value = sp.N(sp.sympify(loss).subs(alpha, a), 20)
         if not value.is_number or value.has(sp.nan, sp.zoo, oo, -oo) or not value.is_real:

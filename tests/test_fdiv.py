@@ -180,6 +180,7 @@ def test_user_symbol_and_not_attained_infimum():
 @pytest.mark.parametrize("loss,error", [
     (-a, UnboundedLoss), (a ** 3, UnboundedLoss), (sp.log(a), InvalidLoss),
     (1 / a, InvalidLoss), (sp.exp(-a) + sp.Symbol("c"), InvalidLoss),
+    (1 / (a - sp.Rational(3, 10)), InvalidLoss),   # a pole the probe points miss
 ])
 def test_invalid_losses_raise_clear_errors(loss, error):
     with pytest.raises(error) as info:
