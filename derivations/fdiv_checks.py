@@ -208,6 +208,8 @@ def accepts_dstar(res, answer) -> Evidence:
     rhs = p_g * res.pointwise.inf.subs(t, p_d / p_g)
     ev = check_on_cells(lhs, "=", rhs, {t: _open_t_regions(res)}, fixed={p_d: t * p_g},
                         symbolic_seconds=SECONDS)
+    if ev.status is Status.REFUTED and ev.counterexample:
+        return _explain(res, D, ev)
     ties = [r.region for r in res.pointwise.regions if r.region.point]
     if ev.ok and ties:
         at_ties = check_on_cells(lhs, "=", rhs, {t: ties}, fixed={p_d: t * p_g}, symbolic_seconds=SECONDS)
@@ -216,6 +218,21 @@ def accepts_dstar(res, answer) -> Evidence:
                 f"densities are proportional on a set of positive measure): {at_ties.detail}")
         ev = Evidence(ev.status, ev.kind, f"{ev.detail}; {note}", extra={**ev.extra, "ties_ok": at_ties.ok})
     return ev
+
+
+def _explain(res, D, ev) -> Evidence:
+    """A refutation in terms of D: at the point, the answer's D and an optimal D (lhs, rhs),
+    and the pointwise risks p_g/2 (l(D) t + l(-D)) they incur."""
+    cx = dict(ev.counterexample)
+    point = {p_d: sp.Float(cx["p_d"], 17), p_g: sp.Float(cx["p_g"], 17)}
+    best = res.dstar if res.dstar is not None else sp.nan
+    cx["integrand_answer"], cx["integrand_best"] = cx.pop("lhs") / 2, cx.pop("rhs") / 2
+    cx["lhs"], cx["rhs"] = (float(sp.N(e.subs(point), 17)) for e in (D, best))
+    where = " (an optimal D: " + str(best) + ")" if res.dstar is not None else ""
+    detail = (f"not an optimal discriminator: at p_d = {cx['p_d']:.6g}, p_g = {cx['p_g']:.6g} the answer "
+              f"D = {cx['lhs']:.6g} costs {cx['integrand_answer']:.6g} > {cx['integrand_best']:.6g}{where}; "
+              + ev.detail)
+    return dataclasses.replace(ev, detail=detail, counterexample=cx)
 
 
 def accepts_f(res, answer) -> Evidence:
