@@ -34,8 +34,10 @@ class Mutation:
     expr: object
 
 
-def _factor_text(f) -> str:
-    return latex(f)
+def _show(f) -> str:
+    """A factor or term in LaTeX, in parentheses when it is a sum: (1 - \\bar\\alpha_t)."""
+    text = latex(f)
+    return f"({text})" if isinstance(f, sp.Add) else text
 
 
 def local(node):
@@ -44,12 +46,12 @@ def local(node):
     if isinstance(node, sp.Add):
         terms = node.args
         for term in terms:
-            out.append(("sign", f"the sign of the term ${_factor_text(term)}$ flipped", node - 2 * term))
+            out.append(("sign", f"the sign of the term {_show(term)} flipped", node - 2 * term))
             if len(terms) > 1:
-                out.append(("dropped-term", f"the term ${_factor_text(term)}$ dropped", node - term))
+                out.append(("dropped-term", f"the term {_show(term)} dropped", node - term))
             if term.is_Rational:
-                out.append(("doubled-constant", f"the constant ${latex(term)}$ doubled", node + term))
-                out.append(("halved-constant", f"the constant ${latex(term)}$ halved", node - term / 2))
+                out.append(("doubled-constant", f"the constant {_show(term)} doubled", node + term))
+                out.append(("halved-constant", f"the constant {_show(term)} halved", node - term / 2))
     elif isinstance(node, sp.Mul):
         for f in node.args:
             if f == -1:
@@ -57,15 +59,15 @@ def local(node):
             rest = node / f
             if f.is_Rational:
                 tag = "missing-half" if f == sp.S.Half else "dropped-constant"
-                text = "the factor 1/2 missing" if f == sp.S.Half else f"the constant ${latex(f)}$ dropped"
+                text = "the factor 1/2 missing" if f == sp.S.Half else f"the constant {_show(f)} dropped"
                 out.append((tag, text, rest))
-                out.append(("doubled-constant", f"the constant ${latex(f)}$ doubled", 2 * node))
-                out.append(("halved-constant", f"the constant ${latex(f)}$ halved", node / 2))
+                out.append(("doubled-constant", f"the constant {_show(f)} doubled", 2 * node))
+                out.append(("halved-constant", f"the constant {_show(f)} halved", node / 2))
             elif f.is_Pow and f.exp.is_negative:
-                out.append(("dropped-factor", f"the factor ${latex(f.base ** -f.exp)}$ missing from the "
+                out.append(("dropped-factor", f"the factor {_show(f.base ** -f.exp)} missing from the "
                                                "denominator", rest))
             else:
-                out.append(("dropped-factor", f"the factor ${latex(f)}$ dropped", rest))
+                out.append(("dropped-factor", f"the factor {_show(f)} dropped", rest))
         num, den = sp.fraction(node)
         if den != 1:
             out.append(("inverted-ratio", "the ratio inverted", den / num))
@@ -73,31 +75,31 @@ def local(node):
             bottoms = list(sp.Mul.make_args(den))
             for a in tops[:4]:
                 for b in bottoms[:4]:
-                    out.append(("inverted-ratio", f"${latex(a / b)}$ inverted", node * (b / a) ** 2))
+                    out.append(("inverted-ratio", f"{_show(a / b)} inverted", node * (b / a) ** 2))
     if isinstance(node, sp.Pow):
         b, e = node.base, node.exp
         if e == sp.S.Half:
-            out.append(("dropped-sqrt", f"the square root over ${latex(b)}$ dropped", b))
+            out.append(("dropped-sqrt", f"the square root over {_show(b)} dropped", b))
         elif e == -sp.S.Half:
-            out.append(("dropped-sqrt", f"the square root over ${latex(b)}$ dropped", 1 / b))
+            out.append(("dropped-sqrt", f"the square root over {_show(b)} dropped", 1 / b))
         elif e == 2:
-            out.append(("dropped-square", f"the square on ${latex(b)}$ dropped", b))
+            out.append(("dropped-square", f"the square on {_show(b)} dropped", b))
             if isinstance(b, sp.Symbol):
-                out.append(("sigma-vs-sigma2", f"${latex(b)}$ where ${latex(node)}$ belongs", b))
+                out.append(("sigma-vs-sigma2", f"{_show(b)} where {_show(node)} belongs", b))
         elif e == -2 and isinstance(b, sp.Symbol):
-            out.append(("sigma-vs-sigma2", f"${latex(b)}$ where ${latex(b ** 2)}$ belongs", 1 / b))
+            out.append(("sigma-vs-sigma2", f"{_show(b)} where {_show(b ** 2)} belongs", 1 / b))
         elif e == -1:
-            out.append(("inverted-ratio", f"${latex(b)}$ inverted", b))
+            out.append(("inverted-ratio", f"{_show(b)} inverted", b))
     if isinstance(node, KL):
         a, b = node.args
         out.append(("swapped-kl", "the arguments of the KL divergence swapped", KL(b, a)))
     if isinstance(node, sp.MatrixExpr):
         if isinstance(node, sp.Transpose):
-            out.append(("dropped-transpose", f"the transpose on ${latex(node.arg)}$ dropped", node.arg))
+            out.append(("dropped-transpose", f"the transpose on {_show(node.arg)} dropped", node.arg))
         if isinstance(node, sp.Inverse):
-            out.append(("dropped-inverse", f"the inverse on ${latex(node.arg)}$ dropped", node.arg))
+            out.append(("dropped-inverse", f"the inverse on {_show(node.arg)} dropped", node.arg))
         if isinstance(node, sp.MatrixSymbol) and node.shape[0] == node.shape[1]:
-            out.append(("misplaced-transpose", f"${latex(node)}^\\top$ where ${latex(node)}$ belongs", node.T))
+            out.append(("misplaced-transpose", f"{_show(node)}^\\top where {_show(node)} belongs", node.T))
         if isinstance(node, sp.MatMul) and len(node.args) == 2:
             out.append(("swapped-order", "the order of the matrix product reversed", node.args[1] * node.args[0]))
     return out
@@ -147,7 +149,7 @@ def mutations(slot) -> list[Mutation]:
     for a, b in _index_pairs(slot.id):
         swapped = ref.xreplace({a: b, b: a})
         if swapped != ref:
-            found.append(Mutation("index-swap", f"${latex(a)}$ and ${latex(b)}$ swapped (t <-> t-1)", swapped))
+            found.append(Mutation("index-swap", f"{_show(a)} and {_show(b)} swapped (t <-> t-1)", swapped))
     for other in _siblings(slot):
         found.append(Mutation("sibling-slot", f"the result of {other.id}", other.reference))
     return found
