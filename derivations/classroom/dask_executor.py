@@ -17,11 +17,24 @@ _POOLS: dict = {}
 _LOCK = threading.Lock()
 
 
+def _allow_children() -> None:
+    """A Dask worker under a nanny is a daemonic process, and multiprocessing forbids those to
+    start children; the sandbox's workers are such children. They watch the pipe to their
+    parent and exit when it closes, so nothing is orphaned if the Dask worker dies; lifting
+    the flag (what ``distributed.worker.daemon: false`` would do for the whole cluster) is
+    safe here."""
+    import multiprocessing
+    config = getattr(multiprocessing.current_process(), "_config", None)
+    if isinstance(config, dict) and config.get("daemon"):
+        config["daemon"] = False
+
+
 def _local_grader(timeout: float):
     """This Dask worker's sandboxed pool (created on first use, one per timeout)."""
     from ..grading.sandbox import Grader
     with _LOCK:
         if timeout not in _POOLS:
+            _allow_children()
             try:
                 from distributed import get_worker
                 jobs = max(1, int(get_worker().state.nthreads))

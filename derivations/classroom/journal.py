@@ -17,13 +17,11 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 STATE = ".derivcheck"
 
 
-@lru_cache(maxsize=1)
 def fingerprint() -> str:
     """A hash of the grader's own source (every .py and .lark file of ``derivations``)."""
     root = Path(__file__).resolve().parent.parent
@@ -59,6 +57,7 @@ class Journal:
         self.students = self.root / "students"
         self.students.mkdir(parents=True, exist_ok=True)
         self.cache_path = self.root / "answers.jsonl"
+        self.fingerprint = fingerprint()       # once per run: the grader must not change mid-run
 
     # ------------------------------------------------------------------ students
     def _path(self, student: str) -> Path:
@@ -70,12 +69,12 @@ class Journal:
             entry = json.loads(self._path(student).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if entry.get("sheet_hash") != sheet_hash or entry.get("fingerprint") != fingerprint():
+        if entry.get("sheet_hash") != sheet_hash or entry.get("fingerprint") != self.fingerprint:
             return None
         return entry
 
     def record(self, student: str, sheet_hash: str, results: dict) -> None:
-        entry = {"student": student, "sheet_hash": sheet_hash, "fingerprint": fingerprint(),
+        entry = {"student": student, "sheet_hash": sheet_hash, "fingerprint": self.fingerprint,
                  "results": results}
         write_atomic(self._path(student), json.dumps(entry, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
@@ -89,18 +88,19 @@ class Journal:
                         item = json.loads(line)
                     except ValueError:
                         continue        # a line torn by a kill
-                    if isinstance(item, dict) and item.get("fingerprint") == fingerprint():
+                    if isinstance(item, dict) and item.get("fingerprint") == self.fingerprint:
                         out[item["key"]] = item["result"]
         except OSError:
             pass
         return out
 
     def open_cache(self):
-        return CacheWriter(self.cache_path)
+        return CacheWriter(self.cache_path, self.fingerprint)
 
 
 class CacheWriter:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fingerprint: str):
+        self.fingerprint = fingerprint
         self.fh = open(path, "a", encoding="utf-8")
         # a torn last line from a killed run would glue onto the next record: start a fresh line
         if self.fh.tell() > 0:
@@ -110,7 +110,7 @@ class CacheWriter:
                     self.fh.write("\n")
 
     def add(self, key: str, result: dict) -> None:
-        self.fh.write(json.dumps({"key": key, "fingerprint": fingerprint(), "result": result},
+        self.fh.write(json.dumps({"key": key, "fingerprint": self.fingerprint, "result": result},
                                  sort_keys=True, ensure_ascii=False) + "\n")
         self.fh.flush()
 

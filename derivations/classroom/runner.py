@@ -9,6 +9,7 @@ resumed later writes the same bytes as one that was never interrupted.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -91,7 +92,9 @@ class Run:
             for slot, kind, payload in sheet.items():
                 mine[slot] = _strip(decided[Task(slot, kind, payload).key])
             journal.record(sheet.student, sheet.content_hash(), mine)
-            results[sheet.student] = mine
+            # the same canonical form (sorted keys) as a result read back from the journal, so a
+            # resumed run writes the same bytes as an uninterrupted one
+            results[sheet.student] = json.loads(json.dumps(mine, sort_keys=True))
 
         with self._progress(len(todo)) as (progress, bar):
             for sheet in todo:

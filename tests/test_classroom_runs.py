@@ -1,0 +1,172 @@
+"""Whole runs: every output written, Gradescope's schema, resumable after kill -9 with the same
+bytes, a changed sheet regraded, the reference only with --reveal-reference."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from derivations.classroom import grade_command
+from derivations.classroom.journal import STATE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Two distinct answers the checker spends seconds on (a series it has no numeric model for):
+# they keep the last student busy long enough to kill the run after the first students.
+SLOW = [r"\sum_{n=0}^{\infty} (-1)^{n+1} 4 t^{n+1}", r"\sum_{n=1}^{\infty} (-1)^{n} 4 t^{n}"]
+
+
+def write_class(root: Path) -> Path:
+    cls = root / "class"
+    (cls / "hostile").mkdir(parents=True)
+    (cls / "s1.yaml").write_text("student: s1\nanswers:\n  gan.square.f: -\\frac{4t}{t+1}\n"
+                                 "  ddim.marginal_var: 1 - \\bar\\alpha_t\n"
+                                 "chains:\n  vae.jensen:\n"
+                                 "    - \\log p(X) = \\log \\mathbb{E}_{q(Z)}\\left[\\frac{p(X|Z)p(Z)}{q(Z)}\\right]\n"
+                                 "    - \\le \\mathbb{E}_{q(Z)}\\left[\\log\\frac{p(X|Z)p(Z)}{q(Z)}\\right]\n")
+    (cls / "s2.json").write_text(json.dumps({"student": "s2", "answers": {
+        "gan.square.f": r"\frac{4t}{t+1}", "ddim.marginal_var": r"1 - \bar\alpha_{t-1}",
+        "sm.kernel_score": r"\frac{x - \tilde y}{\sigma^2}"}}))
+    (cls / "s3.tex").write_text("\\student{s3}\n\\answer{gan.square.f}{-4 + \\frac{4}{t+1}}\n"
+                                "\\step{ddim.marginal_var}{\\sigma_t^2 + (1 - \\bar\\alpha_{t-1} - \\sigma_t^2)}\n"
+                                "\\step{ddim.marginal_var}{= 1 - \\bar\\alpha_{t-1}}\n")
+    (cls / "export.csv").write_text("student,slot,latex,step\ns4,gan.square.f,\"-\\frac{4t}{t+1}\",\n"
+                                    "s4,sm.kernel_score,-\\frac{\\epsilon}{\\sigma},\n"
+                                    f"s5,gan.square.f,\"{SLOW[0]}\",\ns5,sm.kernel_score,\"{SLOW[1].replace('t', 'x')}\",\n")
+    (cls / "s6.yaml").write_text(f"student: s6\nanswers:\n  gan.square.f: '{SLOW[1]}'\n")
+    (cls / "hostile" / "junk.json").write_bytes(bytes(range(256)))
+    (cls / "hostile" / "dup.yaml").write_text("student: s7\nanswers:\n  gan.square.f: a\n  gan.square.f: b\n")
+    return cls
+
+
+def grade(cls, out, **kw):
+    buf = io.StringIO()
+    rc = grade_command([cls], out, console=Console(file=buf, width=200), **kw)
+    return rc, buf.getvalue()
+
+
+def outputs_of(out: Path) -> dict:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and STATE not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    cls = write_class(root)
+    rc, text = grade(cls, root / "a", jobs=2)
+    assert rc == 0, text
+    return cls, root / "a", text
+
+
+def test_every_output_is_written(graded):
+    cls, out, text = graded
+    files = outputs_of(out)
+    for name in ("grades.csv", "grades.jsonl", "review.csv"):
+        assert name in files
+    students = ["s1", "s2", "s3", "s4", "s5", "s6", "s7"]
+    for s in students:
+        assert f"gradescope/{s}/results.json" in files and f"feedback/{s}.md" in files
+    head = files["grades.csv"].decode().splitlines()[0]
+    assert head == "student,slot,verdict,points,max_points,mistake,message"
+    rows = [json.loads(line) for line in files["grades.jsonl"].decode().splitlines()]
+    verdicts = {(r["student"], r["slot"]): r["verdict"] for r in rows}
+    assert verdicts[("s1", "gan.square.f")] == "correct"
+    assert verdicts[("s1", "ddim.marginal_var")] == "wrong"
+    assert verdicts[("s2", "sm.kernel_score")] == "invalid"
+    assert verdicts[("s5", "gan.square.f")] == "unchecked"
+    assert verdicts[("s7", "gan.square.f")] == "invalid"          # the duplicated key
+    jensen = next(r for r in rows if r["student"] == "s1" and r["slot"] == "vae.jensen")
+    assert jensen["chain"]["first_invalid_step"] == 2 and jensen["counterexample"]
+    assert "students" in text and "verdicts:" in text and "most common mistakes" in text
+
+
+def test_review_lists_unchecked_invalid_and_bad_sheets(graded):
+    _, out, _ = graded
+    review = (out / "review.csv").read_text()
+    assert review.splitlines()[0] == "student,slot,source,verdict,reason"
+    assert "junk.json" in review and "binary" in review
+    assert "duplicated slot key" in review
+    assert "s5,gan.square.f" in review and "s2,sm.kernel_score" in review
+    assert "s1,gan.square.f" not in review                      # correct answers are not listed
+
+
+def test_gradescope_schema(graded):
+    _, out, _ = graded
+    for path in (out / "gradescope").glob("*/results.json"):
+        data = json.loads(path.read_text())
+        assert set(data) >= {"score", "max_score", "tests"}
+        assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+        assert data["max_score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+        for t in data["tests"]:
+            assert {"name", "score", "max_score", "output", "visibility"} <= set(t)
+            assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+            assert 0 <= t["score"] <= t["max_score"]
+            assert t["visibility"] in ("hidden", "after_due_date", "after_published", "visible")
+            assert isinstance(t["output"], str) and t["output"]
+
+
+def test_feedback_reveals_the_reference_only_when_asked(graded, tmp_path):
+    cls, out, _ = graded
+    assert "Reference:" not in (out / "feedback" / "s1.md").read_text()
+    shutil.copytree(out / STATE, tmp_path / "r" / STATE)            # results known: nothing regraded
+    rc, text = grade(cls, tmp_path / "r", reveal_reference=True)
+    assert rc == 0 and "0 graded this run" in text
+    fb = (tmp_path / "r" / "feedback" / "s1.md").read_text()
+    assert "Reference: $- \\frac{4 t}{t + 1}$" in fb
+    assert "First invalid step: **step 2**" in fb and "Counterexample:" in fb
+
+
+def test_kill_minus_9_midway_then_resume_gives_the_same_bytes(graded, tmp_path):
+    cls, reference, _ = graded
+    out = tmp_path / "b"
+    cmd = [sys.executable, "-m", "derivations.classroom", str(cls), "--out", str(out), "--jobs", "1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    students = out / STATE / "students"
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if students.is_dir() and len(list(students.glob("*.json"))) >= 2:
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)                         # the run and its workers
+        proc.wait()
+    done = len(list(students.glob("*.json")))
+    assert not (out / "grades.csv").exists() and 2 <= done < 7, done   # killed midway
+    rc, text = grade(cls, out, jobs=1)
+    assert rc == 0
+    assert f"{done} students from earlier runs" in text
+    assert outputs_of(out) == outputs_of(reference)
+
+
+def test_a_changed_sheet_is_regraded(graded, tmp_path):
+    cls, reference, _ = graded
+    work = tmp_path / "class"
+    shutil.copytree(cls, work)
+    out = tmp_path / "c"
+    shutil.copytree(reference / STATE, out / STATE)
+    assert grade(work, out)[0] == 0         # as before (regraded only if the grader changed meanwhile)
+    (work / "s1.yaml").write_text((work / "s1.yaml").read_text().replace(r"1 - \bar\alpha_t", r"1 - \bar\alpha_{t-1}"))
+    rc, text = grade(work, out)
+    assert rc == 0 and "6 students from earlier runs" in text
+    rows = [json.loads(l) for l in (out / "grades.jsonl").read_text().splitlines()]
+    assert next(r for r in rows if r["student"] == "s1" and r["slot"] == "ddim.marginal_var")["verdict"] == "correct"
+
+
+def test_an_invalid_rubric_stops_before_grading(graded, tmp_path):
+    cls, _, _ = graded
+    bad = tmp_path / "r.yaml"
+    bad.write_text("slots:\n  gan.sqare.f: 2\n")
+    rc, text = grade(cls, tmp_path / "x", rubric=bad)
+    assert rc == 2 and "did you mean gan.square.f" in text and not (tmp_path / "x").exists()
