@@ -156,27 +156,6 @@ class LinearGaussianVAE:
         return E_exp(self.logq - self.logpost, *self.q)
 
 
-class Deferred:
-    """A side of a step computed when first needed (expectations by moments take seconds, and
-    importing the catalogue must not). SymPy sees the value through ``_sympy_``."""
-
-    def __init__(self, compute):
-        self._compute, self._value = compute, None
-
-    @property
-    def value(self):
-        if self._value is None:
-            self._value = self._compute()
-        return self._value
-
-    def _sympy_(self):
-        return self.value
-
-
-def _force(side):
-    return side.value if isinstance(side, Deferred) else side
-
-
 def _exp_form(expr) -> tuple[sp.Expr, sp.Expr]:
     """(prefactor, exponent) with expr = prefactor * exp(exponent): the shape of a Gaussian integral."""
     exponent, prefactor = sp.Integer(0), sp.Integer(1)
@@ -202,8 +181,8 @@ def positive_forms_equal(lhs, rhs) -> bool:
     return _is_zero(a - b) and _is_zero(sp.expand(c**2) - sp.expand(d**2))
 
 
-def _check_deferred(step: Step, symbolic_seconds: float) -> Evidence:
-    lhs, rhs = _force(step.lhs), _force(step.rhs)
+def _check_closed_forms(step: Step, symbolic_seconds: float) -> Evidence:
+    lhs, rhs = step.sides()
     if step.rel == "=" and lhs.has(sp.exp) and positive_forms_equal(lhs, rhs):
         return Evidence(Status.PROVED, Kind.SYMBOLIC_FAMILY if step.family else Kind.SYMBOLIC,
                         "exponents agree and squared prefactors agree as rational functions"
@@ -211,15 +190,14 @@ def _check_deferred(step: Step, symbolic_seconds: float) -> Evidence:
     return check_relation(lhs, step.rel, rhs, step.assume, step.family, symbolic_seconds=symbolic_seconds)
 
 
-def later(lhs, rel, rhs, why, symbolic_seconds: float | None = None, **kw) -> Step:
-    """A step whose sides may be zero-argument functions, evaluated when the step is checked.
-
-    Inequalities between closed forms rarely yield to SymPy's sign reasoning: by default they
-    get one second of it before the random-point check."""
+def moment_step(lhs, rel, rhs, why, symbolic_seconds: float | None = None, **kw) -> Step:
+    """A step between closed forms from ``E_exp``; sides may be zero-argument callables (built
+    when checked). Equalities of positive Gaussian forms are first compared as exponent and
+    prefactor; inequalities rarely yield to SymPy's sign reasoning, so by default they get one
+    second of it before the random-point check."""
     if symbolic_seconds is None:
         symbolic_seconds = SYMBOLIC_SECONDS if rel == "=" else 1.0
-    wrap = lambda side: Deferred(side) if callable(side) else side  # noqa: E731
-    return Step(wrap(lhs), rel, wrap(rhs), why, check=lambda step: _check_deferred(step, symbolic_seconds), **kw)
+    return Step(lhs, rel, rhs, why, check=lambda step: _check_closed_forms(step, symbolic_seconds), **kw)
 
 
 SCALAR = LinearGaussianVAE(1, 1)
@@ -279,12 +257,12 @@ slot("vae.gauss_loglik", "log N(X | mu, diag(v)) = -1/2 sum_i [log(2 pi v_i) + (
 # ---------------------------------------------------------------------------------------------
 # derivations
 def _marginal_step(fam: LinearGaussianVAE) -> Step:
-    return later(lambda: E_exp(sp.exp(fam.loglik), *fam.p_z), "=", sp.exp(fam.log_evidence),
-                 "E_{p(Z)}[p(X|Z)] by completing the square equals the lemma's marginal "
-                 "N(X | W mu_z + b, sigma_z^2 W W^T + Psi)", family=fam.name, establishes=("vae.marginal",),
-                 cite="seed Q1 step 1(a),(c); lemma.marginal_mean/cov",
-                 claim_latex=r"\mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)] = \mathcal{N}(X\mid W\mu_z + b,\ "
-                             r"\sigma_z^2 WW^\top + \Psi)\quad(\text{" + fam.name + "})")
+    return moment_step(lambda: E_exp(sp.exp(fam.loglik), *fam.p_z), "=", sp.exp(fam.log_evidence),
+                       "E_{p(Z)}[p(X|Z)] by completing the square equals the lemma's marginal "
+                       "N(X | W mu_z + b, sigma_z^2 W W^T + Psi)", family=fam.name, establishes=("vae.marginal",),
+                       cite="seed Q1 step 1(a),(c); lemma.marginal_mean/cov",
+                       claim_latex=r"\mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)] = \mathcal{N}(X\mid W\mu_z + b,\ "
+                                   r"\sigma_z^2 WW^\top + \Psi)\quad(\text{" + fam.name + "})")
 
 
 derivation("vae.marginal", "marginal likelihood as an expectation under the prior",
@@ -301,27 +279,27 @@ def _lik_at(z):
 
 
 derivation("vae.prior_mc", "prior Monte Carlo estimate of p(X): unbiased, high variance", [
-    later(lambda: E_exp((_lik_at(_Z1) + _lik_at(_Z2)) / 2, Normal(_Z1, mu_z, sigma_z**2),
-                        Normal(_Z2, mu_z, sigma_z**2)), "=", _p_X,
-          "each term has mean E_{p(Z)}[p(X|Z)] = p(X) (vae.marginal): the estimate is unbiased",
-          family=SCALAR.name + ", L = 2", establishes=("vae.prior_mc",), cite="seed Q1 step 1(c)",
-          claim_latex=r"\mathbb{E}_{Z^{(l)}\sim p(Z)}\Big[\tfrac12\sum_{l=1}^2 p_\theta(X\mid Z^{(l)})\Big] = p_\theta(X)"),
-    later(lambda: E_exp(sp.exp(2 * SCALAR.loglik), *SCALAR.p_z) / _p_X**2 - 1, ">=",
-          lambda: sp.exp(E_exp(SCALAR.logpost - SCALAR.logprior, *SCALAR.posterior_measure())) - 1,
-          "Var_{p(Z)}[p(X|Z)] / p(X)^2 = E_{p(Z|X)}[p(Z|X)/p(Z)] - 1 >= exp(KL(p(Z|X)||p(Z))) - 1 (Jensen): "
-          "the relative variance grows exponentially with what X tells about Z",
-          family=SCALAR.name, establishes=("vae.prior_mc",),
-          claim_latex=r"\frac{\mathrm{Var}_{p(Z)}[p_\theta(X\mid Z)]}{p_\theta(X)^2} \ge "
-                      r"e^{\mathrm{KL}(p_\theta(Z\mid X)\,\|\,p_\theta(Z))} - 1"),
+    moment_step(lambda: E_exp((_lik_at(_Z1) + _lik_at(_Z2)) / 2, Normal(_Z1, mu_z, sigma_z**2),
+                              Normal(_Z2, mu_z, sigma_z**2)), "=", _p_X,
+                "each term has mean E_{p(Z)}[p(X|Z)] = p(X) (vae.marginal): the estimate is unbiased",
+                family=SCALAR.name + ", L = 2", establishes=("vae.prior_mc",), cite="seed Q1 step 1(c)",
+                claim_latex=r"\mathbb{E}_{Z^{(l)}\sim p(Z)}\Big[\tfrac12\sum_{l=1}^2 p_\theta(X\mid Z^{(l)})\Big] = p_\theta(X)"),
+    moment_step(lambda: E_exp(sp.exp(2 * SCALAR.loglik), *SCALAR.p_z) / _p_X**2 - 1, ">=",
+                lambda: sp.exp(E_exp(SCALAR.logpost - SCALAR.logprior, *SCALAR.posterior_measure())) - 1,
+                "Var_{p(Z)}[p(X|Z)] / p(X)^2 = E_{p(Z|X)}[p(Z|X)/p(Z)] - 1 >= exp(KL(p(Z|X)||p(Z))) - 1 (Jensen): "
+                "the relative variance grows exponentially with what X tells about Z",
+                family=SCALAR.name, establishes=("vae.prior_mc",),
+                claim_latex=r"\frac{\mathrm{Var}_{p(Z)}[p_\theta(X\mid Z)]}{p_\theta(X)^2} \ge "
+                            r"e^{\mathrm{KL}(p_\theta(Z\mid X)\,\|\,p_\theta(Z))} - 1"),
 ], source=SOURCE)
 
 
 def _is_identity_step(f: LinearGaussianVAE) -> Step:
-    return later(lambda: E_exp(sp.exp(f.log_weight), *f.q), "=", sp.exp(f.log_evidence),
-                 "E_q[w] by completing the square, for every Gaussian q", family=f.name,
-                 establishes=("vae.is_identity",),
-                 claim_latex=r"\mathbb{E}_{q(Z)}\left[\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)}\right] = p_\theta(X)"
-                             r"\quad(q = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2))")
+    return moment_step(lambda: E_exp(sp.exp(f.log_weight), *f.q), "=", sp.exp(f.log_evidence),
+                       "E_q[w] by completing the square, for every Gaussian q", family=f.name,
+                       establishes=("vae.is_identity",),
+                       claim_latex=r"\mathbb{E}_{q(Z)}\left[\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)}\right] = p_\theta(X)"
+                                   r"\quad(q = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2))")
 
 
 derivation("vae.is_identity", "importance-sampling identity", [
@@ -344,11 +322,11 @@ def _weight_under_posterior(fam: LinearGaussianVAE) -> list[Step]:
         return steps
     w = sp.exp(log_w)
     return steps + [
-        later(lambda: E_exp(w**2, *fam.posterior_measure()), "=", lambda: E_exp(w, *fam.posterior_measure()) ** 2,
-              "variance of the importance weight under q = p(Z|X), by completing the square", family=fam.name,
-              establishes=("vae.optimal_proposal",),
-              claim_latex=r"\mathbb{E}_{p_\theta(Z\mid X)}[w^2] = \mathbb{E}_{p_\theta(Z\mid X)}[w]^2,\ "
-                          r"w = \frac{p_\theta(X\mid Z)p_\theta(Z)}{p_\theta(Z\mid X)}:\ \mathrm{Var}[w] = 0")]
+        moment_step(lambda: E_exp(w**2, *fam.posterior_measure()), "=", lambda: E_exp(w, *fam.posterior_measure()) ** 2,
+                    "variance of the importance weight under q = p(Z|X), by completing the square", family=fam.name,
+                    establishes=("vae.optimal_proposal",),
+                    claim_latex=r"\mathbb{E}_{p_\theta(Z\mid X)}[w^2] = \mathbb{E}_{p_\theta(Z\mid X)}[w]^2,\ "
+                                r"w = \frac{p_\theta(X\mid Z)p_\theta(Z)}{p_\theta(Z\mid X)}:\ \mathrm{Var}[w] = 0")]
 
 
 derivation("vae.optimal_proposal", "the posterior is the zero-variance proposal", [
@@ -360,11 +338,11 @@ derivation("vae.optimal_proposal", "the posterior is the zero-variance proposal"
 
 
 def _gap_step(f: LinearGaussianVAE) -> Step:
-    return later(lambda: f.log_evidence - f.elbo, "=", lambda: f.kl_to_posterior,
-                 "closed-form ELBO and KL(q || p(Z|X)) by moments, for every diagonal Gaussian q", family=f.name,
-                 establishes=("vae.elbo_gap",),
-                 claim_latex=r"\log p_\theta(X) - \mathbb{E}_q[\log p_\theta(X,Z) - \log q(Z)] = "
-                             r"\mathbb{E}_q[\log q(Z) - \log p_\theta(Z\mid X)]")
+    return moment_step(lambda: f.log_evidence - f.elbo, "=", lambda: f.kl_to_posterior,
+                       "closed-form ELBO and KL(q || p(Z|X)) by moments, for every diagonal Gaussian q", family=f.name,
+                       establishes=("vae.elbo_gap",),
+                       claim_latex=r"\log p_\theta(X) - \mathbb{E}_q[\log p_\theta(X,Z) - \log q(Z)] = "
+                                   r"\mathbb{E}_q[\log q(Z) - \log p_\theta(Z\mid X)]")
 
 
 derivation("vae.elbo_gap", "the gap log p(X) - ELBO is KL(q || p(Z|X))", [
@@ -376,14 +354,14 @@ derivation("vae.elbo_gap", "the gap log p(X) - ELBO is KL(q || p(Z|X))", [
 ], source=SOURCE)
 
 derivation("vae.jensen", "Jensen's inequality: the ELBO is a lower bound", [
-    later(lambda: sp.log(E_exp(sp.exp(SCALAR.log_weight), *SCALAR.q)), ">=", lambda: SCALAR.elbo,
-          "log is concave: log E_q[w] >= E_q[log w]; both sides in closed form, compared at random points",
-          family=SCALAR.name, establishes=("vae.jensen",), cite="seed Q1 step 3(b)",
-          claim_latex=r"\log\mathbb{E}_q\left[\frac{p_\theta(X,Z)}{q(Z)}\right] \ge "
-                      r"\mathbb{E}_q\left[\log\frac{p_\theta(X,Z)}{q(Z)}\right]"),
-    later(lambda: SCALAR.kl_to_posterior, ">=", 0, "KL >= 0 (Gibbs), so log p(X) - ELBO >= 0 (vae.elbo_gap)",
-          family=SCALAR.name, establishes=("vae.jensen",),
-          claim_latex=r"\mathrm{KL}(q(Z)\,\|\,p_\theta(Z\mid X)) \ge 0"),
+    moment_step(lambda: sp.log(E_exp(sp.exp(SCALAR.log_weight), *SCALAR.q)), ">=", lambda: SCALAR.elbo,
+                "log is concave: log E_q[w] >= E_q[log w]; both sides in closed form, compared at random points",
+                family=SCALAR.name, establishes=("vae.jensen",), cite="seed Q1 step 3(b)",
+                claim_latex=r"\log\mathbb{E}_q\left[\frac{p_\theta(X,Z)}{q(Z)}\right] \ge "
+                            r"\mathbb{E}_q\left[\log\frac{p_\theta(X,Z)}{q(Z)}\right]"),
+    moment_step(lambda: SCALAR.kl_to_posterior, ">=", 0, "KL >= 0 (Gibbs), so log p(X) - ELBO >= 0 (vae.elbo_gap)",
+                family=SCALAR.name, establishes=("vae.jensen",),
+                claim_latex=r"\mathrm{KL}(q(Z)\,\|\,p_\theta(Z\mid X)) \ge 0"),
 ], source=SOURCE)
 
 # gradients in the scalar family: lambda = (mu, sigma), theta = (W, b, psi, mu_z, sigma_z)
@@ -399,51 +377,51 @@ derivation("vae.grad_lambda", "maximising the ELBO over lambda minimises KL(q ||
     Step(_grad(SCALAR.log_evidence, _lam), "=", sp.zeros(2, 1), "log p(X) does not depend on lambda",
          family=SCALAR.name, establishes=("vae.grad_lambda",), cite="seed Q1 step 4(a)",
          claim_latex=r"\nabla_\lambda \log p_\theta(X) = 0"),
-    later(lambda: _grad(SCALAR.elbo, _lam), "=", lambda: -_grad(SCALAR.kl_to_posterior, _lam),
-          "differentiate log p(X) = ELBO + KL (vae.elbo_gap) in closed form", family=SCALAR.name,
-          establishes=("vae.grad_lambda",),
-          claim_latex=r"\nabla_{(\mu,\sigma)}\mathcal{L} = -\nabla_{(\mu,\sigma)}\mathrm{KL}(q_\lambda\,\|\,"
-                      r"p_\theta(Z\mid X))"),
+    moment_step(lambda: _grad(SCALAR.elbo, _lam), "=", lambda: -_grad(SCALAR.kl_to_posterior, _lam),
+                "differentiate log p(X) = ELBO + KL (vae.elbo_gap) in closed form", family=SCALAR.name,
+                establishes=("vae.grad_lambda",),
+                claim_latex=r"\nabla_{(\mu,\sigma)}\mathcal{L} = -\nabla_{(\mu,\sigma)}\mathrm{KL}(q_\lambda\,\|\,"
+                            r"p_\theta(Z\mid X))"),
 ], source=SOURCE)
 
 _two_draws = (Normal(_Z1, mu, sigma**2), Normal(_Z2, mu, sigma**2))
 derivation("vae.grad_theta", "the theta-gradient moves inside the expectation", [
-    later(lambda: _grad(SCALAR.elbo, _theta), "=",
-          lambda: sp.Matrix([E_exp(sp.diff(_logjoint, t), *SCALAR.q) for t in _theta]),
-          "q does not depend on theta, so differentiation and E_q commute", family=SCALAR.name,
-          establishes=("vae.grad_theta",), cite="seed Q1 step 4(b)",
-          claim_latex=r"\nabla_\theta \mathbb{E}_q[\log p_\theta(X,Z) - \log q(Z)] = "
-                      r"\mathbb{E}_q[\nabla_\theta\log p_\theta(X,Z)]"),
-    later(lambda: sp.Matrix([E_exp(sum(sp.diff(_logjoint, t).xreplace({Z: z}) for z in (_Z1, _Z2)) / 2,
-                                   *_two_draws) for t in _theta]), "=", lambda: _grad(SCALAR.elbo, _theta),
-          "the L-sample average of grad_theta log p(X, Z_l), Z_l ~ q, is unbiased (L = 2)",
-          family=SCALAR.name + ", L = 2", establishes=("vae.grad_theta",),
-          claim_latex=r"\mathbb{E}\Big[\tfrac1L\sum_{l=1}^{L}\nabla_\theta\log p_\theta(X, Z^{(l)})\Big] = "
-                      r"\nabla_\theta\mathcal{L}(X)\quad(L=2)"),
+    moment_step(lambda: _grad(SCALAR.elbo, _theta), "=",
+                lambda: sp.Matrix([E_exp(sp.diff(_logjoint, t), *SCALAR.q) for t in _theta]),
+                "q does not depend on theta, so differentiation and E_q commute", family=SCALAR.name,
+                establishes=("vae.grad_theta",), cite="seed Q1 step 4(b)",
+                claim_latex=r"\nabla_\theta \mathbb{E}_q[\log p_\theta(X,Z) - \log q(Z)] = "
+                            r"\mathbb{E}_q[\nabla_\theta\log p_\theta(X,Z)]"),
+    moment_step(lambda: sp.Matrix([E_exp(sum(sp.diff(_logjoint, t).xreplace({Z: z}) for z in (_Z1, _Z2)) / 2,
+                                         *_two_draws) for t in _theta]), "=", lambda: _grad(SCALAR.elbo, _theta),
+                "the L-sample average of grad_theta log p(X, Z_l), Z_l ~ q, is unbiased (L = 2)",
+                family=SCALAR.name + ", L = 2", establishes=("vae.grad_theta",),
+                claim_latex=r"\mathbb{E}\Big[\tfrac1L\sum_{l=1}^{L}\nabla_\theta\log p_\theta(X, Z^{(l)})\Big] = "
+                            r"\nabla_\theta\mathcal{L}(X)\quad(L=2)"),
 ], source=SOURCE)
 
 _pathwise = SCALAR.log_weight.xreplace({Z: mu + sigma * eps})
 _std = Normal(eps, 0, 1)
 derivation("vae.reparam", "reparameterisation: Z = mu + sigma eps", [
-    later(lambda: E_exp(_pathwise, _std), "=", lambda: SCALAR.elbo,
-          "Z = mu + sigma eps has law q when eps ~ N(0, 1)",
-          family=SCALAR.name, establishes=("vae.reparam",), cite="seed Q1 step 4(c)",
-          claim_latex=r"\mathbb{E}_{\epsilon}[f(\mu + \sigma\epsilon)] = \mathbb{E}_{q}[f(Z)]"),
-    later(lambda: sp.Matrix([E_exp(sp.diff(_pathwise, p), _std) for p in _lam]), "=",
-          lambda: _grad(SCALAR.elbo, _lam),
-          "pathwise gradient: eps does not depend on lambda, so grad_lambda moves inside E_eps",
-          family=SCALAR.name, establishes=("vae.reparam",),
-          claim_latex=r"\nabla_\lambda \mathcal{L} = \mathbb{E}_\epsilon[\nabla_\lambda "
-                      r"(\log p_\theta(X, \mu + \sigma\epsilon) - \log q_\lambda(\mu+\sigma\epsilon))]"),
-    later(lambda: sp.Matrix([E_exp(sp.diff(SCALAR.logq, p), *SCALAR.q) for p in _lam]), "=", sp.zeros(2, 1),
-          "the score has mean zero", family=SCALAR.name, establishes=("vae.reparam",),
-          claim_latex=r"\mathbb{E}_q[\nabla_\lambda \log q_\lambda(Z)] = 0"),
-    later(lambda: sp.Matrix([E_exp(SCALAR.log_weight * sp.diff(SCALAR.logq, p), *SCALAR.q) for p in _lam]),
-          "=", lambda: _grad(SCALAR.elbo, _lam),
-          "score-function (REINFORCE) estimator: unbiased too, without reparameterising",
-          family=SCALAR.name, establishes=("vae.reparam",),
-          claim_latex=r"\nabla_\lambda \mathcal{L} = \mathbb{E}_q[(\log p_\theta(X,Z) - \log q_\lambda(Z))"
-                      r"\nabla_\lambda\log q_\lambda(Z)]"),
+    moment_step(lambda: E_exp(_pathwise, _std), "=", lambda: SCALAR.elbo,
+                "Z = mu + sigma eps has law q when eps ~ N(0, 1)",
+                family=SCALAR.name, establishes=("vae.reparam",), cite="seed Q1 step 4(c)",
+                claim_latex=r"\mathbb{E}_{\epsilon}[f(\mu + \sigma\epsilon)] = \mathbb{E}_{q}[f(Z)]"),
+    moment_step(lambda: sp.Matrix([E_exp(sp.diff(_pathwise, p), _std) for p in _lam]), "=",
+                lambda: _grad(SCALAR.elbo, _lam),
+                "pathwise gradient: eps does not depend on lambda, so grad_lambda moves inside E_eps",
+                family=SCALAR.name, establishes=("vae.reparam",),
+                claim_latex=r"\nabla_\lambda \mathcal{L} = \mathbb{E}_\epsilon[\nabla_\lambda "
+                            r"(\log p_\theta(X, \mu + \sigma\epsilon) - \log q_\lambda(\mu+\sigma\epsilon))]"),
+    moment_step(lambda: sp.Matrix([E_exp(sp.diff(SCALAR.logq, p), *SCALAR.q) for p in _lam]), "=", sp.zeros(2, 1),
+                "the score has mean zero", family=SCALAR.name, establishes=("vae.reparam",),
+                claim_latex=r"\mathbb{E}_q[\nabla_\lambda \log q_\lambda(Z)] = 0"),
+    moment_step(lambda: sp.Matrix([E_exp(SCALAR.log_weight * sp.diff(SCALAR.logq, p), *SCALAR.q) for p in _lam]),
+                "=", lambda: _grad(SCALAR.elbo, _lam),
+                "score-function (REINFORCE) estimator: unbiased too, without reparameterising",
+                family=SCALAR.name, establishes=("vae.reparam",),
+                claim_latex=r"\nabla_\lambda \mathcal{L} = \mathbb{E}_q[(\log p_\theta(X,Z) - \log q_\lambda(Z))"
+                            r"\nabla_\lambda\log q_\lambda(Z)]"),
 ], source=SOURCE)
 
 # amortised encoder over a data set of two points: q_phi(Z|X) = N(a X + c, exp(2 (d X + e)))
@@ -459,14 +437,14 @@ def _amortised(what: str) -> sp.Expr:
 
 _DATASET = SCALAR.name + ", N = 2, linear encoder"
 derivation("vae.dataset", "the bound for a data set, with an amortised encoder", [
-    later(lambda: _amortised("log_evidence") - _amortised("elbo"), "=", lambda: _amortised("kl"),
-          "sum the per-point gap identity; the encoder mu_phi(X) = a X + c, sigma_phi(X) = exp(d X + e) is shared",
-          family=_DATASET, establishes=("vae.dataset",), cite="seed Q1 step 5",
-          claim_latex=r"\sum_i \log p_\theta(X^{(i)}) - \sum_i\mathcal{L}_\phi(X^{(i)}) = "
-                      r"\sum_i \mathrm{KL}(q_\phi(Z\mid X^{(i)})\,\|\,p_\theta(Z\mid X^{(i)}))"),
-    later(lambda: _amortised("log_evidence"), ">=", lambda: _amortised("elbo"), "each KL >= 0",
-          family=_DATASET, establishes=("vae.dataset",),
-          claim_latex=r"\sum_i \log p_\theta(X^{(i)}) \ge \sum_i \mathcal{L}_\phi(X^{(i)})"),
+    moment_step(lambda: _amortised("log_evidence") - _amortised("elbo"), "=", lambda: _amortised("kl"),
+                "sum the per-point gap identity; the encoder mu_phi(X) = a X + c, sigma_phi(X) = exp(d X + e) is shared",
+                family=_DATASET, establishes=("vae.dataset",), cite="seed Q1 step 5",
+                claim_latex=r"\sum_i \log p_\theta(X^{(i)}) - \sum_i\mathcal{L}_\phi(X^{(i)}) = "
+                            r"\sum_i \mathrm{KL}(q_\phi(Z\mid X^{(i)})\,\|\,p_\theta(Z\mid X^{(i)}))"),
+    moment_step(lambda: _amortised("log_evidence"), ">=", lambda: _amortised("elbo"), "each KL >= 0",
+                family=_DATASET, establishes=("vae.dataset",),
+                claim_latex=r"\sum_i \log p_\theta(X^{(i)}) \ge \sum_i \mathcal{L}_\phi(X^{(i)})"),
 ], source=SOURCE)
 
 derivation("vae.elbo_decomp", "ELBO = reconstruction - KL to the prior", [
@@ -475,22 +453,22 @@ derivation("vae.elbo_decomp", "ELBO = reconstruction - KL to the prior", [
          establishes=("vae.elbo_decomp",), cite="seed Q1 step 6(a)",
          claim_latex=r"\log\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)} = \log p_\theta(X\mid Z) - "
                      r"\log\frac{q(Z)}{p_\theta(Z)}"),
-    later(lambda: SCALAR.elbo, "=", lambda: E_exp(SCALAR.loglik, *SCALAR.q) - GAUSS_KL_1D,
-          "closed forms: the KL term is vae.gauss_kl_1d", family=SCALAR.name, establishes=("vae.elbo_decomp",),
-          claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - \mathrm{KL}(\mathcal{N}(\mu,\sigma^2)"
-                      r"\,\|\,\mathcal{N}(\mu_z,\sigma_z^2))"),
-    later(lambda: LATENT2.elbo, "=", lambda: E_exp(LATENT2.loglik, *LATENT2.q) - sum(
-              gauss_kl_1d(m_, s_, mz, sigma_z) for m_, s_, mz in zip(LATENT2.mu, LATENT2.sigma, LATENT2.mu_z)),
-          "closed forms: the KL term is vae.gauss_kl_diag", family=LATENT2.name, establishes=("vae.elbo_decomp",),
-          claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - \sum_{j=1}^{2}\mathrm{KL}_j"),
+    moment_step(lambda: SCALAR.elbo, "=", lambda: E_exp(SCALAR.loglik, *SCALAR.q) - GAUSS_KL_1D,
+                "closed forms: the KL term is vae.gauss_kl_1d", family=SCALAR.name, establishes=("vae.elbo_decomp",),
+                claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - \mathrm{KL}(\mathcal{N}(\mu,\sigma^2)"
+                            r"\,\|\,\mathcal{N}(\mu_z,\sigma_z^2))"),
+    moment_step(lambda: LATENT2.elbo, "=", lambda: E_exp(LATENT2.loglik, *LATENT2.q) - sum(
+                    gauss_kl_1d(m_, s_, mz, sigma_z) for m_, s_, mz in zip(LATENT2.mu, LATENT2.sigma, LATENT2.mu_z)),
+                "closed forms: the KL term is vae.gauss_kl_diag", family=LATENT2.name, establishes=("vae.elbo_decomp",),
+                claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - \sum_{j=1}^{2}\mathrm{KL}_j"),
 ], source=SOURCE)
 
 derivation("vae.gauss_kl_1d", "KL between 1-D Gaussians, by moments", [
-    later(lambda: E_exp(log_normal(Z, mu, sigma**2) - log_normal(Z, mu_z, sigma_z**2), Normal(Z, mu, sigma**2)),
-          "=", GAUSS_KL_1D, "E_q[log q - log p]: only E[Z] and E[Z^2] under q are needed",
-          establishes=("vae.gauss_kl_1d",), cite="seed Q1 step 6(a)",
-          claim_latex=r"\mathbb{E}_{\mathcal{N}(\mu,\sigma^2)}[\log\mathcal{N}(Z\mid\mu,\sigma^2) - "
-                      r"\log\mathcal{N}(Z\mid\mu_z,\sigma_z^2)] = " + latex(GAUSS_KL_1D)),
+    moment_step(lambda: E_exp(log_normal(Z, mu, sigma**2) - log_normal(Z, mu_z, sigma_z**2), Normal(Z, mu, sigma**2)),
+                "=", GAUSS_KL_1D, "E_q[log q - log p]: only E[Z] and E[Z^2] under q are needed",
+                establishes=("vae.gauss_kl_1d",), cite="seed Q1 step 6(a)",
+                claim_latex=r"\mathbb{E}_{\mathcal{N}(\mu,\sigma^2)}[\log\mathcal{N}(Z\mid\mu,\sigma^2) - "
+                            r"\log\mathcal{N}(Z\mid\mu_z,\sigma_z^2)] = " + latex(GAUSS_KL_1D)),
 ], source=SOURCE)
 
 _Zs = [declare(f"Z_{k}", f"Z_{k}") for k in (1, 2, 3)]
@@ -504,11 +482,11 @@ def _diag_kl_by_moments() -> sp.Expr:
 
 
 derivation("vae.gauss_kl_diag", "KL between diagonal Gaussians is a sum over coordinates", [
-    later(_diag_kl_by_moments, "=", GAUSS_KL_DIAG.subs(m_dim, 3).doit(),
-          "log q - log p is a sum over coordinates and each term depends on one coordinate only",
-          family="m = 3", establishes=("vae.gauss_kl_diag",),
-          claim_latex=r"\mathbb{E}_q[\log q(Z) - \log p(Z)] = \sum_{j=1}^{3}\mathrm{KL}(\mathcal{N}(\mu_j,\sigma_j^2)"
-                      r"\,\|\,\mathcal{N}(\mu_{z,j},\sigma_{z,j}^2))"),
+    moment_step(_diag_kl_by_moments, "=", GAUSS_KL_DIAG.subs(m_dim, 3).doit(),
+                "log q - log p is a sum over coordinates and each term depends on one coordinate only",
+                family="m = 3", establishes=("vae.gauss_kl_diag",),
+                claim_latex=r"\mathbb{E}_q[\log q(Z) - \log p(Z)] = \sum_{j=1}^{3}\mathrm{KL}(\mathcal{N}(\mu_j,\sigma_j^2)"
+                            r"\,\|\,\mathcal{N}(\mu_{z,j},\sigma_{z,j}^2))"),
 ], source=SOURCE)
 
 _r = sp.Matrix([X_i[k] - mu_i[k] for k in (1, 2, 3)])
