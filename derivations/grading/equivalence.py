@@ -94,19 +94,22 @@ def numeric(answer, reference, conditions=(), integrated: Integrated | None = No
         return numeric_quadrature(answer, reference, conditions, seed)
     try:
         ws = worlds((answer, reference), conditions, n=n, seed=seed, integrated=integrated)
-        used = skipped = 0
+        used = skipped = failed = 0
         for w in ws:
             r = w.value(reference, integrated or Integrated())
             if r is None:
                 skipped += 1
                 continue
             a = w.value(answer, integrated or Integrated())
-            if a is None or differ(a, r) or (r.is_real and not a.is_real):
+            if a is None:                  # no value (overflow, a pole hit exactly): no evidence here
+                failed += 1
+                continue
+            if differ(a, r) or (r.is_real and not a.is_real):
                 example = show(w)
-                example.update(answer=_short(a) if a is not None else "undefined", reference=_short(r))
-                why = ("the answer is undefined or not real at an admissible point where the reference "
-                       "is defined") if a is None or (r.is_real and not a.is_real) else \
-                    "the answer and the reference differ at an admissible point"
+                example.update(answer=_short(a), reference=_short(r))
+                why = ("the answer is not real at an admissible point where the reference is"
+                       if r.is_real and not a.is_real else
+                       "the answer and the reference differ at an admissible point")
                 return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, why, counterexample=example,
                                 seconds=time.perf_counter() - started)
             used += 1
@@ -115,7 +118,8 @@ def numeric(answer, reference, conditions=(), integrated: Integrated | None = No
                         seconds=time.perf_counter() - started)
     if used < MIN_POINTS:
         return Evidence(Status.UNCHECKED, Kind.NONE,
-                        f"only {used} admissible points could be evaluated ({skipped} undefined)",
+                        f"only {used} admissible points could be evaluated ({skipped} where the reference "
+                        f"is undefined, {failed} where the answer has no finite value)",
                         seconds=time.perf_counter() - started)
     where = " (densities on random finite supports)" if integrated else ""
     return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,

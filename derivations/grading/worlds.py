@@ -137,6 +137,8 @@ class World:
             expr = _unroll(expr)
         unknown = {a: self._random(a) for a in expr.atoms(AppliedUndef, sp.Indexed)}
         expr = expr.xreplace(unknown)
+        if _overflows(expr):
+            return None                    # e^{e^{e^t}}: too large for any check; never a verdict
         try:
             value = expr.evalf(PRECISION)
         except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
@@ -174,6 +176,19 @@ def _points(symbols: tuple, conditions: tuple, n: int, seed: int, small: tuple =
         if all(_holds(c, point) for c in conditions):
             found.append(point)
     return found
+
+
+def _overflows(expr) -> bool:
+    """Does a float64 evaluation overflow? (then a 50-digit one could take unbounded time)"""
+    import numpy as np
+
+    from .quadrature import Unsupported as NoFloat, interpret
+    try:
+        with np.errstate(all="ignore"):
+            value = complex(interpret(expr, {}))
+    except (NoFloat, TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return value != value or abs(value) == float("inf")
 
 
 def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integrated | None = None):
