@@ -40,7 +40,8 @@ def _local_grader(timeout: float):
                 jobs = max(1, int(get_worker().state.nthreads))
             except (ImportError, ValueError, AttributeError):
                 jobs = 1
-            warm()
+            from .. import registry
+            warm(registry.slots())      # this worker's pool forks with every slot's scope built
             _POOLS[timeout] = Grader(jobs=jobs, timeout=timeout)
         return _POOLS[timeout]
 

@@ -33,15 +33,19 @@ def fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half."""
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half.
+
+    ``durable`` also fsyncs (survives a power cut, not only a killed process); outputs that
+    every run rewrites from the journal skip it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

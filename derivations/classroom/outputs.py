@@ -132,7 +132,8 @@ def reference_latex(slot_id: str) -> str:
     return latex(slot.reference) if slot.reference is not None else ""
 
 
-def feedback(student: str, rows: list[Row], reveal: bool) -> bytes:
+def feedback(student: str, rows: list[Row], references: dict) -> bytes:
+    """The student's feedback; ``references`` (slot -> LaTeX) is empty unless revealed."""
     total, best = sum(r.points for r in rows), sum(r.max_points for r in rows)
     out = [f"# Feedback for {student}", "", f"Score: **{fmt(round(total, 4))} / {fmt(round(best, 4))}**", ""]
     for r in rows:
@@ -166,8 +167,8 @@ def feedback(student: str, rows: list[Row], reveal: bool) -> bytes:
         ce = counterexample_text(res.get("counterexample"))
         if ce:
             out += [f"Counterexample: {ce}", ""]
-        if reveal and r.kind != "problem":
-            ref = reference_latex(r.slot)
+        if r.kind != "problem":
+            ref = references.get(r.slot)
             if ref:
                 out += [f"Reference: ${ref}$", ""]
     return ("\n".join(out).rstrip() + "\n").encode("utf-8")
@@ -181,6 +182,7 @@ def write_all(out: Path, rows: list[Row], problems, reveal: bool) -> None:
     by_student: dict[str, list[Row]] = {}
     for r in rows:
         by_student.setdefault(r.student, []).append(r)
+    references = {slot: reference_latex(slot) for slot in {r.slot for r in rows}} if reveal else {}
     for student, mine in by_student.items():
-        write_atomic(out / "gradescope" / student / "results.json", gradescope(mine))
-        write_atomic(out / "feedback" / f"{student}.md", feedback(student, mine, reveal))
+        write_atomic(out / "gradescope" / student / "results.json", gradescope(mine), durable=False)
+        write_atomic(out / "feedback" / f"{student}.md", feedback(student, mine, references), durable=False)
