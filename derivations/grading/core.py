@@ -151,7 +151,9 @@ def uses_densities(slot) -> bool:
 
 
 def scope_for(slot):
-    return for_slot(slot.id, True) if uses_densities(slot) else for_slot(slot.id)
+    """Density mode where the slot speaks of densities, and where it has no reference at all (so
+    an answer about p(z_1|x) is read, then reported unchecked rather than unreadable)."""
+    return for_slot(slot.id, True) if uses_densities(slot) or slot.reference is None else for_slot(slot.id)
 
 
 def to_symbols(expr, slot):

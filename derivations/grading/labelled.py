@@ -12,14 +12,14 @@ import yaml
 
 DEFAULT = Path(__file__).resolve().parents[2] / "tests" / "data" / "labelled_answers.yaml"
 ACCEPT = {"correct": {"correct"}, "wrong": {"wrong"}, "invalid": {"invalid"},
-          "hostile": {"invalid", "unchecked"}}
+          "hostile": {"invalid", "unchecked"}, "unchecked": {"unchecked"}}
 
 
 @dataclass(frozen=True)
 class Item:
     slot: str
     latex: str
-    label: str            # correct | wrong | invalid | hostile
+    label: str            # correct | wrong | invalid | hostile | unchecked
     gap: bool = False     # right, but needs a definition the registry lacks
 
     @property
@@ -43,6 +43,9 @@ def load(path: Path | str = DEFAULT, with_generated: bool = True) -> list[Item]:
         if slot == "hostile":
             for target, answers in groups.items():
                 items.extend(Item(target, a, "hostile") for a in answers)
+            continue
+        if slot == "no_reference":           # slots that state a property: "unchecked" is right
+            items.extend(Item(target, a, "unchecked") for target, a in groups["unchecked"])
             continue
         for group, answers in groups.items():
             label, _, gap = group.partition("_")

@@ -80,6 +80,11 @@ class Canon:
         if net is None:
             out[("log", _key(Density.make(d.family, d.variables, given)))] += 1
             return dict(out)
+        for children, parents in net.factors:          # a factor of the model is its own atom
+            own = tuple(p for p in parents if not (d.family == "q" and p in net.observed))
+            if set(children) == set(d.variables) and set(own) == set(given):
+                out[("log", _key(Density.make(d.family, children, own)))] += 1
+                return dict(out)
         add_set(joint, 1)
         if given:
             add_set(frozenset(given), -1)
