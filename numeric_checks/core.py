@@ -138,7 +138,26 @@ def generator(device: str, seed: int) -> torch.Generator:
 # and a sample count give the same draws on any machine of that type.
 CHUNK = {"cpu": 1 << 16, "cuda": 1 << 25}
 MIN_CHUNK = 1 << 12                 # an out-of-memory retry halves the chunk down to this
+# Intra-op threads while a CPU stream runs. A cache-sized chunk gains little from splitting each
+# op across cores, and on a loaded machine every op's thread barrier waits for a descheduled
+# thread: on this project's 2-core machine under load, 2 threads ran the streams 2-20x slower
+# than 1. DERIVCHECK_CPU_THREADS overrides it; 0 keeps torch's own setting.
+CPU_THREADS = 1
 COMPILE_MIN_SAMPLES = 1 << 26       # "auto" compiles on CUDA from this many samples on
+
+
+@contextmanager
+def _stream_threads(device: str):
+    wanted = int(os.environ.get("DERIVCHECK_CPU_THREADS", CPU_THREADS))
+    before = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or wanted <= 0 or wanted == before:
+        yield
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def default_chunk(device: str) -> int:
@@ -196,11 +215,14 @@ def _moments(values: torch.Tensor, shift: torch.Tensor, float64: bool = True):
     the cancellation that sum(v^2) - n mean^2 suffers when |mean| >> sd. With ``float64`` the
     chunk is widened first; otherwise the chunk's own dtype is used inside the chunk (torch
     reduces with a tree/cascade, error ~ eps log n) and only the chunk totals are float64.
-    S2 is a norm (one read of d, no d*d temporary).
+    One temporary (d); S2 is a dot product (1-D) or a norm, never a d*d temporary.
     """
-    d = values.to(torch.float64) - shift if float64 else values - shift.to(values.dtype)
+    if float64:
+        d = values - shift if values.dtype == torch.float64 else values.to(torch.float64).sub_(shift)
+    else:
+        d = values - shift.to(values.dtype)
     s1 = d.sum(0)
-    s2 = torch.linalg.vector_norm(d, dim=0).square()
+    s2 = torch.dot(d, d) if d.ndim == 1 else torch.linalg.vector_norm(d, dim=0).square()
     return s1.to(torch.float64), s2.to(torch.float64)
 
 
@@ -318,8 +340,9 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     started = time.perf_counter()
     while True:
         try:
-            stream = _Stream(draw, samples, device, seed, chunk,
-                             _want_compile(compile, device, samples, chunk)).run()
+            with _stream_threads(device):
+                stream = _Stream(draw, samples, device, seed, chunk,
+                                 _want_compile(compile, device, samples, chunk)).run()
             break
         except torch.cuda.OutOfMemoryError:
             if torch.device(device).type != "cuda" or chunk // 2 < MIN_CHUNK:

@@ -208,3 +208,23 @@ def test_cuda_stream_is_reproducible_and_estimates_a_known_mean():
     a = stream_mean(draw, 3_000_000, device="cuda", seed=1, chunk=1 << 20)
     assert a == stream_mean(draw, 3_000_000, device="cuda", seed=1, chunk=1 << 20)
     assert Measurement("E[chi2_1]", a[0], 1.0, a[1], 3_000_000).passed
+
+
+def test_cpu_streams_run_single_threaded_and_restore_torch_threads(monkeypatch):
+    seen = []
+
+    def draw(n, gen):
+        seen.append(torch.get_num_threads())
+        return torch.rand(n, generator=gen)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.delenv("DERIVCHECK_CPU_THREADS", raising=False)
+        stream_mean(draw, 10_000, chunk=4096)
+        assert set(seen) == {core.CPU_THREADS} and torch.get_num_threads() == 2
+        seen.clear()
+        monkeypatch.setenv("DERIVCHECK_CPU_THREADS", "0")          # 0: torch's own setting
+        stream_mean(draw, 10_000, chunk=4096)
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
