@@ -18,6 +18,10 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 STYLE = {"proved": "green", "refuted": "red", "unchecked": "yellow", "error": "magenta"}
 
 
+def _log(message) -> None:
+    console.print(escape(str(message)), soft_wrap=True)
+
+
 def progress_bar(**kw) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=Console(stderr=True), transient=True, **kw)
@@ -236,6 +240,51 @@ def fdiv(loss, as_json, timeout):
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
     else:
         console.print(escape(result.describe()), soft_wrap=True)
+
+
+@main.command()
+@click.argument("sheets", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for grades and feedback.")
+@click.option("--rubric", type=click.Path(exists=True, dir_okay=False), help="Points per slot, partial credit (YAML).")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=None, help="Seconds per answer.")
+@click.option("--executor", type=click.Choice(["processes", "dask"]), default="processes", show_default=True)
+@click.option("--scheduler", help="Dask scheduler address (with --executor dask).")
+@click.option("--reveal-reference", is_flag=True, help="Show the reference answers in students' feedback.")
+def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_reference):
+    """Grade a class: answer sheets (YAML/JSON, LaTeX, CSV; files or folders) into grades.csv,
+    grades.jsonl, review.csv, Gradescope results and per-student feedback. Resumable."""
+    from .classroom.runner import DEFAULT_TIMEOUT, grade_command
+
+    sys.exit(grade_command(sheets, out, rubric, jobs, timeout or DEFAULT_TIMEOUT, executor, scheduler,
+                           reveal_reference, console=console))
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for derivcheck.tex and figures.")
+@click.option("--pdf", is_flag=True, help="Compile the PDF (needs latexmk or pdflatex).")
+@click.option("--numeric", is_flag=True, help="Run the numeric checks and include their table.")
+@click.option("--samples", type=click.IntRange(min=100), default=None, help="Monte Carlo samples per check.")
+@click.option("--device", default="cpu", show_default=True)
+def latex(ids, out, pdf, numeric, samples, device):
+    """Write LaTeX (and a PDF) of every derived result with its evidence, and plots of the checks."""
+    from .publish.commands import latex_command
+
+    _check_selectors(ids)
+    sys.exit(latex_command(ids, out, pdf, numeric, samples=samples, device=device, log=_log))
+
+
+@main.command()
+@click.argument("grades_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--pdf", is_flag=True, help="Also write report.pdf (needs a TeX engine).")
+@click.option("--html", is_flag=True, help="Also write report.html.")
+def report(grades_dir, pdf, html):
+    """The class report from a `derivcheck grade` output folder: verdicts per slot, score
+    histogram, the most common mistakes with an example each, and the review queue."""
+    from .publish.commands import report_command
+
+    sys.exit(report_command(grades_dir, pdf, html, log=_log))
 
 
 if __name__ == "__main__":
