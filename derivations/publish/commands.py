@@ -1,0 +1,119 @@
+"""The two publishing commands as library functions; the CLI (and ``python -m
+derivations.publish``) only parses arguments and calls them.
+
+Exit codes: 0 done; 1 the PDF did not compile cleanly, or a numeric check failed; 2 misuse
+(unknown slot id, missing grading folder); 3 ``--pdf`` asked for but no TeX engine installed
+(the .tex is written all the same).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import registry
+
+MISUSE, NO_TEX = 2, 3
+
+
+def _unknown(ids, log) -> bool:
+    unknown = registry.unknown_selectors(ids)
+    for s in unknown:
+        try:
+            registry.get_slot(s)
+        except KeyError as exc:
+            log(f"error: {exc.args[0]}")
+    return bool(unknown)
+
+
+def run_numeric(ids=(), samples: int | None = None, device: str = "cpu") -> list[dict]:
+    """Rows of every registered numeric check whose slot matches ``ids``."""
+    from numeric_checks import core
+
+    rows = []
+    for slot_id, checks in sorted(core.checks().items()):
+        if registry.matches(slot_id, ids):
+            for check in checks:
+                result = core.run_check(check, samples or core.DEFAULT_SAMPLES, device)
+                rows.extend(result.rows())
+    return rows
+
+
+def latex_command(ids, out, pdf: bool = False, numeric: bool = False, *, samples: int | None = None,
+                  device: str = "cpu", log=print) -> int:
+    """``derivcheck latex [IDS...] --out DIR [--pdf] [--numeric]``: write DIR/derivcheck.tex with
+    its figures under DIR/figures; compile it with ``pdf``; run the numeric checks with ``numeric``."""
+    from . import compile as texc
+    from . import document, plots
+    from .. import verify
+
+    ids = tuple(ids or ())
+    if _unknown(ids, log):
+        return MISUSE
+    out = Path(out)
+    started = time.perf_counter()
+    results = verify.run_all(ids)
+    log(f"verified {len(results)} derivations in {time.perf_counter() - started:.1f} s")
+    rows = None
+    if numeric:
+        t0 = time.perf_counter()
+        rows = run_numeric(ids, samples, device)
+        log(f"ran the numeric checks: {len(rows)} measurements, {sum(not r['passed'] for r in rows)} failed, "
+            f"{time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    made, skipped = plots.make_all(out / "figures", ids, log=log)
+    log(f"drew {len(made)} plots in {time.perf_counter() - t0:.1f} s")
+    tex_path = document.write(out / "derivcheck.tex", results, rows, made, skipped, ids)
+    log(f"wrote {tex_path}")
+    status = 1 if rows and any(not r["passed"] for r in rows) else 0
+    if not pdf:
+        return status
+    engine = texc.find_engine()
+    if engine is None:
+        log(f"--pdf: {texc.INSTALL_HINT}; the .tex is written and can be compiled elsewhere")
+        return NO_TEX
+    result = texc.compile_pdf(tex_path, engine)
+    if result.pdf is None:
+        log(f"{engine} failed after {result.seconds:.1f} s; see {tex_path.with_suffix('.log')}")
+        for e in result.errors[:5]:
+            log(f"  {e}")
+        return 1
+    log(f"wrote {result.pdf}: {result.pages} pages in {result.seconds:.1f} s ({engine}); "
+        f"worst overfull box {result.worst_overfull:.1f} pt")
+    return status if result.ok else 1
+
+
+def report_command(grades_dir, pdf: bool = False, html: bool = False, *, log=print) -> int:
+    """``derivcheck report GRADES_DIR [--pdf|--html]``: the class report from a grading output
+    folder, as GRADES_DIR/report.md (always), report.tex/.pdf (``pdf``) or report.html (``html``)."""
+    from . import compile as texc
+    from . import report
+
+    try:
+        grades = report.load(grades_dir)
+    except FileNotFoundError as exc:
+        log(f"error: {exc}")
+        return MISUSE
+    folder = Path(grades_dir)
+    summary = report.summarise(grades, folder)
+    written = [report.write_markdown(summary, folder / "report.md")]
+    report.write_histogram(summary, folder / "report_scores")
+    if html:
+        written.append(report.write_html(summary, folder / "report.html"))
+    code = 0
+    if pdf:
+        tex_path = report.write_tex(summary, folder / "report.tex")
+        written.append(tex_path)
+        engine = texc.find_engine()
+        if engine is None:
+            log(f"--pdf: {texc.INSTALL_HINT}; wrote {tex_path}")
+            code = NO_TEX
+        else:
+            result = texc.compile_pdf(tex_path, engine)
+            if result.pdf is None:
+                log(f"{engine} failed: {'; '.join(result.errors[:3])}")
+                code = 1
+            else:
+                written.append(result.pdf)
+    log(report.terminal_summary(summary))
+    log("wrote " + ", ".join(str(p) for p in written))
+    return code

@@ -1,0 +1,252 @@
+"""The class report after ``derivcheck grade``: for staff, from the grading output folder.
+
+It reads DIR/grades.jsonl (or DIR/grades.csv: student, slot, verdict, points, max_points,
+mistake, message) and DIR/review.csv, and shows: per-slot verdict counts, a histogram of the
+students' scores, the most common named mistakes per slot with one example each, and the size
+of the review queue. Students' answers are untrusted text: they are escaped for HTML and
+LaTeX (printed verbatim, never interpreted).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..grading.result import VERDICTS
+from . import tex
+
+TOP_MISTAKES = 3
+EXAMPLE_CHARS = 240
+_ANSWER_KEYS = ("latex", "answer", "submitted", "parsed_latex", "steps", "chain")
+
+
+@dataclass(frozen=True)
+class Grade:
+    student: str
+    slot: str
+    verdict: str
+    points: float
+    max_points: float
+    mistake: str
+    message: str
+    answer: str = ""
+
+
+@dataclass
+class Summary:
+    folder: Path
+    grades: list[Grade]
+    verdicts: dict[str, Counter] = field(default_factory=dict)           # slot -> verdict counts
+    scores: dict[str, float] = field(default_factory=dict)               # student -> fraction of max
+    mistakes: dict[str, list[tuple[str, int, Grade]]] = field(default_factory=dict)  # slot -> top mistakes
+    review: int = 0
+    review_source: str = ""
+
+    @property
+    def students(self) -> int:
+        return len({g.student for g in self.grades})
+
+
+def _number(value) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
+
+
+def _answer(record: dict) -> str:
+    for key in _ANSWER_KEYS:
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value:
+            return " ; ".join(str(v) for v in value)
+    return ""
+
+
+def _grade(record: dict) -> Grade:
+    return Grade(str(record.get("student", "")), str(record.get("slot", "")), str(record.get("verdict", "")),
+                 _number(record.get("points")), _number(record.get("max_points", 1)),
+                 str(record.get("mistake") or ""), str(record.get("message") or ""), _answer(record))
+
+
+def load(folder) -> list[Grade]:
+    """Grades from DIR/grades.jsonl, else DIR/grades.csv (FileNotFoundError says what is missing)."""
+    folder = Path(folder)
+    jsonl, table = folder / "grades.jsonl", folder / "grades.csv"
+    if jsonl.exists():
+        grades = []
+        for line in jsonl.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue          # a torn last line of an interrupted run
+                if isinstance(record, dict):
+                    grades.append(_grade(record))
+        return grades
+    if table.exists():
+        with open(table, newline="", encoding="utf-8", errors="replace") as fh:
+            return [_grade(row) for row in csv.DictReader(fh)]
+    raise FileNotFoundError(f"{folder} has neither grades.jsonl nor grades.csv; run `derivcheck grade SHEETS "
+                            f"--out {folder}` first")
+
+
+def _review_size(folder: Path, grades) -> tuple[int, str]:
+    review = folder / "review.csv"
+    if review.exists():
+        with open(review, newline="", encoding="utf-8", errors="replace") as fh:
+            return sum(1 for _ in csv.DictReader(fh)), "review.csv"
+    return sum(g.verdict in ("unchecked", "invalid") for g in grades), "unchecked and invalid grades"
+
+
+def summarise(grades: list[Grade], folder=None) -> Summary:
+    folder = Path(folder) if folder is not None else Path(".")
+    out = Summary(folder, grades)
+    points, maxima = defaultdict(float), defaultdict(float)
+    by_mistake: dict[str, dict[str, list[Grade]]] = defaultdict(lambda: defaultdict(list))
+    for g in sorted(grades, key=lambda g: (g.slot, g.student)):
+        out.verdicts.setdefault(g.slot, Counter())[g.verdict] += 1
+        points[g.student] += g.points
+        maxima[g.student] += g.max_points
+        if g.mistake:
+            by_mistake[g.slot][g.mistake].append(g)
+    out.scores = {s: (points[s] / maxima[s] if maxima[s] else 0.0) for s in sorted(points)}
+    for slot, named in by_mistake.items():
+        ranked = sorted(named.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_MISTAKES]
+        out.mistakes[slot] = [(name, len(items), items[0]) for name, items in ranked]
+    out.review, out.review_source = _review_size(folder, grades)
+    return out
+
+
+def _verdict_columns(summary: Summary) -> list[str]:
+    seen = {v for c in summary.verdicts.values() for v in c}
+    return [v for v in VERDICTS if v in seen] + sorted(seen - set(VERDICTS))
+
+
+def _clip(s: str, n: int = EXAMPLE_CHARS) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+# ---------------------------------------------------------------------------- histogram
+def histogram_figure(summary: Summary):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 2.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.hist([100 * s for s in summary.scores.values()], bins=[10 * k for k in range(11)], color="#1f77b4",
+            edgecolor="white")
+    ax.set_xlabel("score (% of the points available to the student)")
+    ax.set_ylabel("students")
+    ax.set_xlim(0, 100)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def write_histogram(summary: Summary, stem) -> tuple[Path, Path]:
+    stem = Path(stem)
+    fig = histogram_figure(summary)
+    pdf, png = stem.with_suffix(".pdf"), stem.with_suffix(".png")
+    fig.savefig(pdf)
+    fig.savefig(png, dpi=110)
+    return pdf, png
+
+
+# ---------------------------------------------------------------------------- text formats
+def terminal_summary(summary: Summary) -> str:
+    totals = Counter()
+    for c in summary.verdicts.values():
+        totals.update(c)
+    scores = list(summary.scores.values())
+    mean = 100 * sum(scores) / len(scores) if scores else 0.0
+    verdicts = ", ".join(f"{v} {totals[v]}" for v in _verdict_columns(summary))
+    return (f"{summary.students} students, {len(summary.grades)} answers ({verdicts}); mean score {mean:.1f}%; "
+            f"review queue {summary.review} ({summary.review_source})")
+
+
+def write_markdown(summary: Summary, path) -> Path:
+    cols = _verdict_columns(summary)
+    lines = ["# Class report", "", terminal_summary(summary), "", "## Verdicts per slot", "",
+             "| slot | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for slot, c in sorted(summary.verdicts.items()):
+        lines.append(f"| `{slot}` | " + " | ".join(str(c[v]) for v in cols) + " |")
+    lines += ["", "## Scores", "", "![score histogram](report_scores.png)", "",
+              "## Most common mistakes per slot", ""]
+    if not summary.mistakes:
+        lines.append("No named mistakes.")
+    for slot, ranked in sorted(summary.mistakes.items()):
+        lines.append(f"### `{slot}`")
+        for name, count, g in ranked:
+            answer = html.escape(_clip(g.answer).replace("`", "'"), quote=False)
+            lines.append(f"- **{html.escape(name)}** ({count}x), e.g. {html.escape(g.student)}: `{answer}` -- "
+                         f"{html.escape(_clip(g.message), quote=False)}")
+        lines.append("")
+    lines += ["## Review queue", "", f"{summary.review} items ({summary.review_source})."]
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_html(summary: Summary, path) -> Path:
+    e = html.escape
+    cols = _verdict_columns(summary)
+    png = Path(path).with_name("report_scores.png")
+    img = ""
+    if png.exists():
+        img = f'<img alt="score histogram" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}">'
+    rows = "".join(f"<tr><td><code>{e(slot)}</code></td>" + "".join(f"<td>{c[v]}</td>" for v in cols) + "</tr>"
+                   for slot, c in sorted(summary.verdicts.items()))
+    mistakes = []
+    for slot, ranked in sorted(summary.mistakes.items()):
+        items = "".join(f"<li><b>{e(name)}</b> ({count}&times;), e.g. {e(g.student)}: <code>{e(_clip(g.answer))}</code>"
+                        f" &mdash; {e(_clip(g.message))}</li>" for name, count, g in ranked)
+        mistakes.append(f"<h3><code>{e(slot)}</code></h3><ul>{items}</ul>")
+    body = (f"<h1>Class report</h1><p>{e(terminal_summary(summary))}</p><h2>Verdicts per slot</h2>"
+            f"<table><tr><th>slot</th>{''.join(f'<th>{e(v)}</th>' for v in cols)}</tr>{rows}</table>"
+            f"<h2>Scores</h2>{img}<h2>Most common mistakes per slot</h2>"
+            f"{''.join(mistakes) or '<p>No named mistakes.</p>'}"
+            f"<h2>Review queue</h2><p>{summary.review} items ({e(summary.review_source)}).</p>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}")
+    path = Path(path)
+    path.write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>Class report</title>'
+                    f"<style>{style}</style></head><body>{body}</body></html>\n", encoding="utf-8")
+    return path
+
+
+def write_tex(summary: Summary, path) -> Path:
+    t = tex.text
+    cols = _verdict_columns(summary)
+    spec = "@{}l" + "r" * len(cols) + "@{}"
+    lines = [r"\documentclass[10pt,a4paper]{article}", r"\usepackage[margin=2cm]{geometry}",
+             r"\usepackage{graphicx,longtable,booktabs}", r"\setlength{\parindent}{0pt}",
+             r"\setlength{\emergencystretch}{3em}", r"\begin{document}", r"\section*{Class report}",
+             t(terminal_summary(summary)), r"\subsection*{Verdicts per slot}",
+             rf"\begin{{longtable}}{{{spec}}}\toprule slot & " + " & ".join(t(v) for v in cols) +
+             r"\\ \midrule\endhead \bottomrule\endfoot"]
+    for slot, c in sorted(summary.verdicts.items()):
+        lines.append(tex.code(slot) + " & " + " & ".join(str(c[v]) for v in cols) + r"\\")
+    lines += [r"\end{longtable}", r"\subsection*{Scores}", r"\begin{center}",
+              r"\includegraphics[width=0.7\linewidth]{report_scores.pdf}", r"\end{center}",
+              r"\subsection*{Most common mistakes per slot}"]
+    if not summary.mistakes:
+        lines.append("No named mistakes.")
+    for slot, ranked in sorted(summary.mistakes.items()):
+        lines.append(rf"\paragraph{{{tex.code(slot)}}}\begin{{itemize}}")
+        for name, count, g in ranked:
+            lines.append(rf"\item \textbf{{{t(name)}}} ({count}$\times$), e.g.\ {t(g.student)}: "
+                         rf"{tex.verbatim(_clip(g.answer))} --- {t(_clip(g.message))}")
+        lines.append(r"\end{itemize}")
+    lines += [r"\subsection*{Review queue}", t(f"{summary.review} items ({summary.review_source})."),
+              r"\end{document}"]
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,172 @@
+"""LaTeX pieces of the published document: plain text made safe, claims split into lines that
+fit the page, evidence tags, counterexamples.
+
+Every expression is printed by ``derivations.printing.latex`` (SymPy's printer with each
+declared symbol's LaTeX, so \\bar\\alpha_t rather than abar_t). A side longer than one line
+is split between the terms of its top-level sum; each line is then typeset by the
+``\\dcline`` macro of the preamble, which measures it and scales it down only if it is still
+wider than the line, so no claim can overflow the page.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .. import symbols as symtab
+from ..printing import latex
+from . import tags
+
+LINE_CHARS = 150          # LaTeX source characters per display line before a sum is split
+_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
+
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+                 "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\~{}", "<": r"\textless{}",
+                 ">": r"\textgreater{}", "|": r"\textbar{}"}
+# Non-ASCII characters that appear in reasons and messages; anything else becomes "?" (pdflatex
+# stops at a Unicode character it has no definition for).
+_UNICODE = {"≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "∞": r"$\infty$",
+            "→": r"$\to$", "←": r"$\leftarrow$", "⇒": r"$\Rightarrow$", "∇": r"$\nabla$",
+            "∂": r"$\partial$", "∑": r"$\sum$", "∫": r"$\int$", "√": r"$\surd$", "·": r"$\cdot$",
+            "×": r"$\times$", "−": "-", "–": "--", "—": "---", "‖": r"$\|$", "∈": r"$\in$",
+            "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\ldots{}", "±": r"$\pm$",
+            "ᵀ": r"$^\top$", "²": r"$^2$", "½": r"$\frac12$", "é": r"\'e", "ü": r'\"u', "ö": r'\"o'}
+_GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
+_GREEK_NAMES = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
+                "tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega").split()
+_UNICODE.update({g: f"$\\{name}$" for g, name in zip(_GREEK, _GREEK_NAMES)})
+
+
+def text(value) -> str:
+    """Plain text (reasons, statements, messages) made safe for LaTeX's text mode."""
+    out = []
+    for ch in str(value):
+        if ch in _TEXT_ESCAPES:
+            out.append(_TEXT_ESCAPES[ch])
+        elif ord(ch) < 128:
+            out.append(ch if ch.isprintable() or ch == "\n" else " ")
+        else:
+            out.append(_UNICODE.get(ch, "?"))
+    return "".join(out)
+
+
+def verbatim(value) -> str:
+    """Untrusted text (a student's answer) shown as typed: escaped, in typewriter type, with
+    line breaks allowed after operators and braces so that a long answer cannot overflow."""
+    out = []
+    for ch in str(value):
+        out.append(text(ch))
+        if ch in "+-=,;)}] ":
+            out.append(r"\allowbreak{}")
+    return r"{\ttfamily " + "".join(out) + "}"
+
+
+def code(value) -> str:
+    """A slot or derivation id in typewriter type, breakable after its dots and underscores
+    (ids are ASCII; escaped all the same)."""
+    pieces = re.split(r"(?<=[._])", str(value))
+    return r"\texttt{" + r"\allowbreak{}".join(text(p) for p in pieces) + "}"
+
+
+# ---------------------------------------------------------------------------- expressions
+def side_lines(expr, budget: int = LINE_CHARS) -> list[str]:
+    """LaTeX of one side as lines: a long sum is cut between its terms, in the printer's order."""
+    whole = latex(expr)
+    if len(whole) <= budget or not isinstance(expr, sp.Add):
+        return [whole]
+    lines, current = [], ""
+    for term in expr.as_ordered_terms():
+        piece = latex(term)
+        if current:
+            piece = (" - " + piece[1:].lstrip()) if piece.startswith("-") else " + " + piece
+        if current and len(current) + len(piece) > budget:
+            lines.append(current)
+            current = "{}" + piece
+        else:
+            current += piece
+    lines.append(current)
+    return lines
+
+
+def claim_lines(step) -> list[tuple[int, str]]:
+    """(indent level, math) lines of a step's claim: one line when it is short, else the left
+    side, then the relation and the right side, each cut where its sum allows."""
+    if step.claim_latex:
+        return [(0, step.claim_latex)]
+    lhs, rhs = step.sides()
+    rel = _REL[step.rel]
+    left, right = side_lines(lhs), side_lines(rhs)
+    if len(left) == len(right) == 1 and len(left[0]) + len(right[0]) <= LINE_CHARS:
+        return [(0, f"{left[0]} {rel} {right[0]}")]
+    lines = [(0, left[0])] + [(1, s) for s in left[1:]]
+    lines.append((1, f"{rel} {right[0]}"))
+    lines += [(2, s) for s in right[1:]]
+    return lines
+
+
+def display(lines: list[tuple[int, str]]) -> str:
+    """The ``\\dcline`` calls that typeset ``lines`` (see the preamble)."""
+    return "\n".join(rf"\dcline{{{level * 2}em}}{{{math}}}" for level, math in lines)
+
+
+def condition(expr) -> str:
+    if isinstance(expr, str):
+        return text(expr)
+    if isinstance(expr, sp.Rel) and expr.rel_op in ("<", "<=", ">", ">="):
+        return latex(expr.lhs) + " " + {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge"}[expr.rel_op] + " " + \
+            latex(expr.rhs)
+    return latex(expr)
+
+
+# ---------------------------------------------------------------------------- evidence
+def tag(label: str, tone: str) -> str:
+    return rf"\dctag{{{tone}}}{{{text(label)}}}"
+
+
+def step_tag(step, evidence) -> str:
+    label, tone = tags.step_label(step, evidence)
+    out = tag(label, tone)
+    if step.audit:
+        out += " " + tag(f"claim quoted from the {step.audit}", "audit")
+    return out
+
+
+_NAMES: dict[str, str] = {}
+
+
+def symbol_latex(name: str) -> str:
+    """The declared LaTeX of a symbol known by its name (as counterexamples store them)."""
+    if not _NAMES:
+        _NAMES.update({info.symbol.name: info.latex for info in symtab.declared()})
+    if name in _NAMES:
+        return _NAMES[name]
+    base, _, sub = name.partition("_")
+    if not re.fullmatch(r"[A-Za-z]+", base) or (sub and not re.fullmatch(r"[A-Za-z0-9]+", sub)):
+        return r"\mathrm{" + text(name) + "}"
+    word = lambda w: w if len(w) == 1 else r"\mathrm{" + w + "}"  # noqa: E731
+    return word(base) + (f"_{{{word(sub)}}}" if sub else "")
+
+
+def number(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:.6g}".replace("e", r"\mathrm{e}")
+    try:
+        return f"{float(value):.6g}".replace("e", r"\mathrm{e}")
+    except (TypeError, ValueError):
+        return r"\text{" + text(value) + "}"
+
+
+def counterexample(point: dict) -> str:
+    """A counterexample point as LaTeX: the symbols' values, then both sides' values there."""
+    values = [f"{symbol_latex(k)} = {number(v)}" for k, v in point.items()
+              if k not in ("lhs", "rhs") and not isinstance(v, dict)]
+    sides = [rf"\text{{{name}}} = {number(point[key])}" for key, name in (("lhs", "left side"),
+                                                                        ("rhs", "right side")) if key in point]
+    parts = []
+    if values:
+        parts.append(r"\text{at } " + r",\ ".join(values))
+    if sides:
+        parts.append(r":\quad " + r",\ ".join(sides))
+    return "".join(parts)
