@@ -127,3 +127,16 @@ def test_answers_that_are_not_text_are_reported(tmp_path):
     assert sheets[0].answers == {"sm.kernel_score": "x"}
     only_problem(problems, "not text")
     only_problem(problems, "list of LaTeX steps")
+
+
+def test_a_sheet_with_thousands_of_entries_is_refused(tmp_path):
+    many = "student: s1\nanswers:\n" + "".join(f"  slot{i}: x\n" for i in range(2000))
+    sheets, problems = read(tmp_path, {"many.yaml": many})
+    assert not sheets and "at most 500" in only_problem(problems, "answers and chains").reason
+
+
+def test_review_cells_cannot_become_spreadsheet_formulas():
+    from derivations.classroom.outputs import review_csv
+    from derivations.classroom.sheets import Problem
+    text = review_csv([], [Problem("s.yaml", "unknown slot id", "s1", '=HYPERLINK("http://x")')]).decode()
+    assert "'=HYPERLINK" in text

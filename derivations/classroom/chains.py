@@ -33,7 +33,7 @@ _REL_OF = {"=": "=", "<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\leqslan
            "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", "\\gt": ">"}
 _SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _WEAKER = {Kind.SYMBOLIC: 0, Kind.SYMBOLIC_FAMILY: 1, Kind.EXACT_NUMERIC: 2, Kind.MONTE_CARLO: 3, Kind.NONE: 4}
-QUANTITY = "the slot's quantity"
+QUANTITY = r"\text{(the slot's quantity)}"
 
 
 def split_step(text: str) -> tuple[str | None, str]:
@@ -307,8 +307,8 @@ def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: floa
         ev = first_bad.evidence
         out.update(verdict="wrong", mistake="invalid-step", counterexample=_plain(ev.counterexample),
                    evidence={"kind": ev.kind.value, "detail": ev.detail},
-                   message=f"wrong: step {first_bad.step} ({first_bad.text}) is invalid: {first_bad.claim()} "
-                   f"does not hold ({ev.detail})" + (f"; {final_word}" if final_word else ""))
+                   message=f"wrong: step {first_bad.step} is invalid ({ev.detail})"
+                   + (f"; {final_word}" if final_word else ""))
         return out
     hard = [(k, m) for k, m, limit in reading.unreadable if not limit]
     if hard:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .tasks import Task, collect, run, unchecked, warm
+from .tasks import Task, collect, run, unchecked
 
 _POOLS: dict = {}
 _LOCK = threading.Lock()
@@ -40,8 +40,6 @@ def _local_grader(timeout: float):
                 jobs = max(1, int(get_worker().state.nthreads))
             except (ImportError, ValueError, AttributeError):
                 jobs = 1
-            from .. import registry
-            warm(registry.slots())      # this worker's pool forks with every slot's scope built
             _POOLS[timeout] = Grader(jobs=jobs, timeout=timeout)
         return _POOLS[timeout]
 

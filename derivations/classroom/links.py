@@ -3,13 +3,17 @@
 This is a thin adapter over the single-answer machinery (``derivations.grading``) until it
 offers a public ``check_link``; nothing here decides anything by itself:
 
-* ``A = B``: the same ``decide`` that grades a single answer, with B in the reference's place
-  (so definitions are expanded, matrices get random matrices of the right kind, densities and
-  expectations go to random finite models, integrals to quadrature, exactly as for answers);
+* ``A = B`` between scalars: ``decide``'s path for a single answer with B in the reference's
+  place -- named quantities expanded, the slot's integrated quantities (Delta, TV) summed over
+  random finite supports, cheap symbolic forms, then exact numerics at random admissible
+  points, then the deeper symbolic attempt; between matrices, random matrices of the right
+  kind (``grading.matrices``);
 * ``A <= B`` (and ``>=``, ``<``, ``>``) between scalars: ``prove.check_relation`` under the
   slot's conditions (a proof from the symbols' domains, else a counterexample point);
-* relations between densities, expectations and KL terms: both sides evaluated in random
-  finite models (``grading.structural``); the models factorise as the slot's reference does
+* relations between densities, expectations and KL terms: for ``=`` first the rewrite rules
+  (``grading.rewrite``: a symbolic proof when they take both sides to one form), else both
+  sides evaluated in random finite models (``grading.structural``); the models and the rules
+  factorise as the slot's reference does
   (p(x|z1) p(z1|z2) p(z2) for the HVAE), never as the student's text suggests, because a
   student could otherwise assume the independence that makes a wrong step look right.
 
@@ -70,6 +74,19 @@ def _as_densities(expr, slot):
     return core.to_densities(core.expand(core.to_symbols(expr, slot), slot.id), slot)
 
 
+def _rewrites_equal(lhs, rhs, factors) -> bool:
+    """Do the single-answer grader's rewrite rules take both sides to one canonical form, the
+    model's factorisation being the slot's (never the student's)?"""
+    try:
+        from ..grading import rewrite
+    except ImportError:
+        return False
+    try:
+        return rewrite.equal(lhs, rhs, [sp.Mul(*factors)] if factors else [])
+    except Exception:        # the rules are an optimisation; the models decide otherwise
+        return False
+
+
 def _violated(a, b, rel, tol) -> bool:
     scale = tol * max(1, abs(a), abs(b))
     if rel == "=":
@@ -83,6 +100,10 @@ def relation_in_models(lhs, rel, rhs, factors, seed: int = 0, models: int = MODE
     factorise as ``factors`` (unrestricted joints when they do not form a Bayesian network)."""
     st = _structural()
     started = time.perf_counter()
+    if rel == "=" and _rewrites_equal(lhs, rhs, factors):
+        return Evidence(Status.PROVED, Kind.SYMBOLIC, "equal by the rewrite rules (KL definition, log of a "
+                        "product, the model's chain rule, linearity of E, marginalisation)",
+                        seconds=time.perf_counter() - started)
     sides = [e for e in (lhs, rhs) if isinstance(e, sp.Basic)]
     all_dens = list(factors) + [d for e in sides for d in e.atoms(Density)]
     rng = random.Random(seed)
@@ -153,12 +174,19 @@ def _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds) -> Evidence:
             return relation_in_models(a, rel, b, factors, seed)
     if slot is None:
         return Evidence(Status.UNCHECKED, Kind.NONE, "no slot: only steps about densities can be checked")
+    core = _core()
+    if rel == "=" and (matrices.is_matrix(lhs) or matrices.is_matrix(rhs)):
+        as_reference = dataclasses.replace(slot, reference=rhs, latex="", kind="matrix", accepts=None)
+        return matrices.compare(as_reference, lhs, seed)
     if rel == "=":
-        kind = "matrix" if matrices.is_matrix(rhs) else "expression"
-        as_reference = dataclasses.replace(slot, reference=rhs, latex="", kind=kind, accepts=None)
-        return _core().decide(as_reference, lhs, seed, symbolic_seconds)
+        # decide()'s scalar path, with the slot's own integrated quantities (Delta, TV: sums
+        # over random finite supports), which a reference written by the student cannot give
+        from ..grading.equivalence import compare
+        integrated = core.integrated_part(slot)
+        skip = set(integrated.integrands)
+        return compare(core.expand(lhs, slot.id, skip), core.expand(rhs, slot.id, skip), slot.conditions,
+                       integrated, seed, symbolic_seconds)
     if matrices.is_matrix(lhs) or matrices.is_matrix(rhs):
         return Evidence(Status.UNCHECKED, Kind.NONE, f"{rel} between matrices is not an ordering the grader checks")
-    core = _core()
     return prove.check_relation(core.expand(lhs, slot.id), rel, core.expand(rhs, slot.id), slot.conditions,
                                 seed=seed, symbolic_seconds=symbolic_seconds)

@@ -62,12 +62,19 @@ def fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _cell(value) -> str:
+    """A spreadsheet must not run a cell as a formula: text a student controls (an unknown slot
+    id, a file name) could start with = + - @."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv(rows, columns) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(r)
+        w.writerow([_cell(c) for c in r])
     return buf.getvalue().encode("utf-8")
 
 
@@ -155,8 +162,9 @@ def feedback(student: str, rows: list[Row], references: dict) -> bytes:
         if chain:
             if chain.get("first_invalid_step"):
                 bad = next(l for l in chain["links"] if l["status"] == "refuted")
-                out += [f"First invalid step: **step {chain['first_invalid_step']}**: "
-                        f"${bad['claim']}$ does not hold.", ""]
+                out += [f"First invalid step: **step {chain['first_invalid_step']}** (`{bad.get('text', '')}`): "
+                        "it does not follow" + (f" ({bad['note']})" if bad.get("note") else
+                                                " from the expression before it") + ".", ""]
             out += ["| step | what was checked | status |", "|---|---|---|"]
             for l in chain["links"]:
                 note = f" ({l['note']})" if l.get("note") else ""

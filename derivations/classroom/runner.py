@@ -31,12 +31,19 @@ def _strip(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "seconds"}
 
 
-def make_executor(kind: str, jobs: int, timeout: float, scheduler: str | None, slots=()):
+class ExecutorUnavailable(RuntimeError):
+    """The executor could not start (no dask installed, scheduler unreachable)."""
+
+
+def make_executor(kind: str, jobs: int, timeout: float, scheduler: str | None):
     if kind == "processes":
-        return ProcessExecutor(jobs=jobs, timeout=timeout, slots=slots)
+        return ProcessExecutor(jobs=jobs, timeout=timeout)
     if kind == "dask":
         from .dask_executor import DaskExecutor
-        return DaskExecutor(scheduler, timeout=timeout)
+        try:
+            return DaskExecutor(scheduler, timeout=timeout)
+        except (RuntimeError, OSError, ValueError) as exc:   # distributed raises OSError on connect
+            raise ExecutorUnavailable(f"cannot use the Dask scheduler at {scheduler}: {exc}") from exc
     raise ValueError(f"unknown executor {kind!r} (processes or dask)")
 
 
@@ -104,8 +111,7 @@ class Run:
             if not need:
                 return
             writer = journal.open_cache()
-            ex = make_executor(self.executor, self.jobs, self.timeout, self.scheduler,
-                               {t.slot for t in need.values()})
+            ex = make_executor(self.executor, self.jobs, self.timeout, self.scheduler)
             self.stats["workers"] = ex.workers
             try:
                 for task, result, cacheable in ex.map_unordered(need.values()):
@@ -223,8 +229,8 @@ def grade_command(sheets, out, rubric=None, jobs: int = 2, timeout: float = DEFA
     run = Run(list(sheets), out, rub, jobs, timeout, executor, scheduler, console)
     try:
         graded, problems, results = run.grade()
-    except RuntimeError as exc:
-        console.print(f"[red]{exc}[/]")
+    except ExecutorUnavailable as exc:
+        console.print(f"[red]{exc}[/]", markup=True)
         return 2
     if not graded and not problems:
         console.print("[red]no answer sheets found[/] (.yaml, .yml, .json, .tex, .csv files or folders)")

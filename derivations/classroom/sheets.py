@@ -25,6 +25,7 @@ import yaml
 MAX_SHEET_BYTES = 1 << 20           # one student's YAML/JSON/LaTeX file
 MAX_CSV_BYTES = 16 << 20            # a course export with the whole class
 MAX_STEPS = 60
+MAX_ENTRIES = 500                   # answers + chains on one sheet (a course has fewer slots)
 MAX_NESTING = 20
 SHEET_SUFFIXES = (".yaml", ".yml", ".json", ".tex", ".csv")
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
@@ -265,6 +266,9 @@ def sheet_from_mapping(data, source: str, default_student: str, dups=()) -> tupl
     if _depth(data) > MAX_NESTING:
         raise SheetError("the sheet is nested too deeply")
     problems = []
+    entries = sum(len(data.get(k)) for k in ("answers", "chains") if isinstance(data.get(k), dict))
+    if entries > MAX_ENTRIES:
+        raise SheetError(f"the sheet has {entries} answers and chains; at most {MAX_ENTRIES} are read")
     unknown = sorted(str(k) for k in data if k not in ("student", "answers", "chains"))
     if unknown:
         problems.append(Problem(source, f"unknown top-level keys ignored: {', '.join(unknown)} "
@@ -409,6 +413,8 @@ def sheet_from_latex(text: str, source: str, default_student: str) -> tuple[Shee
             continue
         body, pos = _group(text, pos)
         order.append((cmd, first.strip(), body.strip()))
+        if len(order) > MAX_ENTRIES * MAX_STEPS // 10:
+            raise SheetError(f"the sheet has more than {len(order) - 1} \\answer and \\step commands")
     student = student if student is not None else default_student
     sheet = Sheet(student, [source])
     for cmd, slot, body in order:
@@ -473,7 +479,10 @@ def sheets_from_csv(text: str, source: str) -> tuple[list[Sheet], list[Problem]]
             if not student or not slot:
                 problems.append(Problem(source, f"line {lineno}: empty student or slot"))
                 continue
-            entry = rows.setdefault(student, {"answers": {}, "chains": {}})
+            entry = rows.setdefault(student, {"answers": {}, "chains": {}, "rows": 0})
+            entry["rows"] += 1
+            if entry["rows"] > MAX_ENTRIES * 4:
+                raise SheetError(f"student {student[:40]!r} has more than {MAX_ENTRIES * 4} rows")
             if not step:
                 entry["answers"].setdefault(slot, []).append((lineno, latex))
                 continue
@@ -558,6 +567,7 @@ def read_class(paths, known_slots) -> tuple[list[Sheet], list[Problem]]:
                 continue
             into = merged[sheet.student]
             into.sources.append(source)
+            into.blocked |= sheet.blocked
             for slot, kind, payload in sheet.items():
                 if slot in into.answers or slot in into.chains:
                     problems.append(Problem(source, f"duplicated slot key: {slot} is also answered in "

@@ -78,31 +78,15 @@ def collect(future, task: Task, timeout: float, started: float) -> tuple[dict, b
     return unchecked(task.slot, why, time.perf_counter() - started), False
 
 
-def warm(slots=()) -> None:
-    """Build, before workers fork, what every worker would otherwise build on its first answer:
-    the LaTeX grammar and the scopes of the slots at hand. All of it comes from the registry,
-    none from students, so it is safe to do outside the sandbox."""
-    try:
-        from ..latex.scope import for_slot
-        from ..latex.syntax import parser
-        parser()
-        for slot in sorted(set(slots)):
-            for_slot(slot)
-            for_slot(slot, True)
-    except Exception:       # warming is an optimisation; the workers build what is missing
-        pass
-
-
 class ProcessExecutor:
     """``jobs`` sandboxed worker processes on this machine (pebble, via the grading sandbox)."""
 
     name = "processes"
 
-    def __init__(self, jobs: int = 2, timeout: float = 20.0, slots=()):
+    def __init__(self, jobs: int = 2, timeout: float = 20.0):
         from ..grading.sandbox import Grader
         self.jobs, self.timeout = jobs, timeout
-        warm(slots)
-        self._grader = Grader(jobs=jobs, timeout=timeout)
+        self._grader = Grader(jobs=jobs, timeout=timeout)   # warms the grammar and scopes, then forks
 
     @property
     def workers(self) -> int:
