@@ -1,0 +1,192 @@
+"""Numeric cross-checks of Q1 (``vae.*``) in a linear-Gaussian VAE, torch, float64.
+
+Mirrors ``derivations/catalogue/vae.py``: the expected values (log p(X), the closed-form ELBO,
+KL(q || p(Z|X)) and the exact ELBO gradient) are the symbolic side's closed forms
+(``LinearGaussianVAE(2, 2)``, expectations by moments) at the numbers below; the estimates
+come from independent torch code (``torch.distributions``, autograd).
+
+Model: Z in R^2, X in R^2, p(Z) = N(mu_z, sigma_z^2 I), p(X|Z) = N(W Z + b, diag(psi)); the
+proposal q(Z) = N(mu, diag(sigma^2)) is deliberately not the posterior, so the gap is > 0.
+
+* ``vae.elbo_gap``: the MC ELBO and the MC gap log p(X) - log w match their closed forms; the
+  gap equals log q(Z) - log p(Z|X) sample by sample (exact replay, posterior from torch's own
+  linear algebra).
+* ``vae.jensen``: IWAE_K for K = 1, 5, 50 from the same draws (the first K of 50 weights):
+  IWAE_1 = ELBO, ELBO <= IWAE_5 <= IWAE_50 <= log p(X), each within K_SE standard errors.
+* ``vae.reparam``: pathwise and score-function estimators of d ELBO / d(mu, log sigma), per
+  sample by autograd, both agree with the exact gradient; ``extra`` gives their variances and
+  the ratio Var(score) / Var(pathwise).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import sympy as sp
+import torch
+
+from derivations.catalogue import vae as sym
+from derivations.expectation import E_exp
+
+from .core import Measurement, numeric_check, stream_mean
+
+DTYPE = torch.float64
+R = sp.Rational
+MODEL = {"W": [[R(6, 5), R(-1, 2)], [R(3, 10), R(4, 5)]], "b": [R(1, 10), R(-1, 5)], "psi": [R(1, 2), R(3, 10)],
+         "mu_z": [0, R(1, 2)], "sigma_z": 1, "X": [R(3, 2), R(-7, 10)]}
+PROPOSAL = {"mu": [R(3, 5), R(-1, 10)], "sigma": [R(1, 2), R(7, 10)]}
+IWAE_K = (1, 5, 50)
+GROUPS_PER_SAMPLE = 20           # IWAE: samples // 20 groups of 50 weights each
+
+
+# --------------------------------------------------------------------------- symbolic side
+@functools.cache
+def closed_forms() -> dict:
+    """log p(X), ELBO, KL(q || p(Z|X)) and d ELBO / d(mu, log sigma) from the derivation's family."""
+    fam = sym.LinearGaussianVAE(2, 2)
+    model = {fam.sigma_z: MODEL["sigma_z"]}
+    for r in range(2):
+        model.update({fam.X[r]: MODEL["X"][r], fam.b[r]: MODEL["b"][r], fam.psi[r]: MODEL["psi"][r],
+                      fam.mu_z[r]: MODEL["mu_z"][r]})
+        model.update({fam.W[r, c]: MODEL["W"][r][c] for c in range(2)})
+    proposal = {**dict(zip(fam.mu, PROPOSAL["mu"])), **dict(zip(fam.sigma, PROPOSAL["sigma"]))}
+    elbo = E_exp(fam.log_weight.xreplace(model), *fam.q)
+    kl = E_exp((fam.logq - fam.logpost).xreplace(model), *fam.q)
+    # d/d log sigma = sigma d/d sigma
+    grad = [sp.diff(elbo, m) for m in fam.mu] + [s * sp.diff(elbo, s) for s in fam.sigma]
+    value = lambda e: float(sp.N(sp.sympify(e).xreplace(proposal), 30))  # noqa: E731
+    return {"log_evidence": value(fam.log_evidence.xreplace(model)), "elbo": value(elbo), "kl": value(kl),
+            "grad": [value(gk) for gk in grad]}
+
+
+# --------------------------------------------------------------------------- torch side
+def _t(values, device):
+    return torch.tensor([[float(v) for v in row] for row in values] if isinstance(values[0], list)
+                        else [float(v) for v in values], dtype=DTYPE, device=device)
+
+
+class LinearGaussian:
+    """The model and proposal as tensors; every density through ``torch.distributions``."""
+
+    def __init__(self, device: str):
+        self.W, self.b, self.psi = _t(MODEL["W"], device), _t(MODEL["b"], device), _t(MODEL["psi"], device)
+        self.mu_z, self.sigma_z = _t(MODEL["mu_z"], device), float(MODEL["sigma_z"])
+        self.X = _t(MODEL["X"], device)
+        self.mu, self.log_sigma = _t(PROPOSAL["mu"], device), _t(PROPOSAL["sigma"], device).log()
+
+    def log_joint(self, z):
+        lik = torch.distributions.Normal(z @ self.W.T + self.b, self.psi.sqrt()).log_prob(self.X).sum(-1)
+        return lik + torch.distributions.Normal(self.mu_z, self.sigma_z).log_prob(z).sum(-1)
+
+    def log_q(self, z, mu=None, log_sigma=None):
+        mu = self.mu if mu is None else mu
+        log_sigma = self.log_sigma if log_sigma is None else log_sigma
+        return torch.distributions.Normal(mu, log_sigma.exp()).log_prob(z).sum(-1)
+
+    def sample_q(self, n, gen):
+        eps = torch.randn(n, 2, generator=gen, dtype=DTYPE, device=self.X.device)
+        return self.mu + self.log_sigma.exp() * eps, eps
+
+    def log_evidence(self):
+        cov = self.sigma_z**2 * self.W @ self.W.T + torch.diag(self.psi)
+        return torch.distributions.MultivariateNormal(self.W @ self.mu_z + self.b, cov).log_prob(self.X)
+
+    def posterior(self):
+        precision = torch.eye(2, dtype=DTYPE, device=self.X.device) / self.sigma_z**2 \
+            + self.W.T @ torch.diag(1 / self.psi) @ self.W
+        cov = torch.linalg.inv(precision)
+        mean = cov @ (self.W.T @ ((self.X - self.b) / self.psi) + self.mu_z / self.sigma_z**2)
+        return torch.distributions.MultivariateNormal(mean, cov)
+
+
+@numeric_check("vae.elbo_gap", seed=501)
+def elbo_gap(samples, device, seed):
+    m, exact = LinearGaussian(device), closed_forms()
+    log_px = float(m.log_evidence())
+
+    def draw(n, gen):
+        z, _ = m.sample_q(n, gen)
+        log_w = m.log_joint(z) - m.log_q(z)
+        return torch.stack([log_w, log_px - log_w], 1)
+
+    (elbo, gap), (se_elbo, se_gap) = stream_mean(draw, samples, device, seed)
+    z, _ = m.sample_q(4096, torch.Generator(device=device).manual_seed(seed))
+    replay = ((log_px - (m.log_joint(z) - m.log_q(z))) - (m.log_q(z) - m.posterior().log_prob(z))).abs().max()
+    return [
+        Measurement("log p(X): torch MultivariateNormal vs the lemma's closed form", log_px, exact["log_evidence"],
+                    kind="exact", tolerance=1e-12),
+        Measurement("ELBO = E_q[log p(X,Z) - log q(Z)]", elbo, exact["elbo"], se_elbo, samples),
+        Measurement("log p(X) - ELBO (MC) vs KL(q || p(Z|X)) (closed form)", gap, exact["kl"], se_gap, samples,
+                    extra={"kl": exact["kl"]}),
+        Measurement("max |(log p(X) - log w) - (log q - log p(Z|X))| over 4096 draws", float(replay), 0.0,
+                    kind="exact", tolerance=1e-10),
+    ]
+
+
+def _log_mean_exp(log_w):
+    return torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])
+
+
+@numeric_check("vae.jensen", seed=502)
+def iwae_bounds(samples, device, seed):
+    m, exact = LinearGaussian(device), closed_forms()
+    k_max, groups = max(IWAE_K), max(samples // GROUPS_PER_SAMPLE, 100)
+
+    def draw(n, gen):
+        z, _ = m.sample_q(n * k_max, gen)
+        log_w = (m.log_joint(z) - m.log_q(z)).reshape(n, k_max)
+        bounds = [_log_mean_exp(log_w[:, :k]) for k in IWAE_K]
+        return torch.stack(bounds + [hi - lo for lo, hi in zip(bounds, bounds[1:])], 1)
+
+    means, ses = stream_mean(draw, groups, device, seed)
+    found = [Measurement("IWAE_1 = ELBO", means[0], exact["elbo"], ses[0], groups)]
+    for i, k in enumerate(IWAE_K):
+        if k > 1:
+            found.append(Measurement(f"IWAE_{k} >= ELBO", means[i], exact["elbo"], ses[i], groups, relation=">="))
+        found.append(Measurement(f"IWAE_{k} <= log p(X)", means[i], exact["log_evidence"], ses[i], groups,
+                                 relation="<=", extra={"gap_to_log_p": exact["log_evidence"] - means[i]}))
+    for j, (lo, hi) in enumerate(zip(IWAE_K, IWAE_K[1:])):
+        v = len(IWAE_K) + j
+        found.append(Measurement(f"IWAE_{hi} - IWAE_{lo} >= 0 (same draws)", means[v], 0.0, ses[v], groups,
+                                 relation=">="))
+    return found
+
+
+def _per_sample_grads(m: LinearGaussian, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pathwise and score-function estimates of d ELBO / d(mu, log sigma), one row per draw."""
+    n = len(eps)
+    mu = m.mu.expand(n, 2).clone().requires_grad_(True)
+    log_sigma = m.log_sigma.expand(n, 2).clone().requires_grad_(True)
+    z = mu + log_sigma.exp() * eps                       # pathwise: z moves with (mu, log sigma)
+    (m.log_joint(z) - m.log_q(z, mu, log_sigma)).sum().backward()
+    pathwise = torch.cat([mu.grad, log_sigma.grad], 1)
+    mu2 = m.mu.expand(n, 2).clone().requires_grad_(True)
+    log_sigma2 = m.log_sigma.expand(n, 2).clone().requires_grad_(True)
+    z = z.detach()                                      # score function: z is a fixed draw
+    f = (m.log_joint(z) - m.log_q(z)).detach()
+    m.log_q(z, mu2, log_sigma2).sum().backward()
+    score = f[:, None] * torch.cat([mu2.grad, log_sigma2.grad], 1)
+    return pathwise, score
+
+
+@numeric_check("vae.reparam", seed=503)
+def gradient_estimators(samples, device, seed):
+    m, exact = LinearGaussian(device), closed_forms()
+
+    def draw(n, gen):
+        _, eps = m.sample_q(n, gen)
+        with torch.enable_grad():
+            pathwise, score = _per_sample_grads(m, eps)
+        return torch.cat([pathwise, score, pathwise**2, score**2], 1)
+
+    means, ses = stream_mean(draw, samples, device, seed)
+    names = ["mu_1", "mu_2", "log sigma_1", "log sigma_2"]
+    variances = [means[8 + i] - means[i] ** 2 for i in range(8)]
+    ratio = {names[i]: variances[4 + i] / variances[i] for i in range(4)}
+    found = []
+    for i, name in enumerate(names):
+        extra = {"var_pathwise": variances[i], "var_score": variances[4 + i], "var_ratio_score_over_pathwise": ratio[name]}
+        found.append(Measurement(f"pathwise d ELBO / d {name}", means[i], exact["grad"][i], ses[i], samples, extra=extra))
+        found.append(Measurement(f"score-function d ELBO / d {name}", means[4 + i], exact["grad"][i], ses[4 + i],
+                                 samples, extra=extra))
+    return found
