@@ -21,6 +21,7 @@ GRADES = [
     ("s2", "gan.square.f", "invalid", 0, None, r"\frac{"),
     ("s3", "gan.square.f", "unchecked", 0, None, r"\int f"),
     ("s4", "gan.square.f", "correct", 1, None, r"-\frac{4t}{t+1}"),
+    ("s1", "vae.jensen", "wrong", 0, None, r"\log p \le 0"),
 ]
 
 
@@ -45,10 +46,11 @@ def write_grades(folder, with_review=True, as_csv=False):
 def test_summary_counts_scores_mistakes_and_review(tmp_path):
     folder = write_grades(tmp_path / "g")
     s = report.summarise(report.load(folder), folder)
-    assert s.students == 4 and len(s.grades) == 8                          # the torn line is ignored
+    assert s.students == 4 and len(s.grades) == 9                          # the torn line is ignored
     assert dict(s.verdicts["ddim.gamma"]) == {"correct": 1, "wrong": 3}
     assert dict(s.verdicts["gan.square.f"]) == {"correct": 2, "invalid": 1, "unchecked": 1}
-    assert s.scores == {"s1": 1.0, "s2": 0.0, "s3": 0.0, "s4": 0.5}
+    assert s.scores == {"s1": pytest.approx(2 / 3), "s2": 0.0, "s3": 0.0, "s4": 0.5}
+    assert s.unnamed == {"vae.jensen": 1} and "vae.jensen" not in s.mistakes
     (top, n, example), (second, m, _) = s.mistakes["ddim.gamma"]
     assert (top, n, example.student) == ("sign", 2, "s2") and (second, m) == ("dropped-factor", 1)
     assert s.review == 3 and s.review_source == "review.csv"               # includes a sheet-level problem
@@ -67,6 +69,7 @@ def test_html_and_markdown_keep_answers_inert(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;" in page and "data:image/png;base64," in page
     md = (folder / "report.md").read_text()
     assert "<script>" not in md and "**sign** (2x), e.g. s2" in md and "review queue 3" in md
+    assert "### `vae.jensen`\n- wrong without a named mistake: 1" in md
 
 
 def test_missing_grades_is_a_usage_error(tmp_path):

@@ -44,6 +44,7 @@ class Summary:
     verdicts: dict[str, Counter] = field(default_factory=dict)           # slot -> verdict counts
     scores: dict[str, float] = field(default_factory=dict)               # student -> fraction of max
     mistakes: dict[str, list[tuple[str, int, Grade]]] = field(default_factory=dict)  # slot -> top mistakes
+    unnamed: Counter = field(default_factory=Counter)                    # slot -> wrong, no mistake named
     review: int = 0
     review_source: str = ""
 
@@ -117,6 +118,8 @@ def summarise(grades: list[Grade], folder=None) -> Summary:
         maxima[g.student] += g.max_points
         if g.mistake:
             by_mistake[g.slot][g.mistake].append(g)
+        elif g.verdict == "wrong":
+            out.unnamed[g.slot] += 1
     out.scores = {s: (points[s] / maxima[s] if maxima[s] else 0.0) for s in sorted(points)}
     for slot, named in by_mistake.items():
         ranked = sorted(named.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_MISTAKES]
@@ -128,6 +131,12 @@ def summarise(grades: list[Grade], folder=None) -> Summary:
 def _verdict_columns(summary: Summary) -> list[str]:
     seen = {v for c in summary.verdicts.values() for v in c}
     return [v for v in VERDICTS if v in seen] + sorted(seen - set(VERDICTS))
+
+
+def _mistakes_by_slot(summary: Summary) -> list[tuple[str, list]]:
+    """(slot, top named mistakes) for every slot with a wrong answer, named or not."""
+    slots = set(summary.mistakes) | {s for s, n in summary.unnamed.items() if n}
+    return [(slot, summary.mistakes.get(slot, [])) for slot in sorted(slots)]
 
 
 def _clip(s: str, n: int = EXAMPLE_CHARS) -> str:
@@ -180,14 +189,16 @@ def write_markdown(summary: Summary, path) -> Path:
         lines.append(f"| `{slot}` | " + " | ".join(str(c[v]) for v in cols) + " |")
     lines += ["", "## Scores", "", "![score histogram](report_scores.png)", "",
               "## Most common mistakes per slot", ""]
-    if not summary.mistakes:
+    if not _mistakes_by_slot(summary):
         lines.append("No named mistakes.")
-    for slot, ranked in sorted(summary.mistakes.items()):
+    for slot, ranked in _mistakes_by_slot(summary):
         lines.append(f"### `{slot}`")
         for name, count, g in ranked:
             answer = html.escape(_clip(g.answer).replace("`", "'"), quote=False)
             lines.append(f"- **{html.escape(name)}** ({count}x), e.g. {html.escape(g.student)}: `{answer}` -- "
                          f"{html.escape(_clip(g.message), quote=False)}")
+        if summary.unnamed[slot]:
+            lines.append(f"- wrong without a named mistake: {summary.unnamed[slot]}")
         lines.append("")
     lines += ["## Review queue", "", f"{summary.review} items ({summary.review_source})."]
     path = Path(path)
@@ -205,9 +216,11 @@ def write_html(summary: Summary, path) -> Path:
     rows = "".join(f"<tr><td><code>{e(slot)}</code></td>" + "".join(f"<td>{c[v]}</td>" for v in cols) + "</tr>"
                    for slot, c in sorted(summary.verdicts.items()))
     mistakes = []
-    for slot, ranked in sorted(summary.mistakes.items()):
+    for slot, ranked in _mistakes_by_slot(summary):
         items = "".join(f"<li><b>{e(name)}</b> ({count}&times;), e.g. {e(g.student)}: <code>{e(_clip(g.answer))}</code>"
                         f" &mdash; {e(_clip(g.message))}</li>" for name, count, g in ranked)
+        if summary.unnamed[slot]:
+            items += f"<li>wrong without a named mistake: {summary.unnamed[slot]}</li>"
         mistakes.append(f"<h3><code>{e(slot)}</code></h3><ul>{items}</ul>")
     body = (f"<h1>Class report</h1><p>{e(terminal_summary(summary))}</p><h2>Verdicts per slot</h2>"
             f"<table><tr><th>slot</th>{''.join(f'<th>{e(v)}</th>' for v in cols)}</tr>{rows}</table>"
@@ -228,7 +241,7 @@ def write_tex(summary: Summary, path) -> Path:
     spec = "@{}l" + "r" * len(cols) + "@{}"
     lines = [r"\documentclass[10pt,a4paper]{article}", r"\usepackage[margin=2cm]{geometry}",
              r"\usepackage{graphicx,longtable,booktabs}", r"\setlength{\parindent}{0pt}",
-             r"\setlength{\emergencystretch}{3em}", r"\begin{document}", r"\section*{Class report}",
+             r"\setlength{\emergencystretch}{3em}", r"\begin{document}", r"\sloppy", r"\section*{Class report}",
              t(terminal_summary(summary)), r"\subsection*{Verdicts per slot}",
              rf"\begin{{longtable}}{{{spec}}}\toprule slot & " + " & ".join(t(v) for v in cols) +
              r"\\ \midrule\endhead \bottomrule\endfoot"]
@@ -237,13 +250,15 @@ def write_tex(summary: Summary, path) -> Path:
     lines += [r"\end{longtable}", r"\subsection*{Scores}", r"\begin{center}",
               r"\includegraphics[width=0.7\linewidth]{report_scores.pdf}", r"\end{center}",
               r"\subsection*{Most common mistakes per slot}"]
-    if not summary.mistakes:
+    if not _mistakes_by_slot(summary):
         lines.append("No named mistakes.")
-    for slot, ranked in sorted(summary.mistakes.items()):
+    for slot, ranked in _mistakes_by_slot(summary):
         lines.append(rf"\paragraph{{{tex.code(slot)}}}\begin{{itemize}}")
         for name, count, g in ranked:
             lines.append(rf"\item \textbf{{{t(name)}}} ({count}$\times$), e.g.\ {t(g.student)}: "
-                         rf"{tex.verbatim(_clip(g.answer))} --- {t(_clip(g.message))}")
+                         rf"{tex.verbatim(_clip(g.answer))} --- {tex.breakable(_clip(g.message))}")
+        if summary.unnamed[slot]:
+            lines.append(rf"\item wrong without a named mistake: {summary.unnamed[slot]}")
         lines.append(r"\end{itemize}")
     lines += [r"\subsection*{Review queue}", t(f"{summary.review} items ({summary.review_source})."),
               r"\end{document}"]

@@ -50,15 +50,21 @@ def text(value) -> str:
     return "".join(out)
 
 
-def verbatim(value) -> str:
-    """Untrusted text (a student's answer) shown as typed: escaped, in typewriter type, with
-    line breaks allowed after operators and braces so that a long answer cannot overflow."""
+def breakable(value) -> str:
+    """Escaped text with line breaks allowed after operators, braces and backslashes, for
+    LaTeX-heavy strings (answers, grader messages) that have few spaces."""
     out = []
     for ch in str(value):
         out.append(text(ch))
-        if ch in "+-=,;)}] ":
+        if ch in "+-=,;)}]_/\\ ":
             out.append(r"\allowbreak{}")
-    return r"{\ttfamily " + "".join(out) + "}"
+    return "".join(out)
+
+
+def verbatim(value) -> str:
+    """Untrusted text (a student's answer) shown as typed: escaped, in typewriter type, and
+    breakable (``breakable``) so that a long answer cannot overflow."""
+    return r"{\ttfamily " + breakable(value) + "}"
 
 
 def code(value) -> str:
