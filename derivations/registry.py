@@ -29,6 +29,7 @@ class Slot:
     kind: str = "expression"        # expression | relation | set | structural | matrix
     latex: str = ""                 # reference in LaTeX, when the printer's form is not the best
     question: str = ""              # q1..q5, for grouping in reports
+    matrix_kinds: dict = field(default_factory=dict)  # matrix name -> "spd" | "any" | "vector"
 
 
 _SLOTS: dict[str, Slot] = {}

@@ -98,6 +98,9 @@ def _depends_on(expr, variable, seed=5):
     return check
 
 
+# DDPM shorthand students use (Ho et al. 2020): alpha_t = abar_t/abar_{t-1}, beta_t = 1 - alpha_t.
+DDPM_NAMES = {"alpha_t": abar_t / abar_prev, "beta_t": 1 - abar_t / abar_prev,
+              r"\tilde\beta_t": SIGMA_DDPM_SQ}
 slot_common = dict(question="q5", conditions=SIDE)
 slot("ddim.posterior_mean", "mean of q_sigma(x_{t-1} | x_t, x_0), eq. (7)", reference=POSTERIOR_MEAN,
      symbols=SYMBOLS, **slot_common)
@@ -109,7 +112,7 @@ slot("ddim.forward", "mean of q_sigma(x_t | x_{t-1}, x_0), by Bayes; it depends 
      reference=sp.simplify(FORWARD_MEAN), symbols=SYMBOLS + (x_prev,),
      definitions={"variance": FORWARD_VAR}, **slot_common)
 slot("ddim.ddpm_sigma", "sigma_t^2 that recovers DDPM's posterior", reference=SIGMA_DDPM_SQ,
-     symbols=(abar_t, abar_prev), **slot_common)
+     symbols=(abar_t, abar_prev), definitions=DDPM_NAMES, **slot_common)
 slot("ddim.x0_pred", "f_theta(x_t): the prediction of x_0 from eps_theta, eq. (9)", reference=X0_PRED,
      symbols=(abar_t, x_t), functions=(eps_theta.func,), **slot_common)
 slot("ddim.kl_term", "KL(q_sigma(x_{t-1}|x_t,x_0) || p_theta(x_{t-1}|x_t))", reference=KL_TERM,
@@ -122,9 +125,10 @@ slot("ddim.x0_error_to_eps", "||x_0 - f_theta(x_t)||^2 in terms of the noise err
 slot("ddim.objective", "weight w_t of E||eps - eps_theta||^2 in J_sigma", reference=W_T,
      symbols=(abar_t, abar_prev, sigma_t), definitions={"gamma_t": GAMMA}, **slot_common)
 slot("ddim.deterministic", "x_{t-1} when sigma_t = 0", reference=DETERMINISTIC,
-     symbols=(abar_t, abar_prev, x_t), functions=(f_theta.func, eps_theta.func), **slot_common)
+     symbols=(abar_t, abar_prev, x_t), functions=(f_theta.func, eps_theta.func),
+     definitions={f_theta: X0_PRED}, **slot_common)
 slot("ddim.eta", "sigma_t(eta), eq. (16)", reference=SIGMA_ETA, symbols=(abar_t, abar_prev, eta),
-     **slot_common)
+     definitions=DDPM_NAMES, **slot_common)
 
 derivation("ddim.family", "The DDIM family: posterior mean and the marginal induction", [
     eq(POSTERIOR_MEAN, sp.sqrt(abar_prev) * x_0 + DIRECTION * (x_t - sp.sqrt(abar_t) * x_0),

@@ -39,8 +39,8 @@ POSTERIOR_COV = Sigma
 POSTERIOR_MEAN = Sigma * (A.T * L * (y - b) + Lam * mu)
 
 MATRICES = dict(A="any", Lambda="spd", L="spd", mu="vector", b="vector", y="vector")
-_COMMON = dict(symbols=(A, Lam, L, mu, b, y), kind="matrix", question="q5",
-               conditions=("Lambda and L symmetric positive definite",))
+_COMMON = dict(symbols=(A, Lam, L, mu, b, y), kind="matrix", question="q5", matrix_kinds=MATRICES,
+               conditions=("Lambda and L symmetric positive definite",), definitions={"Sigma": Sigma})
 
 slot("lemma.marginal_mean", "mean of p(y): A mu + b", reference=MARGINAL_MEAN, **_COMMON)
 slot("lemma.marginal_cov", "covariance of p(y): L^{-1} + A Lambda^{-1} A^T", reference=MARGINAL_COV, **_COMMON)
