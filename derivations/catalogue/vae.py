@@ -99,19 +99,22 @@ class LinearGaussianVAE:
     def __init__(self, n: int = 1, m: int = 1):
         self.n, self.m = n, m
         self.name = f"linear-Gaussian VAE, n = {n}, m = {m}"
-        if n == m == 1:
-            self.X, self.Z, self.W, self.b, self.psi = [X], [Z], sp.Matrix([[W]]), [b], [psi]
-            self.mu_z, self.mu, self.sigma = [mu_z], [mu], [sigma]
+        # a side of dimension 1 uses the module's scalar symbols (never redeclared)
+        if n == 1:
+            self.X, self.b, self.psi = [X], [b], [psi]
         else:
-            ix = lambda k, d: "" if d == 1 else f"_{k + 1}"  # noqa: E731
-            self.X = [declare(f"X{ix(k, n)}", f"X{ix(k, n)}") for k in range(n)]
-            self.b = [declare(f"b_x{ix(k, n)}", f"b{ix(k, n)}") for k in range(n)]
-            self.psi = [declare(f"psi{ix(k, n)}", rf"\psi{ix(k, n)}", 0, oo) for k in range(n)]
-            self.Z = [declare(f"Z{ix(k, m)}", f"Z{ix(k, m)}") for k in range(m)]
-            self.mu_z = [declare(f"mu_z{ix(k, m)}", rf"\mu_{{z{ix(k, m)}}}") for k in range(m)]
-            self.mu = [declare(f"mu_q{ix(k, m)}", rf"\mu{ix(k, m)}") for k in range(m)]
-            self.sigma = [declare(f"sigma_q{ix(k, m)}", rf"\sigma{ix(k, m)}", 0, oo) for k in range(m)]
-            self.W = sp.Matrix(n, m, lambda r, c: declare(f"W_{r + 1}{c + 1}", f"W_{{{r + 1}{c + 1}}}"))
+            self.X = [declare(f"X_{k + 1}", f"X_{k + 1}") for k in range(n)]
+            self.b = [declare(f"b_x_{k + 1}", f"b_{k + 1}") for k in range(n)]
+            self.psi = [declare(f"psi_{k + 1}", rf"\psi_{k + 1}", 0, oo) for k in range(n)]
+        if m == 1:
+            self.Z, self.mu_z, self.mu, self.sigma = [Z], [mu_z], [mu], [sigma]
+        else:
+            self.Z = [declare(f"Z_{k + 1}", f"Z_{k + 1}") for k in range(m)]
+            self.mu_z = [declare(f"mu_z_{k + 1}", rf"\mu_{{z,{k + 1}}}") for k in range(m)]
+            self.mu = [declare(f"mu_q_{k + 1}", rf"\mu_{k + 1}") for k in range(m)]
+            self.sigma = [declare(f"sigma_q_{k + 1}", rf"\sigma_{k + 1}", 0, oo) for k in range(m)]
+        self.W = sp.Matrix([[W]]) if n == m == 1 else sp.Matrix(
+            n, m, lambda r, c: declare(f"W_{r + 1}{c + 1}", f"W_{{{r + 1}{c + 1}}}"))
         self.sigma_z = sigma_z
         self.Psi = sp.diag(*self.psi)
         Zv = sp.Matrix(self.Z)
