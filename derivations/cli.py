@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -63,8 +64,10 @@ def main():
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the full report as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds per step; a step that runs out is unchecked.")
+@click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
+              help="Worker processes for the symbolic checks.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary line.")
-def verify(ids, numeric, device, samples, json_path, timeout, quiet):
+def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet):
     """Prove every step of the derivations IDS (slot ids or prefixes; default: all).
 
     Exit status 1 when any of derivcheck's own steps is refuted or errors, or a numeric check fails.
@@ -73,13 +76,10 @@ def verify(ids, numeric, device, samples, json_path, timeout, quiet):
 
     _check_selectors(ids)
     chosen = registry.select(ids)
-    results = []
     with progress_bar() as bar:
         task = bar.add_task("verify", total=len(chosen))
-        for d in chosen:
-            bar.update(task, description=f"verify {d.id}")
-            results.append(engine.run(d, timeout))
-            bar.advance(task)
+        results = engine.run_all(ids, timeout, jobs=jobs,
+                                 progress=lambda d: bar.update(task, advance=1, description=f"verified {d.id}"))
     if not quiet:
         for r in results:
             _print_derivation(r)

@@ -15,6 +15,7 @@ n = 2 with symbolic entries (SymPy cannot manipulate the quadratic form of a gen
 """
 from __future__ import annotations
 
+import functools
 import random
 
 import sympy as sp
@@ -113,17 +114,18 @@ def _completing_the_square(d: int) -> list[Step]:
     def half_hessian_x_times_cov():
         return _cancelled(sp.hessian(Q, list(x)) / 2 * explicit(POSTERIOR_COV, fam))
 
-    def remainder():  # R(y) = Q at the posterior mean
-        return Q.subs(dict(zip(x, explicit(POSTERIOR_MEAN, fam))))
+    @functools.cache
+    def grad_y_remainder():
+        """grad_y R(y) = (dQ/dy)(m(y), y): the envelope theorem, since dQ/dx = 0 at x = m(y) (the step above)."""
+        dQ_dy = sp.Matrix([sp.diff(Q, yi) for yi in yf])
+        return dQ_dy.subs(dict(zip(x, explicit(POSTERIOR_MEAN, fam))))
 
     def grad_y_remainder_at_marginal_mean():
-        R = remainder()
-        grad = sp.Matrix([sp.diff(R, yi) for yi in yf])
-        return _cancelled(grad.subs(dict(zip(yf, explicit(MARGINAL_MEAN, fam)))))
+        return _cancelled(grad_y_remainder().subs(dict(zip(yf, explicit(MARGINAL_MEAN, fam)))))
 
     def half_hessian_y_remainder_times_cov():
-        R = remainder()
-        return _cancelled(_cancelled(sp.hessian(R, list(yf)) / 2) * explicit(MARGINAL_COV, fam))
+        hess = grad_y_remainder().jacobian(list(yf)) / 2
+        return _cancelled(_cancelled(hess) * explicit(MARGINAL_COV, fam))
 
     fam_name = f"n = {d}, symbolic entries"
     return [
@@ -138,7 +140,8 @@ def _completing_the_square(d: int) -> list[Step]:
              establishes=("lemma.posterior_mean",), family=fam_name, cite="PRML (2.117)",
              claim_latex=r"\nabla_x Q\big|_{x = \Sigma\{A^\top L (y - b) + \Lambda\mu\}} = 0"),
         Step(grad_y_remainder_at_marginal_mean, "=", sp.zeros(d, 1),
-             "the remainder R(y) = min_x Q is stationary at y = A mu + b: the marginal mean",
+             "the remainder R(y) = min_x Q is stationary at y = A mu + b: the marginal mean "
+             "(grad_y R = dQ/dy at x = m(y), by the envelope theorem)",
              establishes=("lemma.marginal_mean",), family=fam_name, cite="PRML (2.115)",
              claim_latex=r"\nabla_y R(y)\big|_{y = A\mu + b} = 0,\quad R(y) = \min_x Q(x, y)"),
         Step(half_hessian_y_remainder_times_cov, "=", sp.eye(d),
