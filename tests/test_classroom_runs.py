@@ -59,6 +59,19 @@ def outputs_of(out: Path) -> dict:
             if p.is_file() and STATE not in p.parts}
 
 
+PIN = "import derivations.classroom.journal as j; j.fingerprint = lambda: 'pinned'; "
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pinned_fingerprint():
+    """The grader's fingerprint hashes its source; pinned here so that edits to the package made
+    while the suite runs (other work on the same checkout) do not turn resumed runs cold. The
+    test of the fingerprint itself changes the pin on purpose."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("derivations.classroom.journal.fingerprint", lambda: "pinned")
+        yield mp
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
@@ -129,7 +142,8 @@ def test_feedback_reveals_the_reference_only_when_asked(graded, tmp_path):
 def test_kill_minus_9_midway_then_resume_gives_the_same_bytes(graded, tmp_path):
     cls, reference, _ = graded
     out = tmp_path / "b"
-    cmd = [sys.executable, "-m", "derivations.classroom", str(cls), "--out", str(out), "--jobs", "1"]
+    cmd = [sys.executable, "-c", PIN + "from derivations.classroom.__main__ import main; "
+           f"main([{str(cls)!r}, '--out', {str(out)!r}, '--jobs', '1'])"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     students = out / STATE / "students"
@@ -144,6 +158,7 @@ def test_kill_minus_9_midway_then_resume_gives_the_same_bytes(graded, tmp_path):
         proc.wait()
     done = len(list(students.glob("*.json")))
     assert not (out / "grades.csv").exists() and 2 <= done < 7, done   # killed midway
+    assert (out / STATE / "lock").exists()                        # left by the dead run, taken over below
     rc, text = grade(cls, out, jobs=1)
     assert rc == 0
     assert f"{done} students from earlier runs" in text
@@ -156,7 +171,6 @@ def test_a_changed_sheet_is_regraded(graded, tmp_path):
     shutil.copytree(cls, work)
     out = tmp_path / "c"
     shutil.copytree(reference / STATE, out / STATE)
-    assert grade(work, out)[0] == 0         # as before (regraded only if the grader changed meanwhile)
     (work / "s1.yaml").write_text((work / "s1.yaml").read_text().replace(r"1 - \bar\alpha_t", r"1 - \bar\alpha_{t-1}"))
     rc, text = grade(work, out)
     assert rc == 0 and "6 students from earlier runs" in text
@@ -170,3 +184,28 @@ def test_an_invalid_rubric_stops_before_grading(graded, tmp_path):
     bad.write_text("slots:\n  gan.sqare.f: 2\n")
     rc, text = grade(cls, tmp_path / "x", rubric=bad)
     assert rc == 2 and "did you mean gan.square.f" in text and not (tmp_path / "x").exists()
+
+
+def test_one_run_per_output_folder(graded, tmp_path):
+    from derivations.classroom.journal import Journal
+    cls, _, _ = graded
+    holder = Journal(tmp_path / "busy")
+    holder.lock()
+    try:
+        rc, text = grade(cls, tmp_path / "busy")
+        assert rc == 2 and "another derivcheck grade" in text and "busy" in text
+    finally:
+        holder.unlock()
+
+
+def test_a_changed_grader_regrades_everyone(graded, tmp_path, pinned_fingerprint):
+    cls, reference, _ = graded
+    out = tmp_path / "g"
+    shutil.copytree(reference / STATE, out / STATE)
+    pinned_fingerprint.setattr("derivations.classroom.journal.fingerprint", lambda: "another grader")
+    try:
+        rc, text = grade(cls, out, jobs=2)
+    finally:
+        pinned_fingerprint.setattr("derivations.classroom.journal.fingerprint", lambda: "pinned")
+    assert rc == 0 and "0 students from earlier runs" in text and "13 graded this run" in text
+    assert outputs_of(out) == outputs_of(reference)

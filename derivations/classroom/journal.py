@@ -35,6 +35,16 @@ def fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half.
 
@@ -57,6 +67,10 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
+class Busy(RuntimeError):
+    """Another run holds this output folder."""
+
+
 class Journal:
     def __init__(self, out: Path):
         self.root = Path(out) / STATE
@@ -64,6 +78,42 @@ class Journal:
         self.students.mkdir(parents=True, exist_ok=True)
         self.cache_path = self.root / "answers.jsonl"
         self.fingerprint = fingerprint()       # once per run: the grader must not change mid-run
+        self._lock = None
+
+    def lock(self) -> None:
+        """One run per output folder: DIR/.derivcheck/lock holds the running process's id. A lock
+        left by a killed run names a dead process and is taken over. (Not flock: the sandbox's
+        forked workers would inherit it and hold it after their parent is killed.)"""
+        path = self.root / "lock"
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise Busy(f"another derivcheck grade (process {pid}) is writing to {self.root.parent}") \
+                        from None
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self._lock = path
+            return
+        raise Busy(f"cannot take the lock {path}")
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            try:
+                self._lock.unlink()
+            except FileNotFoundError:
+                pass
+            self._lock = None
 
     # ------------------------------------------------------------------ students
     def _path(self, student: str) -> Path:

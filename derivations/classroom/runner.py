@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import registry
 from . import outputs
-from .journal import Journal
+from .journal import Busy, Journal
 from .rubric import Rubric, RubricError, load_rubric
 from .sheets import read_class
 from .tasks import ProcessExecutor, Task
@@ -60,7 +60,8 @@ class Run:
     def grade(self):
         registry.load()
         sheets, problems = read_class(self.paths, registry.slots())
-        journal = Journal(self.out)
+        journal = self.journal = Journal(self.out)
+        journal.lock()
         results: dict[str, dict] = {}
         todo = []
         for sheet in sheets:
@@ -229,13 +230,16 @@ def grade_command(sheets, out, rubric=None, jobs: int = 2, timeout: float = DEFA
     run = Run(list(sheets), out, rub, jobs, timeout, executor, scheduler, console)
     try:
         graded, problems, results = run.grade()
-    except ExecutorUnavailable as exc:
+        if not graded and not problems:
+            console.print("[red]no answer sheets found[/] (.yaml, .yml, .json, .tex, .csv files or folders)")
+            return 2
+        rows = build_rows(graded, problems, results, rub)
+        outputs.write_all(Path(out), rows, problems, reveal_reference)
+    except (ExecutorUnavailable, Busy) as exc:
         console.print(f"[red]{exc}[/]", markup=True)
         return 2
-    if not graded and not problems:
-        console.print("[red]no answer sheets found[/] (.yaml, .yml, .json, .tex, .csv files or folders)")
-        return 2
-    rows = build_rows(graded, problems, results, rub)
-    outputs.write_all(Path(out), rows, problems, reveal_reference)
+    finally:
+        if getattr(run, "journal", None) is not None:
+            run.journal.unlock()
     summary(console, rows, problems, run.stats, time.perf_counter() - started, Path(out))
     return 0
