@@ -185,8 +185,10 @@ def gradient_estimators(samples, device, seed):
     ratio = {names[i]: variances[4 + i] / variances[i] for i in range(4)}
     found = []
     for i, name in enumerate(names):
-        extra = {"var_pathwise": variances[i], "var_score": variances[4 + i], "var_ratio_score_over_pathwise": ratio[name]}
-        found.append(Measurement(f"pathwise d ELBO / d {name}", means[i], exact["grad"][i], ses[i], samples, extra=extra))
+        extra = {"var_pathwise": variances[i], "var_score": variances[4 + i],
+                 "var_ratio_score_over_pathwise": ratio[name]}
+        found.append(Measurement(f"pathwise d ELBO / d {name}", means[i], exact["grad"][i], ses[i], samples,
+                                 extra=extra))
         found.append(Measurement(f"score-function d ELBO / d {name}", means[4 + i], exact["grad"][i], ses[4 + i],
                                  samples, extra=extra))
     return found

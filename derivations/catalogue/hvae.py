@@ -121,17 +121,21 @@ def reconstruction_term() -> sp.Expr:
 
 # ---------------------------------------------------------------------------------------------
 # slots
-slot("hvae.elbo", "L(x) = E_{q(z1|x) q(z2|z1)}[log p(x|z1) + log p(z1|z2) + log p(z2) - log q(z1|x) - log q(z2|z1)] <= log p(x)",
+slot("hvae.elbo", "L(x) = E_{q(z1|x) q(z2|z1)}[log p(x|z1) + log p(z1|z2) + log p(z2) - log q(z1|x) - log q(z2|z1)] "
+                  "<= log p(x)",
      reference=sp.log(p_x_z1) + sp.log(p_z1_z2) + sp.log(p_z2) - sp.log(q_z1) - sp.log(q_z2),
      symbols=DENSITIES, kind="expression",
      latex=r"\mathcal{L}(x) = \mathbb{E}_{q(z_1\mid x)q(z_2\mid z_1)}\left[\log p(x\mid z_1) + \log p(z_1\mid z_2)"
            r" + \log p(z_2) - \log q(z_1\mid x) - \log q(z_2\mid z_1)\right] \le \log p(x)")
-slot("hvae.decomp", "L = E_{q(z1|x)}[log p(x|z1)] - E_{q(z1|x) q(z2|z1)}[log q(z1|x) - log p(z1|z2)] - E_{q(z1|x)}[KL(q(z2|z1) || p(z2))]",
+slot("hvae.decomp", "L = E_{q(z1|x)}[log p(x|z1)] - E_{q(z1|x) q(z2|z1)}[log q(z1|x) - log p(z1|z2)] - "
+                    "E_{q(z1|x)}[KL(q(z2|z1) || p(z2))]",
      reference=sp.log(p_x_z1) - (sp.log(q_z1) - sp.log(p_z1_z2)) - (sp.log(q_z2) - sp.log(p_z2)),
      symbols=DENSITIES, kind="expression",
      latex=r"\mathcal{L}(x) = \mathbb{E}_{q(z_1\mid x)}[\log p(x\mid z_1)] - \mathbb{E}_{q(z_1\mid x)q(z_2\mid z_1)}"
-           r"[\log q(z_1\mid x) - \log p(z_1\mid z_2)] - \mathbb{E}_{q(z_1\mid x)}[\mathrm{KL}(q(z_2\mid z_1)\,\|\,p(z_2))]")
-slot("hvae.invalid_kl_step", "the middle term is NOT in general E_{q(z2|z1)}[KL(q(z1|x) || p(z1|z2))]: z2 is drawn after, and from, z1",
+           r"[\log q(z_1\mid x) - \log p(z_1\mid z_2)] - \mathbb{E}_{q(z_1\mid x)}[\mathrm{KL}(q(z_2\mid "
+           r"z_1)\,\|\,p(z_2))]")
+slot("hvae.invalid_kl_step", "the middle term is NOT in general E_{q(z2|z1)}[KL(q(z1|x) || p(z1|z2))]: z2 is drawn "
+                             "after, and from, z1",
      kind="structural",
      latex=r"\mathbb{E}_{q(z_1\mid x)q(z_2\mid z_1)}[\log q(z_1\mid x) - \log p(z_1\mid z_2)] \ne "
            r"\mathbb{E}_{q(z_2\mid z_1)}[\mathrm{KL}(q(z_1\mid x)\,\|\,p(z_1\mid z_2))]\ \text{in general}")
@@ -147,7 +151,8 @@ _log_product = Step(sp.log(p_x_z1 * p_z1_z2 * p_z2 / (q_z1 * q_z2)), "=",
                     "the log of a product of positive densities is the sum of their logs",
                     establishes=("hvae.elbo",), cite="seed Q2 (a)",
                     claim_latex=r"\log\frac{p(x\mid z_1)p(z_1\mid z_2)p(z_2)}{q(z_1\mid x)q(z_2\mid z_1)} = "
-                                r"\log p(x\mid z_1) + \log p(z_1\mid z_2) + \log p(z_2) - \log q(z_1\mid x) - \log q(z_2\mid z_1)")
+                                r"\log p(x\mid z_1) + \log p(z_1\mid z_2) + \log p(z_2) - \log q(z_1\mid x) "
+                                r"- \log q(z_2\mid z_1)")
 
 derivation("hvae.elbo", "the two-level ELBO is a lower bound on log p(x)", [
     _log_product,
@@ -163,7 +168,8 @@ derivation("hvae.elbo", "the two-level ELBO is a lower bound on log p(x)", [
     moment_step(lambda: LOG_EVIDENCE - elbo(), "=", lambda: E_exp(log_q_z1 + log_q_z2 - LOG_POSTERIOR, *Q),
                 "the gap is KL(q(z1, z2|x) || p(z1, z2|x)), both sides by moments under q(z1|x) q(z2|z1)",
                 family=FAMILY, establishes=("hvae.elbo",),
-                claim_latex=r"\log p(x) - \mathcal{L}(x) = \mathrm{KL}(q(z_1\mid x)q(z_2\mid z_1)\,\|\,p(z_1, z_2\mid x))"),
+                claim_latex=r"\log p(x) - \mathcal{L}(x) = \mathrm{KL}(q(z_1\mid x)q(z_2\mid "
+                            r"z_1)\,\|\,p(z_1, z_2\mid x))"),
     moment_step(elbo, "<=", LOG_EVIDENCE, "the KL is >= 0 (Jensen), checked at random points",
                 family=FAMILY, establishes=("hvae.elbo",),
                 claim_latex=r"\mathcal{L}(x) \le \log p(x)"),
@@ -216,7 +222,8 @@ derivation("hvae.invalid_kl_step", "the seed's KL rewrite of the middle term, te
     moment_step(elbo, "=", lambda: reconstruction_term() - seed_rhs_aggregate() - top_kl_term(),
                 "the seed's final L(x), with the rewritten middle term (reading A)",
                 family=FAMILY, establishes=("hvae.invalid_kl_step",), audit="seed", cite="seed Q2 (a), solution",
-                claim_latex=r"\mathcal{L}(x) = \mathbb{E}_{q(z_1\mid x)}[\log p(x\mid z_1)] - \mathbb{E}_{q(z_2\mid z_1)}"
+                claim_latex=r"\mathcal{L}(x) = \mathbb{E}_{q(z_1\mid x)}[\log p(x\mid z_1)] - "
+                            r"\mathbb{E}_{q(z_2\mid z_1)}"
                             r"[\mathrm{KL}(q(z_1\mid x)\,\|\,p(z_1\mid z_2))] - \mathbb{E}_{q(z_1\mid x)}"
                             r"[\mathrm{KL}(q(z_2\mid z_1)\,\|\,p(z_2))]"),
     moment_step(lambda: middle_term() - seed_rhs_aggregate(), "=", lambda: -w * _covariance_q() / tau**2,

@@ -215,7 +215,8 @@ slot("vae.marginal", "p(X) = int p(X|Z) p(Z) dZ = E_{p(Z)}[p(X|Z)]",
      latex=r"p_\theta(X) = \int p_\theta(X\mid Z)\,p_\theta(Z)\,dZ = \mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)]"
            r";\ \text{linear-Gaussian: } \log p_\theta(X) = \log\mathcal{N}(X\mid W\mu_z + b,\ "
            r"\sigma_z^2 W W^\top + \Psi)")
-slot("vae.prior_mc", "p(X) ~ (1/L) sum_l p(X|Z_l), Z_l ~ p(Z): unbiased, relative variance >= exp(KL(p(Z|X)||p(Z))) - 1",
+slot("vae.prior_mc", "p(X) ~ (1/L) sum_l p(X|Z_l), Z_l ~ p(Z): unbiased, relative variance >= exp(KL(p(Z|X)||p(Z))) "
+                     "- 1",
      symbols=(X, Z), kind="structural",
      latex=r"p_\theta(X) \approx \frac1L\sum_{l=1}^L p_\theta(X\mid Z^{(l)}),\ Z^{(l)}\sim p_\theta(Z)")
 slot("vae.is_identity", "p(X) = E_q[p(X|Z) p(Z) / q(Z)] for q covering the support of p(Z|X)",
@@ -234,7 +235,8 @@ slot("vae.elbo_gap", "log p(X) - ELBO = KL(q(Z) || p(Z|X))",
 slot("vae.grad_lambda", "grad_lambda ELBO = - grad_lambda KL(q_lambda || p(Z|X))",
      symbols=(mu, sigma), kind="structural",
      latex=r"\nabla_\lambda \mathcal{L}(X) = -\nabla_\lambda \mathrm{KL}(q_\lambda(Z)\,\|\,p_\theta(Z\mid X))")
-slot("vae.grad_theta", "grad_theta ELBO = E_q[grad_theta log p_theta(X, Z)] ~ (1/L) sum_l grad_theta log p_theta(X, Z_l)",
+slot("vae.grad_theta", "grad_theta ELBO = E_q[grad_theta log p_theta(X, Z)] ~ (1/L) sum_l grad_theta log p_theta(X, "
+                       "Z_l)",
      symbols=(X, Z), kind="structural",
      latex=r"\nabla_\theta\mathcal{L}(X) = \mathbb{E}_{q_\lambda(Z)}[\nabla_\theta \log p_\theta(X, Z)]"
            r"\approx \frac1L\sum_{l}\nabla_\theta\log p_\theta(X, Z^{(l)})")
@@ -249,7 +251,8 @@ slot("vae.elbo_decomp", "ELBO = E_q[log p(X|Z)] - KL(q(Z|X) || p(Z))",
      reference=sp.log(lik) - (sp.log(q_Z) - sp.log(prior)), symbols=DENSITIES, kind="expression",
      latex=r"\mathcal{L}(X) = \mathbb{E}_{q_\phi(Z\mid X)}[\log p_\theta(X\mid Z)] - "
            r"\mathrm{KL}(q_\phi(Z\mid X)\,\|\,p_\theta(Z))")
-slot("vae.gauss_kl_1d", "KL(N(mu, sigma^2) || N(mu_z, sigma_z^2)) = log(sigma_z/sigma) + (sigma^2 + (mu - mu_z)^2)/(2 sigma_z^2) - 1/2",
+slot("vae.gauss_kl_1d", "KL(N(mu, sigma^2) || N(mu_z, sigma_z^2)) = log(sigma_z/sigma) + (sigma^2 + (mu - "
+                        "mu_z)^2)/(2 sigma_z^2) - 1/2",
      reference=GAUSS_KL_1D, symbols=(mu, sigma, mu_z, sigma_z), kind="expression")
 slot("vae.gauss_kl_diag", "the 1-D KL summed over the m latent dimensions",
      reference=GAUSS_KL_DIAG, symbols=(mu_i, sigma_i, mu_zi, sigma_zi, m_dim), kind="expression")
@@ -286,7 +289,8 @@ derivation("vae.prior_mc", "prior Monte Carlo estimate of p(X): unbiased, high v
                               Normal(_Z2, mu_z, sigma_z**2)), "=", _p_X,
                 "each term has mean E_{p(Z)}[p(X|Z)] = p(X) (vae.marginal): the estimate is unbiased",
                 family=SCALAR.name + ", L = 2", establishes=("vae.prior_mc",), cite="seed Q1 step 1(c)",
-                claim_latex=r"\mathbb{E}_{Z^{(l)}\sim p(Z)}\Big[\tfrac12\sum_{l=1}^2 p_\theta(X\mid Z^{(l)})\Big] = p_\theta(X)"),
+                claim_latex=r"\mathbb{E}_{Z^{(l)}\sim p(Z)}\Big[\tfrac12\sum_{l=1}^2 p_\theta(X\mid "
+                            r"Z^{(l)})\Big] = p_\theta(X)"),
     moment_step(lambda: E_exp(sp.exp(2 * SCALAR.loglik), *SCALAR.p_z) / _p_X**2 - 1, ">=",
                 lambda: sp.exp(E_exp(SCALAR.logpost - SCALAR.logprior, *SCALAR.posterior_measure())) - 1,
                 "Var_{p(Z)}[p(X|Z)] / p(X)^2 = E_{p(Z|X)}[p(Z|X)/p(Z)] - 1 >= exp(KL(p(Z|X)||p(Z))) - 1 (Jensen): "
@@ -301,7 +305,8 @@ def _is_identity_step(f: LinearGaussianVAE) -> Step:
     return moment_step(lambda: E_exp(sp.exp(f.log_weight), *f.q), "=", sp.exp(f.log_evidence),
                        "E_q[w] by completing the square, for every Gaussian q", family=f.name,
                        establishes=("vae.is_identity",),
-                       claim_latex=r"\mathbb{E}_{q(Z)}\left[\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)}\right] = p_\theta(X)"
+                       claim_latex=r"\mathbb{E}_{q(Z)}\left[\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)}\right] "
+                                   r"= p_\theta(X)"
                                    r"\quad(q = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2))")
 
 
@@ -352,7 +357,8 @@ derivation("vae.elbo_gap", "the gap log p(X) - ELBO is KL(q || p(Z|X))", [
     Step(sp.log(p_X) - (sp.log(lik) + sp.log(prior) - sp.log(q_Z)), "=", sp.log(q_Z) - sp.log(posterior),
          "integrand identity (Bayes); log p(X) = E_q[log p(X)] since q integrates to 1",
          establishes=("vae.elbo_gap",), cite="seed Q1 step 3(d)",
-         claim_latex=r"\log p_\theta(X) - \log\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)} = \log\frac{q(Z)}{p_\theta(Z\mid X)}"),
+         claim_latex=r"\log p_\theta(X) - \log\frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)} = "
+                     r"\log\frac{q(Z)}{p_\theta(Z\mid X)}"),
     _gap_step(SCALAR), _gap_step(LATENT2),
 ], source=SOURCE)
 
@@ -441,7 +447,8 @@ def _amortised(what: str) -> sp.Expr:
 _DATASET = SCALAR.name + ", N = 2, linear encoder"
 derivation("vae.dataset", "the bound for a data set, with an amortised encoder", [
     moment_step(lambda: _amortised("log_evidence") - _amortised("elbo"), "=", lambda: _amortised("kl"),
-                "sum the per-point gap identity; the encoder mu_phi(X) = a X + c, sigma_phi(X) = exp(d X + e) is shared",
+                "sum the per-point gap identity; the encoder mu_phi(X) = a X + c, sigma_phi(X) = exp(d X + "
+                "e) is shared",
                 family=_DATASET, establishes=("vae.dataset",), cite="seed Q1 step 5",
                 claim_latex=r"\sum_i \log p_\theta(X^{(i)}) - \sum_i\mathcal{L}_\phi(X^{(i)}) = "
                             r"\sum_i \mathrm{KL}(q_\phi(Z\mid X^{(i)})\,\|\,p_\theta(Z\mid X^{(i)}))"),
@@ -458,7 +465,8 @@ derivation("vae.elbo_decomp", "ELBO = reconstruction - KL to the prior", [
                      r"\log\frac{q(Z)}{p_\theta(Z)}"),
     moment_step(lambda: SCALAR.elbo, "=", lambda: E_exp(SCALAR.loglik, *SCALAR.q) - GAUSS_KL_1D,
                 "closed forms: the KL term is vae.gauss_kl_1d", family=SCALAR.name, establishes=("vae.elbo_decomp",),
-                claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - \mathrm{KL}(\mathcal{N}(\mu,\sigma^2)"
+                claim_latex=r"\mathcal{L} = \mathbb{E}_q[\log p_\theta(X\mid Z)] - "
+                            r"\mathrm{KL}(\mathcal{N}(\mu,\sigma^2)"
                             r"\,\|\,\mathcal{N}(\mu_z,\sigma_z^2))"),
     moment_step(lambda: LATENT2.elbo, "=", lambda: E_exp(LATENT2.loglik, *LATENT2.q) - sum(
                     gauss_kl_1d(m_, s_, mz, sigma_z) for m_, s_, mz in zip(LATENT2.mu, LATENT2.sigma, LATENT2.mu_z)),
@@ -488,7 +496,8 @@ derivation("vae.gauss_kl_diag", "KL between diagonal Gaussians is a sum over coo
     moment_step(_diag_kl_by_moments, "=", GAUSS_KL_DIAG.subs(m_dim, 3).doit(),
                 "log q - log p is a sum over coordinates and each term depends on one coordinate only",
                 family="m = 3", establishes=("vae.gauss_kl_diag",),
-                claim_latex=r"\mathbb{E}_q[\log q(Z) - \log p(Z)] = \sum_{j=1}^{3}\mathrm{KL}(\mathcal{N}(\mu_j,\sigma_j^2)"
+                claim_latex=r"\mathbb{E}_q[\log q(Z) - \log p(Z)] = "
+                            r"\sum_{j=1}^{3}\mathrm{KL}(\mathcal{N}(\mu_j,\sigma_j^2)"
                             r"\,\|\,\mathcal{N}(\mu_{z,j},\sigma_{z,j}^2))"),
 ], source=SOURCE)
 
