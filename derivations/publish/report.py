@@ -240,7 +240,7 @@ def write_tex(summary: Summary, path) -> Path:
     cols = _verdict_columns(summary)
     spec = "@{}l" + "r" * len(cols) + "@{}"
     lines = [r"\documentclass[10pt,a4paper]{article}", r"\usepackage[margin=2cm]{geometry}",
-             r"\usepackage{graphicx,longtable,booktabs}", r"\setlength{\parindent}{0pt}",
+             tex.PACKAGES, r"\setlength{\parindent}{0pt}",
              r"\setlength{\emergencystretch}{3em}", r"\begin{document}", r"\sloppy", r"\section*{Class report}",
              t(terminal_summary(summary)), r"\subsection*{Verdicts per slot}",
              rf"\begin{{longtable}}{{{spec}}}\toprule slot & " + " & ".join(t(v) for v in cols) +

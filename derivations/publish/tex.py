@@ -17,6 +17,14 @@ from .. import symbols as symtab
 from ..printing import latex
 from . import tags
 
+# Packages that texlive-latex-base alone provides, with booktabs and xcolor used where they are
+# installed (texlive-latex-recommended) and plain rules and colours otherwise.
+PACKAGES = r"""\usepackage{graphicx,longtable,array,tabularx}
+\IfFileExists{booktabs.sty}{\usepackage{booktabs}}{%
+  \newcommand\toprule{\hline}\newcommand\midrule{\hline}\newcommand\bottomrule{\hline}}
+\IfFileExists{xcolor.sty}{\usepackage{xcolor}}{\usepackage{color}}
+"""
+
 LINE_CHARS = 150          # LaTeX source characters per display line before a sum is split
 _REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 
