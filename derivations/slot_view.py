@@ -30,6 +30,6 @@ def describe(s: Slot) -> dict:
         "symbols": [one(x) for x in s.symbols],
         "conditions": [c if isinstance(c, str) else latex(c) for c in s.conditions],
         "functions": [str(f) for f in s.functions],
-        "definitions": {k: latex(v) for k, v in s.definitions.items()},
+        "definitions": {str(k): latex(v) for k, v in s.definitions.items()},
         "set_valued": s.accepts is not None,
     }
