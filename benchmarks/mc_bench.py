@@ -189,8 +189,8 @@ def run(quick: bool = False, compile_cpu: bool = True, checks: list[str] | None 
     tables = []
     for device in devices():
         gpu = device == "cuda"
-        base = 1 << 14 if quick else (1 << 20 if gpu else 1 << 17)
-        target = 0.05 if quick else (1.0 if gpu else 1.5)
+        base = 1 << 14 if quick else (1 << 20 if gpu else 1 << 15)
+        target = 0.05 if quick else 1.0
         cap = 1 << 15 if quick else (1 << 30 if gpu else 1 << 23)
         rows = []
         for slot_id, registered in sorted(core.checks().items()):

@@ -6,14 +6,15 @@
   predicted (linearly) to take longer than the cap is skipped and says so.
 - Grading cache: M distinct answers against one answer repeated M times, in a fresh grader;
   the repeated batch costs one check plus M - 1 cache hits.
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on a CPU the resident set sampled
-every 2 ms by a thread (above the level at the start of the run).
+Peak memory: the most tensor memory alive at once (CUDA: ``torch.cuda.max_memory_allocated``;
+CPU: the profiler's allocation and free events), which chunking should keep flat.
 """
 from __future__ import annotations
 
 import os
-import threading
+import sys
 import time
+import warnings
 from contextlib import contextmanager
 
 import torch
@@ -23,43 +24,58 @@ from numeric_checks import core
 from . import Table
 from .mc_bench import STREAMLESS, gauss_kl_draw, gauss_kl_expected
 
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * PAGE
-    except OSError:
-        return 0
 
 
 @contextmanager
-def peak_memory(device: str):
-    """Yields a dict whose ``bytes`` is the peak memory above the start, once the block ends."""
-    box = {"bytes": 0}
+def _quiet():
+    """Silence file descriptors 1 and 2 (the profiler's C++ side prints its start and stop)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _profiled_peak(fn) -> int:
+    """Peak bytes of torch tensors alive at once while ``fn`` runs on the CPU.
+
+    The profiler attributes each allocation to the op that made it (``self_cpu_memory_usage``)
+    and each free to a "[memory]" event; their running sum in time order peaks at the most
+    tensor memory held at once. Unlike the resident set, this does not depend on what the C
+    allocator kept from earlier runs. The profiler slows every op, so timings come from a
+    separate run.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    with _quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    held = peak = 0
+    for e in events:
+        held += e.self_cpu_memory_usage
+        peak = max(peak, held)
+    return peak
+
+
+def peak_memory(fn, device: str) -> int:
+    """Peak tensor bytes above the start while ``fn`` runs (CUDA: the caching allocator's count)."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
         start = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        yield box
+        fn()
         torch.cuda.synchronize()
-        box["bytes"] = torch.cuda.max_memory_allocated() - start
-        return
-    start, peak, stop = _rss(), [0], threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            stop.wait(0.002)
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield box
-    finally:
-        stop.set()
-        thread.join()
-        box["bytes"] = max(peak[0], _rss()) - start
+        return torch.cuda.max_memory_allocated() - start
+    return _profiled_peak(fn)
 
 
 def sizes_for(device: str, quick: bool, reference: bool = False) -> list[int]:
@@ -79,34 +95,61 @@ def _kl_check(device: str):
     return core.NumericCheck("reference: Gaussian-KL estimator (eager)", fn, seed=5)
 
 
-def mc_scaling(device: str, quick: bool, cap_seconds: float, prefixes: list[str]) -> Table:
+def mc_scaling(device: str, quick: bool, cap_seconds: float, budget_seconds: float, prefixes: list[str]) -> Table:
+    """Every sampling check at each size, smallest sizes first; at a size, the checks predicted
+    (linearly from their last size) to be cheapest run first, and a run predicted to exceed
+    ``cap_seconds`` or the remaining ``budget_seconds`` is skipped with the prediction shown."""
+    gpu = torch.device(device).type == "cuda"
+    memory_up_to = 10**9 if gpu else 10**6        # CPU memory is profiled in an extra run: not at 1e7
     t = Table(f"Monte Carlo scaling on {device}: time and peak memory vs samples",
               ["check", "samples", "stream samples", "chunks", "seconds", "samples/s", "rate / rate at smallest",
                "peak memory MiB", "passed"])
     checks = [c for sid, cs in sorted(core.checks().items()) for c in cs
               if c.tier == "montecarlo" and (not prefixes or any(sid.startswith(p) for p in prefixes))]
     checks = [c for c in checks if c.id not in STREAMLESS] + [_kl_check(device)]
-    for check in checks:
-        last = first_rate = None
-        for n in sizes_for(device, quick, reference=check.id.startswith("reference")):
-            if last is not None and last[1] * n / last[0] > cap_seconds:
-                t.add(check.id, n, "-", "-", f"skipped: predicted {last[1] * n / last[0]:.0f} s > {cap_seconds:g} s",
-                      "-", "-", "-", "-")
+    rows: dict[tuple[int, int], list] = {}
+    last: dict[int, tuple[int, float]] = {}
+    first_rate: dict[int, float] = {}
+    spent, dropped = 0.0, set()
+    sizes = sorted({n for c in checks for n in sizes_for(device, quick, c.id.startswith("reference"))})
+    for n in sizes:
+        todo = [k for k, c in enumerate(checks) if k not in dropped
+                and n in sizes_for(device, quick, c.id.startswith("reference"))]
+        predicted = {k: (last[k][1] * n / last[k][0] if k in last else 0.0) for k in todo}
+        for k in sorted(todo, key=predicted.get):
+            check = checks[k]
+            if predicted[k] > cap_seconds or spent + predicted[k] > budget_seconds:
+                why = f"> cap {cap_seconds:g} s" if predicted[k] > cap_seconds else "> what is left of the budget"
+                rows[k, n] = [check.id, n, "-", "-", f"skipped: predicted {predicted[k]:.0f} s {why}",
+                              "-", "-", "-", "-"]
                 continue
-            with peak_memory(device) as mem:
-                result = core.run_check(check, n, device)
+            result = core.run_check(check, n, device)
+            spent += result.seconds
             if not result.streams:
                 STREAMLESS.add(check.id)            # not a sampling check (training, quadrature)
-                break
+                dropped.add(k)
+                continue
             stream_samples = sum(s.samples for s in result.streams)
             seconds = sum(s.seconds for s in result.streams)
             rate = stream_samples / seconds
-            first_rate = first_rate or rate
-            t.add(check.id, n, stream_samples, sum(s.chunks for s in result.streams), seconds, rate,
-                  rate / first_rate, mem["bytes"] / 2**20, result.passed)
-            last = (n, result.seconds)
-    t.notes.append(f"chunk: {core.default_chunk(device):,} samples unless a check sets its own; a size predicted "
-                   f"to exceed {cap_seconds:g} s is skipped; checks without a stream (training) are left out")
+            first_rate.setdefault(k, rate)
+            memory = "-"
+            if n <= memory_up_to or check.id.startswith("reference"):
+                started = time.perf_counter()
+                memory = peak_memory(lambda: core.run_check(check, n, device), device) / 2**20
+                spent += time.perf_counter() - started
+            rows[k, n] = [check.id, n, stream_samples, sum(s.chunks for s in result.streams), seconds, rate,
+                          rate / first_rate[k], memory, result.passed]
+            last[k] = (n, result.seconds)
+    for key in sorted(rows):
+        t.add(*rows[key])
+    t.notes.append(f"chunk: {core.default_chunk(device):,} samples unless a check sets its own; a run predicted "
+                   f"to exceed {cap_seconds:g} s, or the {budget_seconds:g} s budget of this table, is skipped; checks "
+                   "without a stream (training) are left out; seconds = the check's stream_mean calls")
+    t.notes.append("peak memory: most tensor memory alive at once, above the start ("
+                   + ("torch.cuda.max_memory_allocated" if gpu else
+                      "CPU: the profiler's allocation events, in a separate untimed run; up to 1e6 samples for the "
+                      "checks (an extra run at 1e7 would double the time), every size for the reference") + ")")
     return t
 
 
@@ -158,8 +201,9 @@ def run(quick: bool = False, checks: list[str] | None = None, **_) -> dict:
     tables = []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        cap = 5.0 if quick else (60.0 if device == "cuda" else 45.0)
-        tables.append(mc_scaling(device, quick, cap, checks or []).as_dict())
+        cap = 5.0 if quick else (60.0 if device == "cuda" else 25.0)
+        budget = 20.0 if quick else (240.0 if device == "cuda" else 150.0)
+        tables.append(mc_scaling(device, quick, cap, budget, checks or []).as_dict())
     if not torch.cuda.is_available():
         tables[0]["notes"].append("no CUDA device in this run: the GPU sizes 1e8 and 1e9 are still to be measured")
     tables.append(grading_cache(quick, 5.0 if quick else 40.0).as_dict())

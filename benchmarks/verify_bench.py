@@ -24,7 +24,7 @@ from typing import Callable
 from . import Table
 
 ROOT = Path(__file__).resolve().parent.parent
-NAIVE_SECONDS = 30.0
+NAIVE_SECONDS = 15.0
 
 
 def _child_cpu() -> float:

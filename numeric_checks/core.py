@@ -264,7 +264,7 @@ class _Stream:
         values = self.draw(n, gen)
         self.width = int(values[0].numel())
         self.dtype = str(values.dtype).replace("torch.", "")
-        self.shift = values[0].detach().to(torch.float64)
+        self.shift = values[0].detach().to(torch.float64, copy=True)   # a copy: a view would keep the chunk alive
         return _moments(values, self.shift, self.float64)
 
     def compiled(self):

@@ -228,3 +228,19 @@ def test_cpu_streams_run_single_threaded_and_restore_torch_threads(monkeypatch):
         assert set(seen) == {2}
     finally:
         torch.set_num_threads(before)
+
+
+def test_peak_tensor_memory_does_not_grow_with_the_number_of_chunks():
+    from benchmarks.scaling import _profiled_peak
+    chunk, width = 4096, 8
+    chunk_bytes = chunk * width * 8
+
+    def draw(n, gen):
+        x = torch.randn(n, width, generator=gen, dtype=torch.float64)
+        return torch.cat([x, x * x], 1)
+    two = _profiled_peak(lambda: stream_mean(draw, 2 * chunk, seed=1, chunk=chunk))
+    forty = _profiled_peak(lambda: stream_mean(draw, 40 * chunk, seed=1, chunk=chunk))
+    whole = _profiled_peak(lambda: stream_mean(draw, 40 * chunk, seed=1, chunk=40 * chunk))
+    assert chunk_bytes <= two <= 8 * chunk_bytes
+    assert forty <= 1.05 * two                      # bounded by the chunk, not by the samples
+    assert whole > 10 * two                         # one 40-chunk block: the measurement sees growth
