@@ -27,12 +27,17 @@ __all__ = ["parse", "parse_expression", "parse_loss", "LatexError", "LimitError"
 
 
 def parse(latex: str, scope: SlotScope | None = None, *, symbols=(), functions=(),
-          definitions=None) -> Chain:
+          definitions=None, continuation: bool = False) -> Chain:
     """``latex`` as a chain of SymPy members (``a = b \\le c``), names read through ``scope``
-    (or a scope built from ``symbols``/``functions``/``definitions``)."""
+    (or a scope built from ``symbols``/``functions``/``definitions``).
+
+    ``continuation=True``: a step of a derivation that starts with its relation (``= C``,
+    ``\\le D``, ``&= C``) continues the previous step; it reads as ``Chain([None, C], ["="])``
+    (the first member, the previous step's last, is the caller's). Text that starts with an
+    expression reads as usual."""
     if scope is None:
         scope = build(symbols, functions, definitions)
-    return Reader(scope).chain(parse_tree(latex))
+    return Reader(scope).chain(parse_tree(latex, continuation))
 
 
 def parse_expression(latex: str, scope: SlotScope | None = None, **kw):

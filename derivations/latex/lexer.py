@@ -45,7 +45,8 @@ DECOR = {"bar", "tilde", "hat", "vec"}
 CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "MUL",
        "sum": "BIGOP", "prod": "BIGOP", "int": "INT", "nabla": "NABLA", "infty": "INFTY",
        "top": "TOP", "sim": "SIM", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
-       "|": "DBAR", "Vert": "DBAR", "lVert": "DBAR", "rVert": "DBAR", "{": "LSET", "}": "RSET",
+       "|": "DBAR", "Vert": "DBAR", "lVert": "DBAR", "rVert": "DBAR", "parallel": "DBAR",
+       "{": "LSET", "}": "RSET",
        "lbrace": "LSET", "rbrace": "RSET", "prime": "PRIME"}
 RELATIONS = {"eqqcolon": "=:", "le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=",
              "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "="}
@@ -135,14 +136,71 @@ def _font_word(font: str, content) -> list[Token]:
     raise LatexError(f"prose is not an answer: {text[:40]!r}")
 
 
+CASES = {"cases", "dcases"}
+CASE_WORDS = {"otherwise": "OTHERWISE", "else": "OTHERWISE", "elsewhere": "OTHERWISE",
+              "if": None, "for": None, "when": None, "where": None}
+MAX_CASES_DEPTH = 3
+
+
+def _environment(raw, i) -> tuple[str, int]:
+    """The name in ``\\begin{name}`` / ``\\end{name}`` after the command at ``raw[i - 1]``."""
+    content, j = _group(raw, i)
+    name = "".join(v for k, v in content if k != "space")
+    return name, j
+
+
+def _case_word(content) -> str | None:
+    """``\\text{otherwise}``, ``\\text{if }``, ``\\text{, else}`` inside a cases row: its token type
+    (None: a word to drop), or "" when the text is not one of those words."""
+    if any(k not in ("letter", "space") and v not in (",", ".") for k, v in content):
+        return ""
+    word = "".join(v for k, v in content if k == "letter")
+    return CASE_WORDS.get(word, "")
+
+
 def normalise(raw) -> list[Token]:
-    """Macro normalisation: raw tokens -> grammar tokens (delimiters not yet classified)."""
+    """Macro normalisation: raw tokens -> grammar tokens (delimiters not yet classified).
+
+    ``\\begin{cases} v_1 & c_1 \\\\ v_2 & \\text{otherwise} \\end{cases}`` is the one environment
+    read: inside it ``&`` and ``\\\\`` separate the value, its condition and the rows."""
     out: list[Token] = []
+    cases = 0
     i = 0
     while i < len(raw):
         kind, v = raw[i]
         i += 1
         if kind == "space":
+            continue
+        if kind == "cmd" and v in ("begin", "end"):
+            name, i = _environment(raw, i)
+            if name not in CASES:
+                raise LatexError(f"\\{v}{{{name}}} {'starts' if v == 'begin' else 'ends'} an environment; "
+                                 "only cases is read (one formula at a time)")
+            if v == "begin":
+                cases += 1
+                if cases > MAX_CASES_DEPTH:
+                    raise LimitError(f"cases nested more than {MAX_CASES_DEPTH} deep")
+                out.append(_tok("CASES_OPEN", name))
+            else:
+                if not cases:
+                    raise LatexError("\\end{cases} without its \\begin{cases}")
+                cases -= 1
+                out.append(_tok("CASES_CLOSE", name))
+            continue
+        if cases and kind == "cmd" and v == "\\":
+            out.append(_tok("ROWSEP", v))
+            continue
+        if cases and kind == "cmd" and RENAME.get(v, v) in ("text", "mathrm", "textrm", "mbox"):
+            j = i + 1 if i < len(raw) and raw[i] == ("punct", "*") else i
+            content, j = _group(raw, j)
+            word = _case_word(content)
+            if word != "":
+                if word:
+                    out.append(_tok(word, v))
+                i = j
+                continue
+        if cases and (kind, v) == ("punct", "&"):
+            out.append(_tok("AMP", v))
             continue
         if kind == "cmd":
             v = RENAME.get(v, v)
@@ -205,6 +263,8 @@ def normalise(raw) -> list[Token]:
             continue                            # a sentence's full stop after the formula
         else:
             raise LatexError(f"unexpected character {v!r}")
+    if cases:
+        raise LatexError("\\begin{cases} is never closed by \\end{cases}")
     return out
 
 

@@ -21,6 +21,7 @@ MAX_EXPONENT = 1000        # |n| in x^n
 MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
 
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
+_BRACKETS = ("paren", "bracket", "braces")
 PHRASE_ROOTS = {"call", "sub_script", "sup_script", "op", "juxt", "frac", "bigop", "integral",
                 "prime", "decor", "nabla"}
 
@@ -61,6 +62,12 @@ class Reader:
 
     # --- entry points ---------------------------------------------------------------
     def chain(self, tree: Tree) -> Chain:
+        if tree.data == "continuation":    # "= C \\le D" continues the previous step: no first member
+            kids = tree.children
+            exprs, rels = kids[1::2], [t.value for t in kids[0::2]]
+            if "=:" in rels:
+                raise LatexError("=: names a quantity; a continuation step cannot")
+            return Chain([None] + [self.value(e) for e in exprs], rels)
         kids = tree.children[0].children
         exprs, rels = kids[0::2], [t.value for t in kids[1::2]]
         if "=:" in rels:                   # "... =: ELBO" names what precedes; it is no claim
@@ -285,12 +292,49 @@ class Reader:
         return sp.Abs(v)
 
     def n_norm(self, t):
-        v = self.value(t.children[1])
-        if is_matrix(v):
-            if v.shape[1] != 1:
-                raise LatexError("the norm of a matrix is not read; write the vector's norm")
-            return sp.sqrt((v.T * v)[0, 0])
-        return sp.Abs(v)
+        return self.norm(self.value(t.children[1]), "")
+
+    def norm(self, v, which: str):
+        """``\\|v\\|`` with an optional subscript ``which``: a scalar's norm (any p) is |v|; a vector's
+        ``\\|v\\|``, ``\\|v\\|_2`` is Euclidean; a matrix's ``\\|M\\|``, ``\\|M\\|_F`` is Frobenius."""
+        which = which.strip().replace("\\infty", "oo").replace("infty", "oo").replace(" ", "")
+        if not is_matrix(v):
+            if which not in ("", "1", "2", "p", "oo", "F"):
+                raise LatexError(f"the norm \\|\\cdot\\|_{{{which}}} is not read")
+            return sp.Abs(v)
+        if which in ("", "F") or v.shape[1] == 1 and which == "2":
+            return sp.sqrt(sp.Trace(v.T * v))             # tr(v^T v): the sum of squared entries
+        what = "vector" if v.shape[1] == 1 else "matrix"
+        raise LatexError(f"the {what} norm \\|\\cdot\\|_{{{which}}} is not read; write the Euclidean "
+                         f"(vector) or Frobenius (matrix) norm")
+
+    def n_cases(self, t):
+        """``\\begin{cases} v_1 & c_1 \\\\ v_2 & \\text{otherwise}\\end{cases}``: a Piecewise; a
+        double inequality a \\le x < b is both conditions; ``otherwise`` must come last."""
+        rows = [r for r in t.children[1].children if isinstance(r, Tree)]
+        pieces = []
+        for k, row in enumerate(rows):
+            kids = [c for c in row.children if not (isinstance(c, Token) and c.type in ("COMMA", "AMP"))]
+            value_tree, cond_tree = kids
+            value = self.value(value_tree)
+            if is_matrix(value) or isinstance(value, sp.core.relational.Relational):
+                raise LatexError("a case's value must be a number")
+            parts = cond_tree.children
+            if len(parts) == 1:                       # otherwise
+                if k != len(rows) - 1:
+                    raise LatexError("'otherwise' must be the last case")
+                cond = sp.true
+            else:
+                sides = [self.value(x) for x in parts[0::2]]
+                rels = [r.value for r in parts[1::2]]
+                if any(r not in ("<", "<=", ">", ">=", "=") for r in rels):
+                    raise LatexError("a case's condition must be a comparison such as x \\ge 0")
+                for x in sides:
+                    if is_matrix(x) or not isinstance(x, sp.Expr):
+                        raise LatexError("a case's condition compares numbers")
+                cond = sp.And(*[_relation(a, r, b) for a, r, b in zip(sides, rels, sides[1:])])
+            pieces.append((value, cond))
+        return sp.Piecewise(*pieces)
 
     # --- names, scripts, calls ------------------------------------------------------
     def n_decor(self, t):
@@ -320,8 +364,8 @@ class Reader:
             return found
         base, arg = t.children[0], t.children[2]
         base_key = name_key(base)
-        if isinstance(base, Tree) and base.data == "norm" and _flat(arg) == "2":
-            return self.value(base)                       # \|v\|_2 is the Euclidean norm
+        if isinstance(base, Tree) and base.data == "norm":     # \|v\|_2, \|M\|_F
+            return self.norm(self.value(base.children[1]), _flat(arg))
         indexed = self.indexed_entry(base, base_key, arg)
         if indexed is not None:
             return indexed
@@ -521,7 +565,7 @@ class Reader:
             if isinstance(child, Tree) and child.data in ("item_rel", "item_sim"):
                 a, rel, b = child.children
                 if child.data == "item_sim":
-                    value = ("sim", self.sim_lhs(a), self.value(b))
+                    value = ("sim", self.sim_lhs(a), self.sim_rhs(b, lenient))
                 else:
                     value = _relation(self.value(a), rel.value, self.value(b))
             else:
@@ -533,6 +577,36 @@ class Reader:
         key = name_key(t)
         found = self.lookup(key) if key is not None else None
         return found if found is not None else (key or t)
+
+    def sim_rhs(self, t, lenient=False):
+        """What a variable is drawn from in ``x \\sim ...``: a density, ``\\mathcal{N}(m, v)`` (read as
+        ("normal", m, v)), or, when ``lenient``, a bare name such as ``q`` (its Key)."""
+        normal = self.normal_law(t)
+        if normal is not None:
+            return normal
+        return self.lenient(t) if lenient else self.value(t)
+
+    def normal_law(self, t):
+        """``\\mathcal{N}(m, v)`` / ``N(m, v)`` (an undeclared N): ("normal", m, v); ``I`` as the
+        variance of a scalar is 1."""
+        if not (isinstance(t, Tree) and t.data == "call" and t.children[1].data == "paren"):
+            return None
+        key = name_key(t.children[0])
+        if key is None or key.text() not in ("\\mathcal{N}", "N") or self.lookup(key) is not None:
+            return None
+        args = [c for c in t.children[1].children[1].children if not isinstance(c, Token)]
+        seps = [c.type for c in t.children[1].children[1].children if isinstance(c, Token)]
+        if len(args) != 2 or any(s not in ("COMMA", "SEMI") for s in seps):
+            raise LatexError("\\mathcal{N}(mean, variance) takes two arguments")
+        mean = self.value(args[0])
+        vkey = name_key(args[1])
+        if vkey is not None and vkey.text() == "I" and self.lookup(vkey) is None and self.scope.identity is None:
+            variance = sp.Integer(1)
+        else:
+            variance = self.value(args[1])
+        if is_matrix(mean) or is_matrix(variance):
+            raise LatexError("a multivariate normal is not read here; write the one-dimensional form")
+        return ("normal", mean, variance)
 
     def lenient(self, t):
         try:
@@ -597,7 +671,21 @@ class Reader:
         densities, variables = [], []
         for _, v in spec:
             if isinstance(v, tuple) and v and v[0] == "sim":
-                v = v[2]
+                var, law = v[1], v[2]
+                if isinstance(law, tuple) and law[0] == "normal" and isinstance(var, sp.Symbol):
+                    _, mean, variance = law
+                    densities.append(sp.exp(-(var - mean) ** 2 / (2 * variance)) / sp.sqrt(2 * sp.pi * variance))
+                    variables.append(var)
+                    continue
+                f = self.scope.functions.get(law) if isinstance(law, Key) else None
+                v = f(var) if f is not None and isinstance(var, sp.Symbol) else law
+            elif isinstance(v, Key) and v in self.scope.functions:     # E_q[...]: q's variable
+                f = self.scope.functions[v]
+                own = [x for x, d in getattr(self.scope, "measures", {}).items()
+                       if isinstance(d, AppliedUndef) and d.func == f]
+                if len(own) != 1:
+                    return None
+                v = f(own[0])
             if isinstance(v, AppliedUndef) and len(v.args) == 1 and isinstance(v.args[0], sp.Symbol):
                 densities.append(v)
                 variables.append(v.args[0])
@@ -630,26 +718,40 @@ class Reader:
         return out
 
     def chain_argument(self, opchain):
-        """(argument, factors after it): ``\\log(1+t)(t+1)`` takes only the bracket."""
+        """(argument, power, factors after it): ``\\log(1+t)(t+1)`` takes only the bracket; in
+        ``\\max(0, 1-t)^2``, ``\\log(1+e^{-t})^2`` the power is the function value's (as in
+        sin(x)^2), so ``power`` is returned apart from the bracket (None when there is none)."""
         parts = list(opchain.children)
-        first, tail = parts[0], []
-        while isinstance(first, Tree) and first.data == "call":   # (t)(t+1) is one postfix
-            tail.insert(0, first.children[1])
-            first = first.children[0]
-        if isinstance(first, Tree) and first.data in ("paren", "bracket", "braces"):
+        first, tail, power = parts[0], [], None
+        while isinstance(first, Tree):
+            if first.data == "call":                       # (t)(t+1) is one postfix
+                tail.insert(0, first.children[1])
+                first = first.children[0]
+            elif first.data == "sup_script" and isinstance(first.children[0], Tree) and \
+                    first.children[0].data == "call":      # (t)(t+1)^2: the power is the last bracket's
+                base = first.children[0]
+                first = Tree("call", [base.children[0], Tree("sup_script", [base.children[1], *first.children[1:]])])
+            elif first.data == "sup_script" and isinstance(first.children[0], Tree) and \
+                    first.children[0].data in _BRACKETS and power is None:
+                power, first = first.children[2], first.children[0]
+            else:
+                break
+        if isinstance(first, Tree) and first.data in _BRACKETS:
             rest = [self.value(p) for p in tail + parts[1:]]
-            return first, rest
-        return None, [self.value(p) for p in parts]
+            return first, power, rest
+        return None, None, [self.value(p) for p in parts]
 
     def n_op(self, t):
         name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
-        bracket, factors = self.chain_argument(chain)
+        bracket, power, factors = self.chain_argument(chain)
         if name in ("inf", "sup"):
             if "sub" not in scripts:
                 raise LatexError(f"\\{name} without the variable it ranges over")
             var = self.value(scripts["sub"])
             arg = self.node(bracket) if bracket is not None else self.product(factors)
             value = (Infimum if name == "inf" else Supremum)(arg, var)
+            if power is not None:
+                value = self.power(value, power)
             return self.product([value] + factors) if bracket is not None and factors else value
         if name in ("min", "max"):
             if bracket is None:
@@ -657,7 +759,14 @@ class Reader:
             args = [v for _, v in self.items(bracket.children[1])]
             if len(args) < 2:
                 raise LatexError(f"\\{name} of one value")
+            for a in args:
+                if isinstance(a, sp.core.relational.Relational) or is_matrix(a):
+                    raise LatexError(f"\\{name} compares numbers")
             value = (sp.Min if name == "min" else sp.Max)(*args)
+            if "sup" in scripts:
+                value = _power(value, self.value(scripts["sup"]))
+            if power is not None:
+                value = self.power(value, power)
             return self.product([value] + factors)
         if bracket is not None:
             arg, rest = self.node(bracket), factors
@@ -677,6 +786,8 @@ class Reader:
             raise UnknownName(f"\\{name}", "function")
         if "sup" in scripts:
             value = _power(value, self.value(scripts["sup"]))
+        if power is not None:
+            value = self.power(value, power)
         return self.product([value] + rest) if rest else value
 
     def n_bigop(self, t):
@@ -733,6 +844,16 @@ class Reader:
             return sp.Integral(integrand, (var, lo, hi))
         return sp.Integral(integrand, (var, -sp.oo, sp.oo))
 
+    def n_nabla_dot(self, t):
+        """``\\nabla_x \\cdot s(x)``, the divergence: the trace of the Jacobian, in one dimension the
+        derivative (a matrix-valued argument is refused, and ``\\nabla \\times`` is not read)."""
+        if t.children[2].value != "cdot":
+            raise LatexError(f"\\nabla \\{t.children[2].value} is not read (the divergence is \\nabla \\cdot)")
+        value = self.n_nabla(Tree("nabla", [t.children[0], t.children[1], t.children[3]]))
+        if is_matrix(value):
+            raise LatexError("the divergence of a matrix-valued function is not read")
+        return value
+
     def n_nabla(self, t):
         scripts, chain = self.scripts(t.children[1]), t.children[2]
         if "sub" not in scripts:
@@ -740,8 +861,10 @@ class Reader:
         var = self.value(scripts["sub"])
         if not isinstance(var, sp.Symbol):
             raise LatexError(r"\nabla_{...}: the variable must be a symbol")
-        bracket, factors = self.chain_argument(chain)
+        bracket, power, factors = self.chain_argument(chain)
         arg = self.node(bracket) if bracket is not None else self.product(factors)
+        if power is not None:              # \nabla_x (f)^2 differentiates the square
+            arg = self.power(arg, power)
         value = sp.diff(arg, var)
         return self.product([value] + factors) if bracket is not None and factors else value
 

@@ -29,17 +29,21 @@ class _Given(Lexer):
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     grammar = (Path(__file__).with_name("grammar.lark")).read_text()
-    return Lark(grammar, parser="lalr", lexer=_Given, start="start")
+    return Lark(grammar, parser="lalr", lexer=_Given, start=["start", "continuation"])
 
 
 _SHOW = {"$END": "the end of the answer"}
 
 
-def parse_tree(text: str) -> Tree:
-    """Parse tree of ``text``; ``LatexError`` says where the grammar stopped and why."""
+def parse_tree(text: str, continuation: bool = False) -> Tree:
+    """Parse tree of ``text``; ``LatexError`` says where the grammar stopped and why.
+
+    ``continuation=True`` also reads a step that starts with its relation (``= C``, ``\\le D``,
+    ``&= C``): the tree is then a ``continuation`` (relations and members, no first member)."""
     toks = tokenize(text)
+    start = "continuation" if continuation and toks and toks[0].type == "REL" else "start"
     try:
-        return parser().parse(toks)
+        return parser().parse(toks, start=start)
     except UnexpectedToken as exc:
         tok = exc.token
         where = _SHOW.get(tok.type, repr(str(tok.value))) if tok is not None else "the end"
