@@ -87,6 +87,39 @@ def test_matrices():
     assert r.verdict == "wrong" and "dimension" in r.message
 
 
+def test_named_matrices_are_expanded_and_a_bare_name_says_nothing():
+    # lemma.*: definitions={"Sigma": (Lambda + A^T L A)^{-1}} -- \Sigma reads as a matrix, expanded
+    assert grade("lemma.posterior_mean", r"\Sigma(A^T L (y-b) + \Lambda\mu)").verdict == "correct"
+    assert grade("lemma.posterior_mean", r"\Sigma A^\top L (y-b) + \Sigma\Lambda\mu").verdict == "correct"
+    assert grade("lemma.posterior_mean", r"\Sigma(A^T L y + \Lambda\mu)").verdict == "wrong"
+    assert grade("lemma.posterior_mean", r"\Sigma^{-1}(A^T L (y-b) + \Lambda\mu)").verdict == "wrong"
+    r = grade("lemma.posterior_cov", r"\Sigma")
+    assert r.verdict == "unchecked" and "only names" in r.message
+
+
+def test_matrix_kinds_decide_what_random_matrices_are_drawn():
+    from derivations.grading import matrices
+    from derivations.latex import build, parse_expression
+    from derivations.registry import Slot
+    n = sp.Symbol("n", integer=True, positive=True)
+    A, v = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("v", n, 1)
+    answer = A * v                                   # equals A^T v exactly when A is symmetric
+    sym = Slot("t.kinds", "", reference=A.T * v, symbols=(A, v), kind="matrix", matrix_kinds={"A": "symmetric"})
+    assert matrices.compare(sym, answer).status is Status.PROVED
+    general = Slot("t.kinds", "", reference=A.T * v, symbols=(A, v), kind="matrix", matrix_kinds={"A": "any"})
+    assert matrices.compare(general, answer).status is Status.REFUTED
+    with pytest.raises(ValueError, match="kinds"):
+        matrices.compare(Slot("t.kinds", "", reference=A.T * v, symbols=(A, v), kind="matrix",
+                              matrix_kinds={"A": "orthogonal"}), answer)
+    # a named matrix in an unregistered slot: its definitions expand it too
+    named = Slot("t.named", "", reference=(A + A.T) * v, symbols=(A, v), kind="matrix",
+                 matrix_kinds={"A": "any"}, definitions={"S": A + A.T})
+    scope = build(named.symbols, definitions=named.definitions, reference=named.reference, matrix=True)
+    s_v = parse_expression(r"S v", scope)
+    assert isinstance(s_v, sp.MatrixExpr) and matrices.compare(named, s_v).status is Status.PROVED
+    assert matrices.compare(named, parse_expression(r"S^{-1} v", scope)).status is Status.REFUTED
+
+
 def test_sets_use_the_slots_acceptance():
     assert grade("gan.zero_one.dstar", r"\operatorname{sign}(p_d(x) - p_g(x))").verdict == "correct"
     assert grade("gan.zero_one.dstar", r"\frac{p_d - p_g}{p_d + p_g}").verdict == "correct"

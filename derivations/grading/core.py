@@ -66,9 +66,9 @@ def integrated_part(slot) -> Integrated:
     return Integrated(integrands, tuple(sorted(density, key=sp.default_sort_key)))
 
 
-def expand(expr, slot_id: str, skip=()):
+def expand(expr, slot_id: str, skip=(), scope=None):
     """Replace named quantities by their definitions until none is left (bounded rounds)."""
-    scope = for_slot(slot_id)
+    scope = scope if scope is not None else for_slot(slot_id)
     subs = {k: v for k, v in scope.expansions.items() if k not in skip}
     for _ in range(MAX_EXPANSION_ROUNDS):
         if not isinstance(expr, sp.Basic):
@@ -185,8 +185,26 @@ def structured_references(slot) -> list:
     return refs
 
 
+def only_names_the_quantity(slot, answer) -> bool:
+    """Is the answer just the name the slot's definitions give its own quantity (``\\Sigma`` for
+    the posterior covariance, with Sigma := (Lambda + A^T L A)^{-1})? That says nothing."""
+    if not isinstance(answer, (sp.Symbol, sp.MatrixSymbol)) or slot.reference is None:
+        return False
+    expansions = for_slot(slot.id).expansions
+    if answer not in expansions:
+        return False
+    try:
+        return answer == slot.reference or expansions[answer] == slot.reference or \
+            expand(answer, slot.id) == expand(slot.reference, slot.id)
+    except Exception:
+        return False
+
+
 def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
     """Evidence that one graded member equals the slot's quantity."""
+    if only_names_the_quantity(slot, answer):
+        return Evidence(Status.UNCHECKED, Kind.NONE, f"the answer only names the quantity ({show_latex(answer)}); "
+                        "write what it equals")
     if uses_densities(slot) and isinstance(answer, sp.Basic) and not answer.is_Relational:
         answer = to_densities(expand(to_symbols(answer, slot), slot.id), slot)
         return structural.compare_forms(answer, structured_references(slot), seed)

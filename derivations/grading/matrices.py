@@ -24,10 +24,20 @@ def is_matrix(x) -> bool:
     return isinstance(x, (sp.MatrixExpr, sp.MatrixBase))
 
 
+KINDS = ("spd", "symmetric", "any", "vector")
+
+
 def kind_of(m: sp.MatrixSymbol, slot) -> str:
+    """The slot's ``matrix_kinds`` entry for ``m`` ("spd", "symmetric", "any", "vector"); without
+    one a column is a vector, and the usual names of precisions and covariances are SPD."""
     kinds = getattr(slot, "matrix_kinds", None) or {}
     if m.name in kinds:
-        return kinds[m.name]
+        kind = kinds[m.name]
+        if kind not in KINDS:
+            raise ValueError(f"matrix_kinds[{m.name!r}] = {kind!r}: the kinds are {', '.join(KINDS)}")
+        if kind != "vector" and m.shape[1] == 1 and m.shape[0] != 1:
+            return "vector"                # a column stays a column whatever it is called
+        return kind
     if m.shape[1] == 1:
         return "vector"
     return "spd" if m.name in SPD_NAMES else "any"
@@ -39,6 +49,9 @@ def _random(kind: str, rows: int, cols: int, rng: random.Random) -> sp.Matrix:
     if kind == "spd":
         M = sp.Matrix(rows, rows, lambda *_: r())
         return M * M.T + sp.eye(rows)
+    if kind == "symmetric":
+        M = sp.Matrix(rows, rows, lambda *_: r())
+        return M + M.T
     return sp.Matrix(rows, cols, lambda *_: r())
 
 
@@ -50,9 +63,22 @@ def _dims(exprs) -> set:
     return out
 
 
+def _expanded(slot, expr):
+    """``expr`` with the slot's named matrices (Sigma = (Lambda + A^T L A)^{-1}) replaced by their
+    definitions, so an answer written with them is compared in the slot's primitives."""
+    from ..latex.scope import build, for_slot
+    from .core import expand
+    try:
+        scope = for_slot(slot.id)
+    except KeyError:                       # a slot made on the spot: its own definitions
+        scope = build(slot.symbols, slot.functions, slot.definitions, slot.reference, matrix=True)
+    return expand(expr, slot.id, scope=scope)
+
+
 def compare(slot, answer, seed: int = 0) -> Evidence:
     started = time.perf_counter()
-    reference = slot.reference
+    reference = _expanded(slot, slot.reference)
+    answer = _expanded(slot, answer) if is_matrix(answer) else answer
     if not is_matrix(answer):
         return Evidence(Status.REFUTED, Kind.SYMBOLIC, "a scalar where the slot's quantity is a matrix",
                         seconds=time.perf_counter() - started)

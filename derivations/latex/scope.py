@@ -52,7 +52,7 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
                 if sym is not None:
                     scope.expansions[sym] = value
                 continue
-            sym = scope.names.get(k) or sp.Symbol(k.text(), real=True)
+            sym = scope.names.get(k) or _name_for(key, k, value)
             scope.add_name(k, sym, strong=True)
             scope.expansions[sym] = value
         elif isinstance(key, (sp.Symbol, sp.MatrixSymbol)):
@@ -100,6 +100,16 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
             scope.identity = sp.Identity(dims.pop())
     scope.indexed.pop(None, None)
     return scope
+
+
+def _name_for(plain: str, key, value):
+    """The symbol a named quantity is read as: a MatrixSymbol of the value's shape when the value
+    is a matrix (``Sigma = (Lambda + A^T L A)^{-1}``, so ``\\Sigma v`` is a matrix product and the
+    matrix kinds find it by its plain name), else a real Symbol."""
+    if isinstance(value, (sp.MatrixExpr, sp.MatrixBase)):
+        name = plain if plain.isidentifier() else key.text()
+        return sp.MatrixSymbol(name, *value.shape)
+    return sp.Symbol(key.text(), real=True)
 
 
 GREEK = set("""alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho
