@@ -54,7 +54,8 @@ LEGEND = (("symbolic", "symbolic", "SymPy proves the relation under the declared
           ("exact numeric", "numeric", "evaluated at random admissible points at 50 digits; evidence, not a proof."),
           ("Monte Carlo, z, SE", "montecarlo", "a seeded estimate with its standard error and z-score."),
           ("refuted", "refuted", "a counterexample was found; it is printed with the values of both sides."),
-          ("unchecked", "unchecked", "nothing checked the step (or its check ran out of time); never counted as passed."),
+          ("unchecked", "unchecked", "nothing checked the step (or its check ran out of time); never counted "
+           "as passed."),
           ("claim quoted from the seed", "audit", "a claim of the homework's reference solution, tested rather than "
            "asserted: its refutation is a finding about the source, not a failure of derivcheck."))
 
