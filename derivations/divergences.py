@@ -21,6 +21,8 @@ from fractions import Fraction
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from .evidence import Evidence
 from .fdiv_pieces import (PiecewiseError, breakpoints, check_on_cells, combine, is_smooth, regions,
                           resolve)
@@ -91,7 +93,7 @@ class Match:
 
     def integrands(self, f) -> tuple[sp.Expr, sp.Expr]:
         """The two sides of the identity that makes the match: -1/2 p_g f(p_d/p_g) = ... ."""
-        lhs = -p_g * sp.sympify(f).subs(t, p_d / p_g) / 2
+        lhs = -p_g * as_expr(f).subs(t, p_d / p_g) / 2
         rhs = -(self.a * self.divergence.integrand + self.b * p_g + self.c * (p_d - p_g)) / 2
         return lhs, rhs
 
@@ -115,7 +117,7 @@ def coefficients(f, div: Divergence, exact: bool = True) -> tuple[sp.Expr, sp.Ex
     """
     g = div.generator
     def at(e, v):
-        value = sp.sympify(e).subs(t, v)
+        value = as_expr(e).subs(t, v)
         return value if exact else sp.N(value, 40)
     half, two = sp.Rational(1, 2), sp.S(2)
     b = at(f, 1)
@@ -130,7 +132,7 @@ def coefficients(f, div: Divergence, exact: bool = True) -> tuple[sp.Expr, sp.Ex
 def _agrees(f, rhs) -> bool:
     """A fast numeric screen at a few t (the proof comes after)."""
     for v in SCREEN_T:
-        gap = sp.N(sp.sympify(f).subs(t, v) - sp.sympify(rhs).subs(t, v), 40)
+        gap = sp.N(as_expr(f).subs(t, v) - as_expr(rhs).subs(t, v), 40)
         if not gap.is_number or abs(gap) > sp.Float(10) ** -25:
             return False
     return True
@@ -159,7 +161,7 @@ def t_regions(*exprs):
     """Regions of t > 0 split at the breakpoints of every expression (in t or in p_d, p_g)."""
     points = set()
     for e in exprs:
-        e = sp.sympify(e).subs(p_d, t * p_g).subs(p_g, 1)
+        e = as_expr(e).subs(p_d, t * p_g).subs(p_g, 1)
         points |= set(breakpoints(e, t, sp.Interval.open(0, oo)))
     return regions(sorted(points, key=float), sp.S.Zero, oo)
 
@@ -187,19 +189,19 @@ def on_two_points(expr, definitions=None) -> sp.Expr:
     counterexample made of two honest distributions.
     """
     definitions = DEFINITIONS if definitions is None else definitions
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     values = {}
     for name, integrand in definitions.items():
         if expr.has(name):
-            values[name] = (sp.sympify(integrand).subs({p_d: q, p_g: r}, simultaneous=True)
-                            + sp.sympify(integrand).subs({p_d: 1 - q, p_g: 1 - r}, simultaneous=True))
+            values[name] = (as_expr(integrand).subs({p_d: q, p_g: r}, simultaneous=True)
+                            + as_expr(integrand).subs({p_d: 1 - q, p_g: 1 - r}, simultaneous=True))
     return expr.xreplace(values)
 
 
 def _split_logs(expr) -> sp.Expr:
     """Logs of products and quotients split: every argument is positive on a two-point space
     (q, 1 - q, r, 1 - r in (0, 1)), which is what ``force`` asserts."""
-    expr = sp.sympify(expr).replace(lambda e: isinstance(e, sp.log),
+    expr = as_expr(expr).replace(lambda e: isinstance(e, sp.log),
                                     lambda e: sp.log(sp.factor(sp.together(e.args[0]))))
     return sp.expand(sp.expand_log(expr, force=True))
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .symbols import as_expr
+
 
 class NotPolynomial(ValueError):
     """The integrand is not a polynomial in the Gaussian variable; no moment route applies."""
@@ -34,7 +36,7 @@ def std_normal_moment(k: int) -> sp.Integer:
 
 def _average_out(expr, g: Normal) -> sp.Expr:
     eps = sp.Dummy("eps")
-    expr = sp.expand(sp.sympify(expr).xreplace({g.variable: g.mean + sp.sqrt(g.var) * eps}))
+    expr = sp.expand(as_expr(expr).xreplace({g.variable: g.mean + sp.sqrt(g.var) * eps}))
     if not expr.has(eps):
         return expr
     try:
@@ -117,14 +119,14 @@ def _tilted_term(term, eps) -> sp.Expr:
     if k is None:
         raise Divergent(f"cannot show 1 - 2a = {sp.expand(1 - 2 * a)} > 0: E[exp(a eps^2 + ...)] may diverge")
     eta = sp.Dummy("eta")
-    shifted = sp.sympify(prefactor).xreplace({eps: b / k + eta / sp.sqrt(k)})
+    shifted = as_expr(prefactor).xreplace({eps: b / k + eta / sp.sqrt(k)})
     moments = _average_out(shifted, Normal(eta, 0, 1))
     return coeff * sp.exp(c + b**2 / (2 * k)) / sp.sqrt(k) * moments
 
 
 def _average_out_exp(expr, g: Normal) -> sp.Expr:
     eps = sp.Dummy("eps")
-    expr = sp.sympify(expr).xreplace({g.variable: g.mean + sp.sqrt(g.var) * eps})
+    expr = as_expr(expr).xreplace({g.variable: g.mean + sp.sqrt(g.var) * eps})
     expr = sp.expand(expr, power_exp=False, log=False)
     return sp.Add(*(_tilted_term(t, eps) for t in sp.Add.make_args(expr)))
 

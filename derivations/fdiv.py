@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from . import fdiv_checks as checks
 from .divergences import Match, identify, p_d, p_g, t
 from .evidence import Evidence, unchecked
@@ -37,7 +39,7 @@ __all__ = ["analyse", "FDivResult", "FDivError", "InvalidLoss", "UnboundedLoss",
 
 def in_densities(expr) -> sp.Expr:
     """An expression in t rewritten in p_d, p_g (t = p_d/p_g, p_g > 0 pulled out of signs)."""
-    e = sp.sympify(expr).subs(t, p_d / p_g)
+    e = as_expr(expr).subs(t, p_d / p_g)
     e = e.replace(lambda x: isinstance(x, (sp.sign, sp.Heaviside)),
                   lambda x: x.func(sp.factor(sp.together(x.args[0])) * p_g, *x.args[1:]))
     return cancel_radicals(sp.cancel(e)) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
@@ -226,7 +228,7 @@ def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
     Raises ``InvalidLoss`` (e.g. ``UnboundedLoss``) for an input that is not a loss and
     ``AnalysisError`` where a step has no closed form; both are ``FDivError``s with a message.
     """
-    loss = sp.sympify(loss_expr)
+    loss = as_expr(loss_expr)
     if alpha_symbol is None and len(loss.free_symbols) == 1:  # a loss has one variable: that one
         alpha_symbol = next(iter(loss.free_symbols))
     if alpha_symbol is not None and alpha_symbol != alpha:

@@ -11,6 +11,8 @@ import time
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from .divergences import (DEFINITIONS, check_integrands, check_two_point, match_evidence, p_d, p_g,
                           t, t_regions)
 from .evidence import Evidence, Kind, Status, unchecked
@@ -128,7 +130,7 @@ def monotonicity(f) -> Evidence:
 
 def symmetry(f) -> Evidence:
     """f(t) = t f(1/t): swapping P_d and P_g (and alpha -> -alpha) leaves the problem unchanged."""
-    mirror = t * sp.sympify(f).subs(t, 1 / t)
+    mirror = t * as_expr(f).subs(t, 1 / t)
     return check_on_cells(f, "=", mirror, {t: t_regions(f, mirror)}, symbolic_seconds=SECONDS)
 
 
@@ -176,7 +178,7 @@ def all_evidence(res) -> dict[str, Evidence]:
 def _canonical(answer) -> sp.Expr:
     """The answer with its symbols replaced by ours of the same name (a parser may build
     ``p_d`` without our assumptions, which would make it a different symbol)."""
-    answer = sp.sympify(answer)
+    answer = as_expr(answer)
     ours = {s.name: s for s in (p_d, p_g, t, *DEFINITIONS)}
     return answer.xreplace({s: ours[s.name] for s in answer.free_symbols
                             if s.name in ours and s is not ours[s.name]})

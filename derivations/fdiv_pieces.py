@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from .evidence import Evidence, Kind, Status
 from .prove import check_relation, positive_parametrisation
 
@@ -28,12 +30,12 @@ class PiecewiseError(ValueError):
 
 
 def is_smooth(expr) -> bool:
-    return not sp.sympify(expr).has(*NONSMOOTH)
+    return not as_expr(expr).has(*NONSMOOTH)
 
 
 def to_piecewise(expr) -> sp.Expr:
     """Max/Min/Abs/Heaviside/sign rewritten as (folded) Piecewise; smooth input unchanged."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     if is_smooth(expr):
         return expr
     for kind in NONSMOOTH[:-1]:
@@ -50,7 +52,7 @@ def breakpoints(expr, var, domain=sp.S.Reals) -> list[sp.Expr]:
     found: set = set()
     for pw in to_piecewise(expr).atoms(sp.Piecewise):
         for _, cond in pw.args:
-            for rel in sp.sympify(cond).atoms(sp.core.relational.Relational):
+            for rel in as_expr(cond).atoms(sp.core.relational.Relational):
                 if var not in rel.free_symbols:
                     continue
                 roots = sp.solveset(rel.lhs - rel.rhs, var, domain)
@@ -102,12 +104,12 @@ class Region:
 
 def regions(points, lo=-oo, hi=oo) -> list[Region]:
     """The open intervals between consecutive ``points`` of (lo, hi), and the points."""
-    pts = [sp.sympify(p) for p in points if _key(lo) < _key(p) < _key(hi)] if points else []
-    out, left = [], sp.sympify(lo)
+    pts = [as_expr(p) for p in points if _key(lo) < _key(p) < _key(hi)] if points else []
+    out, left = [], as_expr(lo)
     for p in pts:
         out += [Region(left, p), Region(p, p, True)]
         left = p
-    out.append(Region(left, sp.sympify(hi)))
+    out.append(Region(left, as_expr(hi)))
     return out
 
 
@@ -129,7 +131,7 @@ def _sign_known(diff, rel) -> bool | None:
 
 def holds_everywhere(cond, param: dict) -> bool | None:
     """Is ``cond`` true (True), false (False) on the whole cell ``param`` maps onto, or unknown?"""
-    c = sp.sympify(cond).subs(param)
+    c = as_expr(cond).subs(param)
     if c in (sp.true, sp.false):
         return bool(c)
     if isinstance(c, sp.core.relational.Relational):
@@ -155,9 +157,9 @@ def resolve(expr, point: dict, param: dict | None = None) -> sp.Expr:
     """
     def branch(pw):
         for value, cond in pw.args:
-            truth = sp.sympify(cond).subs(point)
+            truth = as_expr(cond).subs(point)
             if truth not in (sp.true, sp.false):
-                truth = sp.sympify(truth.simplify())
+                truth = as_expr(truth.simplify())
             if truth not in (sp.true, sp.false):
                 raise PiecewiseError(f"condition {cond} is undecided at {point}")
             if param is not None and holds_everywhere(cond, param) is not bool(truth):
@@ -186,7 +188,7 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
     branches are chosen at the cell's sample point and the variables are parametrised by fresh
     positive symbols; a counterexample is reported in the original variables.
     """
-    lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
+    lhs, rhs = as_expr(lhs), as_expr(rhs)
     if fixed:
         lhs, rhs = lhs.subs(fixed), rhs.subs(fixed)
     worst, details = Kind.SYMBOLIC, []
@@ -211,7 +213,7 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
             known = {named[k]: sp.Float(val, 17) for k, val in example.items()
                      if k in named and isinstance(val, (int, float))}
             for v, e in (fixed or {}).items():  # e.g. p_d = t p_g: report p_d as well
-                value = sp.sympify(e).subs(known)
+                value = as_expr(e).subs(known)
                 if value.is_number:
                     example[str(v)] = float(value)
             return Evidence(Status.REFUTED, ev.kind, f"fails where {where}: {ev.detail}",

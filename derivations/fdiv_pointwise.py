@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
+from .symbols import as_expr
 from sympy.calculus.util import continuous_domain
 
 from .fdiv_pieces import Region, breakpoints, is_smooth, regions, resolve
@@ -112,7 +114,7 @@ def _pull_scale(expr) -> sp.Expr:
 def cancel_radicals(expr) -> sp.Expr:
     """(t - 2 sqrt(t) + 1)/(t - 1) -> (sqrt(t) - 1)/(sqrt(t) + 1): write each positive symbol
     that appears under a root as s^m (m the lcm of the root orders), cancel, write back."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     for x in sorted(expr.free_symbols, key=str):
         if not x.is_positive:
             continue
@@ -126,7 +128,7 @@ def cancel_radicals(expr) -> sp.Expr:
 
 def tidy(expr) -> sp.Expr:
     """A short form: logs of products and powers split (t > 0), then the fewest operations."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     if expr.is_number or (expr.is_rational_function() and not expr.has(sp.Min, sp.Max)):
         return sp.factor(sp.cancel(expr)) if not expr.is_number else sp.simplify(expr)
     simple = sp.simplify(expr)
@@ -151,7 +153,7 @@ def tidy(expr) -> sp.Expr:
 
 def check_defined(loss, alpha) -> None:
     """A loss depends on alpha only and is a real number at every alpha (probed at a few)."""
-    extra = sp.sympify(loss).free_symbols - {alpha}
+    extra = as_expr(loss).free_symbols - {alpha}
     if extra:
         names = ", ".join(sorted(map(str, extra)))
         raise InvalidLoss(f"the loss may depend on {alpha} only; it also contains {names}")
@@ -164,7 +166,7 @@ def check_defined(loss, alpha) -> None:
             raise InvalidLoss(f"l({alpha}) must be defined and continuous for every real {alpha}; "
                               f"it is only on {domain}")
     for a in PROBE_ALPHA:
-        value = sp.N(sp.sympify(loss).subs(alpha, a), 20)
+        value = sp.N(as_expr(loss).subs(alpha, a), 20)
         if not value.is_number or value.has(sp.nan, sp.zoo, oo, -oo) or not value.is_real:
             raise InvalidLoss(f"l({alpha}) must be a real number for every real {alpha}; "
                               f"at {alpha} = {a} it is {value}")
@@ -241,7 +243,7 @@ def _real_roots(found) -> sp.FiniteSet | None:
 
 def _poles(expr, t) -> sp.Set:
     """The t > 0 where ``expr`` is undefined (zeros of its denominator)."""
-    if t is None or not sp.sympify(expr).has(t):
+    if t is None or not as_expr(expr).has(t):
         return sp.S.EmptySet
     found = sp.solveset(sp.fraction(sp.together(expr))[1], t, T_DOMAIN)
     if not isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
@@ -251,7 +253,7 @@ def _poles(expr, t) -> sp.Set:
 
 def _piece_candidates(h, piece: Region, alpha, t):
     """Candidates of one open piece, its stationary points, and t where it turns flat."""
-    h = sp.sympify(h)
+    h = as_expr(h)
     slope = sp.simplify(sp.diff(h, alpha))
     interval = piece.as_set()
     if slope == 0:
@@ -350,7 +352,7 @@ def minimum(cands, region: Region, t) -> RegionMin:
 
 def solve(loss, alpha, t) -> Pointwise:
     """The infimum of l(alpha) t + l(-alpha) over real alpha, region by region in t > 0."""
-    loss = sp.sympify(loss)
+    loss = as_expr(loss)
     check_defined(loss, alpha)
     objective = loss * t + loss.subs(alpha, -alpha)
     pieces = tuple((r, None if r.point else resolve(objective, {alpha: r.sample()}))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from . import symbols as symtab
 
 _REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
@@ -11,7 +13,7 @@ _REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 def latex(expr) -> str:
     if isinstance(expr, str):
         return expr
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     names = symtab.latex_names(expr.free_symbols if hasattr(expr, "free_symbols") else ())
     return sp.latex(expr, symbol_names=names, ln_notation=False)
 

@@ -12,6 +12,8 @@ import time
 
 import sympy as sp
 
+from .symbols import as_expr
+
 from . import sampling
 from . import symbols as symtab
 from .evidence import Evidence, Kind, Status
@@ -56,7 +58,7 @@ CANONICAL_FORMS = (
 def positive_parametrisation(expr) -> tuple[sp.Expr, dict]:
     """Replace each bounded symbol by a map of a fresh positive symbol onto its interval."""
     mapping = {}
-    for s in sp.sympify(expr).free_symbols:
+    for s in as_expr(expr).free_symbols:
         dom = symtab.info(s).domain
         if dom.integer or not isinstance(s, sp.Symbol):
             continue
@@ -67,7 +69,7 @@ def positive_parametrisation(expr) -> tuple[sp.Expr, dict]:
             mapping[s] = dom.lo + u
         elif dom.hi.is_finite:
             mapping[s] = dom.hi - u
-    return sp.sympify(expr).xreplace(mapping), mapping
+    return as_expr(expr).xreplace(mapping), mapping
 
 
 def _symbolic_zero(diff) -> bool:
@@ -135,7 +137,7 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
                             f"shapes differ: {ml.shape} vs {mr.shape}", seconds=time.perf_counter() - started)
         pairs = list(zip(ml, mr))
     else:
-        pairs = [(sp.sympify(lhs), sp.sympify(rhs))]
+        pairs = [(as_expr(lhs), as_expr(rhs))]
 
     proof_kind = Kind.SYMBOLIC_FAMILY if family else Kind.SYMBOLIC
     where = f" in the family {family}" if family else ""

@@ -7,6 +7,8 @@ import random
 from typing import Iterable
 
 import sympy as sp
+
+from .symbols import as_expr
 from sympy.core.function import AppliedUndef
 
 from . import symbols as symtab
@@ -87,7 +89,7 @@ def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
 def evaluate(expr, point) -> sp.Expr | None:
     """``expr`` at ``point`` to ``PRECISION`` digits; None where it is undefined or not a number."""
     try:
-        value = sp.sympify(expr).xreplace(point)
+        value = as_expr(expr).xreplace(point)
         if value.has(sp.Integral, sp.Sum, sp.Derivative):
             value = value.doit()
         value = value.evalf(PRECISION)
@@ -104,7 +106,7 @@ def show(point: dict) -> dict:
 
 
 def _short(value) -> str | float:
-    value = sp.sympify(value)
+    value = as_expr(value)
     if value.is_Integer:
         return int(value)
     if value.is_Rational:

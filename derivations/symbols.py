@@ -36,10 +36,18 @@ class SymbolInfo:
 _TABLE: dict[sp.Symbol, SymbolInfo] = {}
 
 
+def as_expr(value) -> sp.Basic:
+    """``sympify`` for numbers and SymPy objects only: text is refused, because ``sympify``
+    evaluates text as Python. Students' text goes through ``derivations.latex`` instead."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError("text is not an expression here; read it with derivations.latex")
+    return sp.sympify(value, strict=True)
+
+
 def declare(name: str, latex: str | None = None, lo=-oo, hi=oo, *, aliases=(), meaning="",
             integer=False) -> sp.Symbol:
     """Make (or fetch) a real symbol with the assumptions its interval implies."""
-    lo, hi = sp.sympify(lo), sp.sympify(hi)
+    lo, hi = as_expr(lo), as_expr(hi)
     assumptions = {"real": True}
     if integer:
         assumptions["integer"] = True

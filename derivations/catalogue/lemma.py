@@ -20,6 +20,8 @@ import random
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 from ..evidence import Evidence, Kind, Status
 from ..registry import derivation, slot
 from ..step import Step
@@ -200,6 +202,6 @@ derivation(
 def scalar(expr, **values) -> sp.Expr:
     """A reference of the lemma in dimension 1: ``scalar(MARGINAL_COV, A=a, Lambda=1/v, L=1/s2)``."""
     by_name = {A: "A", Lam: "Lambda", L: "L", mu: "mu", b: "b", y: "y"}
-    fam = {m: sp.Matrix([[sp.sympify(values.get(name, 0))]]) for m, name in by_name.items()}
+    fam = {m: sp.Matrix([[as_expr(values.get(name, 0))]]) for m, name in by_name.items()}
     fam[n] = 1
     return sp.simplify(explicit(expr, fam)[0, 0])

@@ -34,6 +34,8 @@ from typing import Callable
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..expectation import E, Normal, log_normal, log_normal_diag
@@ -315,7 +317,7 @@ def _combine(results: list[tuple[str, Evidence]], what: str) -> Evidence:
 
 
 def _named(expr) -> set:
-    return {sym for sym in sp.sympify(expr).free_symbols if sym in _NAMED}
+    return {sym for sym in as_expr(expr).free_symbols if sym in _NAMED}
 
 
 def _substitute(expr, family: Family):
@@ -323,7 +325,7 @@ def _substitute(expr, family: Family):
     lost = [str(n) for n in names if not family.knows(n)]
     if lost:
         raise ValueError(f"family {family.name!r} has no closed form for {sorted(lost)}")
-    return sp.sympify(expr).xreplace(family.values(names))
+    return as_expr(expr).xreplace(family.values(names))
 
 
 def in_families(*families: Family, what: str = "identity of the named quantities") -> Callable:
@@ -405,7 +407,7 @@ def given(*facts: sp.Eq) -> Callable:
     """Check a step after substituting earlier steps' results (``lhs -> rhs`` for each fact)."""
     def check(step: Step) -> Evidence:
         subs = {f.lhs: f.rhs for f in facts}
-        lhs, rhs = (sp.sympify(side).xreplace(subs) for side in step.sides())
+        lhs, rhs = (as_expr(side).xreplace(subs) for side in step.sides())
         ev = check_relation(lhs, step.rel, rhs, step.assume)
         used = ", ".join(f"{f.lhs} = {f.rhs}" for f in facts)
         return Evidence(ev.status, ev.kind, f"{ev.detail}, using {used} (proved above)",

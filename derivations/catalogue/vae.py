@@ -27,6 +27,8 @@ import functools
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 from .. import symbols as symtab
 from ..expectation import E_exp, Normal, diagonal, log_normal, log_normal_diag, log_normal_mv
 from ..evidence import Evidence, Kind, Status
@@ -162,7 +164,7 @@ class LinearGaussianVAE:
 def _exp_form(expr) -> tuple[sp.Expr, sp.Expr]:
     """(prefactor, exponent) with expr = prefactor * exp(exponent): the shape of a Gaussian integral."""
     exponent, prefactor = sp.Integer(0), sp.Integer(1)
-    for factor in sp.Mul.make_args(sp.powsimp(sp.sympify(expr), combine="exp")):
+    for factor in sp.Mul.make_args(sp.powsimp(as_expr(expr), combine="exp")):
         if isinstance(factor, sp.exp):
             exponent += factor.args[0]
         else:
