@@ -14,6 +14,12 @@ result         AnswerResult and its JSON shape
 Public: ``grade_answer(slot_id, latex) -> AnswerResult`` and ``grade_many(items, jobs, timeout)``.
 Both run every check in a sandboxed worker; an unknown slot raises ``KeyError`` whose message
 lists the near matches (``registry.get_slot``).
+
+For derivations checked step by step (``derivations.classroom``), on members already parsed in
+the slot's scope (``core.scope_for``; ``latex.parse(..., continuation=True)`` for a step that
+starts with its relation), inside a worker (``Grader.submit``):
+``check_link(slot_id, lhs, rel, rhs, factors=None, seed=0) -> Evidence`` for one link, and
+``grade_relation(slot_id, lhs, rel, rhs) -> AnswerResult`` for a relation slot's answer.
 """
 from __future__ import annotations
 
@@ -21,7 +27,20 @@ from .. import registry
 from .result import AnswerResult
 from .sandbox import TIMEOUT, Grader, shared
 
-__all__ = ["grade_answer", "grade_many", "AnswerResult", "Grader"]
+__all__ = ["grade_answer", "grade_many", "check_link", "grade_relation", "AnswerResult", "Grader"]
+
+
+def check_link(slot_id, lhs, rel: str, rhs, factors=None, seed: int = 0, symbolic_seconds: float = 2.0):
+    """Evidence for one link ``lhs rel rhs`` of a derivation under the slot's assumptions
+    (``link.check_link``: the single-answer machinery, finite models for densities)."""
+    from .link import check_link as check
+    return check(slot_id, lhs, rel, rhs, factors, seed, symbolic_seconds)
+
+
+def grade_relation(slot_id: str, lhs, rel: str, rhs, seed: int = 0, symbolic_seconds: float = 2.0) -> AnswerResult:
+    """``lhs rel rhs`` graded as the answer to a relation slot (``core.grade_relation``)."""
+    from .core import grade_relation as grade
+    return grade(slot_id, lhs, rel, rhs, seed, symbolic_seconds)
 
 
 def grade_answer(slot_id: str, latex: str, *, timeout: float = TIMEOUT, sandbox: bool = True,

@@ -283,6 +283,16 @@ def _reference_relations(slot) -> list[tuple]:
     return out
 
 
+def grade_relation(slot_id: str, lhs, rel: str, rhs, seed: int = 0,
+                   symbolic_seconds: float = SYMBOLIC_SECONDS) -> AnswerResult:
+    """Grade ``lhs rel rhs`` (parsed members, e.g. a chain's first member, the relation its links
+    compose to, and its last member) as the answer to a relation slot such as ``vae.jensen``:
+    the same relation as the slot's (either orientation), sides equal to the result's sides."""
+    slot = registry.get_slot(slot_id)
+    from ..latex import Chain
+    return _grade_relation(slot, Chain([lhs, rhs], [rel]), seed, symbolic_seconds, time.perf_counter())
+
+
 def _grade_relation(slot, chain, seed, symbolic_seconds, started) -> AnswerResult:
     """A relation slot (Jensen's bound, an identity): the answer must be the same relation."""
     if not chain.relations or chain.members[0] is None:

@@ -166,6 +166,16 @@ class Grader:
     def grade(self, slot_id: str, latex: str) -> AnswerResult:
         return self.grade_many([(slot_id, latex)])[0]
 
+    def submit(self, fn, *args, timeout: float | None = None):
+        """Run ``fn(*args)`` in one of this grader's sandboxed workers (same memory cap, no file
+        writes, the registry and every slot's scope already warm) and return its future.
+
+        ``fn`` and ``args`` must be picklable (a module-level function). ``timeout`` defaults to the
+        grader's; past it the worker is stopped and replaced and ``future.result()`` raises
+        ``concurrent.futures.TimeoutError``; a worker that dies raises ``pebble.ProcessExpired``.
+        Results are not cached (only ``grade_many`` caches)."""
+        return self.pool.schedule(fn, args=args, timeout=self.timeout if timeout is None else timeout)
+
 
 _SHARED: dict[tuple, Grader] = {}
 
