@@ -13,8 +13,10 @@ Checks without streams (quadrature, trained discriminators, exact replays) get t
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import os
 import time
 
 import torch
@@ -82,7 +84,8 @@ def stream_figures(streams: list, device: str) -> dict:
             "paths": "/".join(sorted({s.path for s in streams})), "streams": len(streams)}
 
 
-def measure_check(check, device: str, base: int, target_seconds: float, max_samples: int) -> dict:
+def measure_check(check, device: str, base: int, target_seconds: float, max_samples: int,
+                  compiled: bool = False) -> dict:
     """A warm-up run at ``base``; for a check with streams, a run counting its random numbers
     (a TorchFunctionMode slows every op, so never on the timed run) and a run sized to
     ``target_seconds``."""
@@ -98,9 +101,30 @@ def measure_check(check, device: str, base: int, target_seconds: float, max_samp
     warm_seconds = sum(s.seconds for s in warm.streams)
     samples = int(min(max_samples, max(base, base * target_seconds / max(warm_seconds, 1e-6))))
     result = core.run_check(check, samples, device)
-    return {"id": check.id, "fn": check.fn.__name__, "tier": check.tier, "samples_arg": samples,
-            "draws_per_sample": draws, "passed": result.passed, "check_seconds": result.seconds,
-            **stream_figures(result.streams, device)}
+    row = {"id": check.id, "fn": check.fn.__name__, "tier": check.tier, "samples_arg": samples,
+           "draws_per_sample": draws, "passed": result.passed, "check_seconds": result.seconds,
+           **stream_figures(result.streams, device)}
+    if compiled:
+        row.update(compiled_figures(check, samples, device))
+    return row
+
+
+def compiled_figures(check, samples: int, device: str) -> dict:
+    """The same run with DERIVCHECK_COMPILE=1; the rate leaves out each stream's compile time
+    (reported apart), since a long run pays it once."""
+    before = os.environ.get("DERIVCHECK_COMPILE")
+    os.environ["DERIVCHECK_COMPILE"] = "1"
+    try:
+        result = core.run_check(check, samples, device)
+    finally:
+        if before is None:
+            del os.environ["DERIVCHECK_COMPILE"]
+        else:
+            os.environ["DERIVCHECK_COMPILE"] = before
+    streams = [dataclasses.replace(s, seconds=s.seconds - s.compile_seconds) for s in result.streams]
+    f = stream_figures(streams, device)
+    return {"compiled_fraction": f["fraction"], "compile_seconds": sum(s.compile_seconds for s in result.streams),
+            "compiled_paths": f["paths"], "compiled_passed": result.passed}
 
 
 # --------------------------------------------------------------------------- reference streams
@@ -140,7 +164,7 @@ def reference_rows(device: str, samples: int, compile_too: bool) -> list[dict]:
     for name, draw, want, comp in cases:
         with core.observe_streams() as warm:
             core.stream_mean(draw, min(samples, 3 * core.default_chunk(device)), device, 1, compile=comp)
-        compile_seconds = warm[0].seconds if comp else None
+        compile_seconds = warm[0].compile_seconds if comp else None   # paid in the warm-up call
         with core.observe_streams() as seen:
             mean, se = core.stream_mean(draw, samples, device, 2, compile=comp)
         m = core.Measurement(name, mean, want, se, samples)
@@ -154,19 +178,23 @@ def mc_table(device: str, rows: list[dict]) -> Table:
     target = TARGET.get(torch.device(device).type, 0.5)
     t = Table(f"Monte Carlo throughput on {device} vs torch.randn (same dtype and chunk, same run)",
               ["check", "dtype", "chunk", "samples", "seconds", "samples/s", "randn samples/s",
-               "fraction of randn", "draws/sample", "fraction x draws", f">= {target:.0%}", "path", "passed"])
+               "fraction of randn", "draws/sample", "fraction x draws", f">= {target:.0%}", "path", "passed",
+               "compiled: fraction", "compile s"])
     for r in rows:
         if not r.get("streams"):
             continue
         t.add(r["id"] if r["fn"] == "-" else f"{r['id']} ({r['fn']})", r["dtype"], r["chunk"], r["samples"],
               r["seconds"], r["rate"], r["limit_rate"], r["fraction"], r.get("draws_per_sample"),
-              r["fraction"] * (r.get("draws_per_sample") or 1.0), r["fraction"] >= target, r["paths"], r["passed"])
+              r["fraction"] * (r.get("draws_per_sample") or 1.0), r["fraction"] >= target, r["paths"], r["passed"],
+              r.get("compiled_fraction"), r.get("compile_seconds"))
     t.notes.append("fraction of randn = (time randn needs to fill one number per sample) / (time the check's streams "
                    "took); draws/sample = random numbers drawn per sample (counted); fraction x draws = efficiency "
                    "per random number, the figure a check drawing several numbers per sample can bring to 1")
-    compiled = [r for r in rows if r.get("compile_seconds") is not None]
-    for r in compiled:
-        t.notes.append(f"{r['id']}: first call (compile + 3 chunks) took {r['compile_seconds']:.1f} s; path {r['paths']}")
+    for r in rows:
+        if r.get("compiled_paths") and r["compiled_paths"] != "compiled":
+            t.notes.append(f"{r['id']} with DERIVCHECK_COMPILE=1: {r['compiled_paths']}")
+    t.notes.append("compiled: the same run with DERIVCHECK_COMPILE=1 (GPU only; a CPU compile costs ~10 s per stream); "
+                   "its fraction leaves out the compile time, shown apart (a long run pays it once per stream)")
     return t
 
 
@@ -190,7 +218,7 @@ def run(quick: bool = False, compile_cpu: bool = True, checks: list[str] | None 
     for device in devices():
         gpu = device == "cuda"
         base = 1 << 14 if quick else (1 << 20 if gpu else 1 << 15)
-        target = 0.05 if quick else 1.0
+        target = 0.05 if quick else (3.0 if gpu else 1.0)
         cap = 1 << 15 if quick else (1 << 30 if gpu else 1 << 23)
         rows = []
         for slot_id, registered in sorted(core.checks().items()):
@@ -198,7 +226,7 @@ def run(quick: bool = False, compile_cpu: bool = True, checks: list[str] | None 
                 continue
             for check in registered:
                 rows.append(measure_check(check, device, core.DEFAULT_SAMPLES if check.tier == "fast" else base,
-                                          target, cap))
+                                          target, cap, compiled=gpu and not quick))
         ref_samples = 1 << 15 if quick else (1 << 30 if gpu else 1 << 23)
         rows += reference_rows(device, ref_samples, compile_too=(gpu or compile_cpu) and not quick)
         tables.append(mc_table(device, rows).as_dict())

@@ -143,7 +143,11 @@ MIN_CHUNK = 1 << 12                 # an out-of-memory retry halves the chunk do
 # thread: on this project's 2-core machine under load, 2 threads ran the streams 2-20x slower
 # than 1. DERIVCHECK_CPU_THREADS overrides it; 0 keeps torch's own setting.
 CPU_THREADS = 1
-COMPILE_MIN_SAMPLES = 1 << 26       # "auto" compiles on CUDA from this many samples on
+# torch.compile costs seconds to tens of seconds per new draw (closures differ per call, so
+# every stream compiles afresh), while eager CUDA draws 1e9 simple samples in well under a
+# second: "auto" compiles only when the eager chunks left are predicted (from the timed second
+# chunk) to take longer than this.
+COMPILE_PAYS_SECONDS = 60.0
 
 
 @contextmanager
@@ -192,6 +196,7 @@ class StreamStats:
     device: str
     seconds: float
     path: str = "eager"          # eager | compiled | eager (compile: <why not>)
+    compile_seconds: float = 0.0  # spent compiling and checking the first fused chunk
 
 
 _OBSERVERS: list[list[StreamStats]] = []
@@ -226,16 +231,17 @@ def _moments(values: torch.Tensor, shift: torch.Tensor, float64: bool = True):
     return s1.to(torch.float64), s2.to(torch.float64)
 
 
-def _want_compile(compile, device: str, samples: int, chunk: int) -> bool:
+def _want_compile(compile, device: str, samples: int, chunk: int) -> str:
+    """"yes", "no" or "auto" (decide after timing a chunk; CUDA only) for this stream."""
     if compile is None:
         mode = os.environ.get("DERIVCHECK_COMPILE", "auto").lower()
-        if mode in ("0", "no", "false", "off"):
-            return False
-        if mode in ("1", "yes", "true", "on"):
-            compile = True
-        else:
-            compile = torch.device(device).type == "cuda" and samples >= COMPILE_MIN_SAMPLES
-    return bool(compile) and samples >= 3 * chunk and hasattr(torch, "compile")
+        compile = {"0": False, "no": False, "false": False, "off": False,
+                   "1": True, "yes": True, "true": True, "on": True}.get(mode, "auto")
+    if compile is False or samples < 3 * chunk or not hasattr(torch, "compile"):
+        return "no"
+    if compile == "auto":
+        return "auto" if torch.device(device).type == "cuda" else "no"
+    return "yes"
 
 
 def _agree(a, b) -> bool:
@@ -249,11 +255,12 @@ def _agree(a, b) -> bool:
 class _Stream:
     """One pass over the chunks; state lives on the device (no host sync per chunk)."""
 
-    def __init__(self, draw, samples: int, device: str, seed: int, chunk: int, compile: bool):
+    def __init__(self, draw, samples: int, device: str, seed: int, chunk: int, compile: str):
         self.draw, self.samples, self.device, self.seed, self.chunk = draw, samples, device, seed, chunk
         self.compile = compile
         self.float64 = torch.device(device).type != "cuda"
         self.path = "eager"
+        self.compile_seconds = 0.0
         self.shift = self.s1 = self.s2 = None
         self.width, self.dtype = 1, ""
 
@@ -277,23 +284,41 @@ class _Stream:
 
     def run(self):
         fused = None
+        chunks = -(-self.samples // self.chunk)
         for i, start in enumerate(range(0, self.samples, self.chunk)):
             n = min(self.chunk, self.samples - start)
             gen = generator(self.device, chunk_seed(self.seed, i))
             if i == 0:
                 s1, s2 = self.first(n, gen)
-                fused = self.compiled() if self.compile else None
+                fused = self.compiled() if self.compile == "yes" else None
             elif fused is not None and n == self.chunk:     # the short last chunk stays eager
                 if self.path == "compiled":
                     s1, s2 = fused(n, gen, self.shift)
                 else:
+                    started = time.perf_counter()
                     s1, s2 = self.validate(fused, n, gen)
+                    self.compile_seconds = time.perf_counter() - started
                     fused = fused if self.path == "compiled" else None
+            elif i == 1 and self.compile == "auto":
+                s1, s2, seconds = self.timed(n, gen)
+                if seconds * (chunks - 2) > COMPILE_PAYS_SECONDS:
+                    fused = self.compiled()
             else:
                 s1, s2 = self.eager(n, gen)
             self.s1 = s1 if self.s1 is None else self.s1 + s1
             self.s2 = s2 if self.s2 is None else self.s2 + s2
         return self
+
+    def timed(self, n: int, gen: torch.Generator):
+        """An eager chunk and its wall time (synchronised: the one extra sync of an "auto" stream)."""
+        sync = torch.device(self.device).type == "cuda" and torch.cuda.is_available()
+        if sync:
+            torch.cuda.synchronize(self.device)
+        started = time.perf_counter()
+        s1, s2 = self.eager(n, gen)
+        if sync:
+            torch.cuda.synchronize(self.device)
+        return s1, s2, time.perf_counter() - started
 
     def validate(self, fused, n: int, gen: torch.Generator):
         """Run the first fused chunk compiled and eagerly; adopt the compiled path if they agree."""
@@ -329,10 +354,13 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     eager mode a float32 chunk is reduced in float32 and its totals added in float64), with no
     host synchronisation until the end.
 
-    ``compile``: fuse the draw with the reduction by ``torch.compile`` (True/False; None reads
-    DERIVCHECK_COMPILE = auto|1|0, auto meaning CUDA and >= COMPILE_MIN_SAMPLES samples). The
+    ``compile``: fuse the draw with the reduction by ``torch.compile``: True, False, or None =
+    DERIVCHECK_COMPILE (1 | 0 | auto, the default). "auto" is CUDA only: it times the second
+    chunk and compiles when the eager chunks left would take over COMPILE_PAYS_SECONDS. The
     first fused chunk is also run eagerly and compared; any failure or disagreement falls back
-    to eager mode. On a CUDA out-of-memory error the chunk is halved and the stream restarted.
+    to eager mode (so the path never changes an estimate beyond rounding, but a compiled run
+    may differ from an eager one in the last bits). On a CUDA out-of-memory error the chunk is
+    halved and the stream restarted.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
@@ -356,7 +384,7 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     mean, se = mean.cpu(), se.cpu()                 # the one host synchronisation
     if _OBSERVERS:
         stats = StreamStats(samples, chunk, -(-samples // chunk), stream.width, stream.dtype, str(device),
-                            time.perf_counter() - started, stream.path)
+                            time.perf_counter() - started, stream.path, stream.compile_seconds)
         for seen in _OBSERVERS:
             seen.append(stats)
     if mean.ndim == 0:

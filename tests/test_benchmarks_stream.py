@@ -171,15 +171,28 @@ def test_a_faithful_compiled_draw_is_adopted_and_gives_the_same_estimate(monkeyp
     assert got[0] == pytest.approx(want[0], rel=1e-12) and got[1] == pytest.approx(want[1], rel=1e-9)
 
 
-def test_auto_compile_is_off_on_cpu_and_for_small_runs(monkeypatch):
+def test_compile_policy(monkeypatch):
     monkeypatch.delenv("DERIVCHECK_COMPILE", raising=False)
-    assert not core._want_compile(None, "cpu", 10**9, 1 << 16)
-    assert not core._want_compile(None, "cuda", 10**6, 1 << 25)
-    assert core._want_compile(None, "cuda", 10**9, 1 << 25)
+    assert core._want_compile(None, "cpu", 10**9, 1 << 16) == "no"          # auto: never on a CPU
+    assert core._want_compile(None, "cuda", 10**9, 1 << 25) == "auto"        # decided after a timed chunk
+    assert core._want_compile(True, "cuda", 10**6, 1 << 25) == "no"          # fewer than 3 chunks
+    assert core._want_compile(True, "cpu", 10**6, 1 << 16) == "yes"
     monkeypatch.setenv("DERIVCHECK_COMPILE", "0")
-    assert not core._want_compile(None, "cuda", 10**9, 1 << 25)
+    assert core._want_compile(None, "cuda", 10**9, 1 << 25) == "no"
     monkeypatch.setenv("DERIVCHECK_COMPILE", "1")
-    assert core._want_compile(None, "cpu", 10**6, 1 << 16)
+    assert core._want_compile(None, "cpu", 10**6, 1 << 16) == "yes"
+
+
+def test_auto_compiles_only_when_the_eager_chunks_left_would_take_long(monkeypatch):
+    """The CUDA "auto" branch, on the CPU: a slow draw triggers compile, a fast one does not."""
+    monkeypatch.setattr(core, "generator", lambda device, seed: torch.Generator().manual_seed(seed))
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)              # a faithful stand-in
+    monkeypatch.delenv("DERIVCHECK_COMPILE", raising=False)
+    for pays, expected in ((1e-9, "compiled"), (1e9, "eager")):
+        monkeypatch.setattr(core, "COMPILE_PAYS_SECONDS", pays)
+        with observe_streams() as seen:
+            stream_mean(uniform_pair, 40_000, device="cuda", seed=8, chunk=4096)
+        assert seen[0].path == expected
 
 
 # --------------------------------------------------------------------------- CUDA path
