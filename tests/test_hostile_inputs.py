@@ -9,7 +9,7 @@ import pytest
 
 from derivations.grading.sandbox import Grader
 
-TIMEOUT = 6.0
+TIMEOUT = 20.0      # generous: the verdicts below must not depend on how loaded the machine is
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,8 @@ def hostile(marker: str) -> list[str]:
         "t\u200b\u200c\u200d\ufeff", "\u0442", "\uff14t", "\u06f4t", "\u0664t",
         r"\begin{verbatim}x\end{verbatim}", "$$" * 100, "\\" * 1000, "^" * 500, "_{" * 200,
         "|" * 301, r"\|" * 200, "\ud800", r"e^{e^{e^{e^{e^{e^{t}}}}}}",
+        r"\begin{cases}" * 200, "&" * 500, r"\begin{cases} t & t > 0 " + r"\\ t & t > 0 " * 150 + r"\end{cases}",
+        r"\max(t, 1)^{99999999}", r"\parallel" * 300, r"\|t\|_{" + "2" * 45 + "}",
     ]
 
 
@@ -68,7 +70,7 @@ def test_towers_too_large_to_evaluate_are_unchecked_quickly(grader):
     for slot, answer in [("gan.square.f", r"e^{e^{e^{e^{e^{e^{t}}}}}}"),
                          ("gan.zero_one.dstar", r"e^{e^{e^{e^{e^{e^{p_d}}}}}}")]:
         r = grader.grade(slot, answer)
-        assert r.verdict == "unchecked" and r.seconds < TIMEOUT
+        assert r.verdict == "unchecked" and "did not finish" not in r.message, r.message   # decided, not killed
 
 
 def _allocate(n_bytes: int) -> int:
