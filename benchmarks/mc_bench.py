@@ -218,15 +218,14 @@ def run(quick: bool = False, compile_cpu: bool = True, checks: list[str] | None 
     for device in devices():
         gpu = device == "cuda"
         base = 1 << 14 if quick else (1 << 20 if gpu else 1 << 15)
-        target = 0.05 if quick else (3.0 if gpu else 1.0)
+        target = 0.05 if quick else (3.0 if gpu else 0.75)
         cap = 1 << 15 if quick else (1 << 30 if gpu else 1 << 23)
         rows = []
         for slot_id, registered in sorted(core.checks().items()):
             if checks and not any(slot_id.startswith(p) for p in checks):
                 continue
             for check in registered:
-                rows.append(measure_check(check, device, core.DEFAULT_SAMPLES if check.tier == "fast" else base,
-                                          target, cap, compiled=gpu and not quick))
+                rows.append(measure_check(check, device, base, target, cap, compiled=gpu and not quick))
         ref_samples = 1 << 15 if quick else (1 << 30 if gpu else 1 << 23)
         rows += reference_rows(device, ref_samples, compile_too=(gpu or compile_cpu) and not quick)
         tables.append(mc_table(device, rows).as_dict())

@@ -204,7 +204,7 @@ def run(quick: bool = False, checks: list[str] | None = None, **_) -> dict:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         cap = 5.0 if quick else (60.0 if device == "cuda" else 25.0)
-        budget = 20.0 if quick else (240.0 if device == "cuda" else 150.0)
+        budget = 20.0 if quick else (240.0 if device == "cuda" else 100.0)
         tables.append(mc_scaling(device, quick, cap, budget, checks or []).as_dict())
     if not torch.cuda.is_available():
         tables[0]["notes"].append("no CUDA device in this run: the GPU sizes 1e8 and 1e9 are still to be measured")
