@@ -222,7 +222,7 @@ def _moments(values: torch.Tensor, shift: torch.Tensor, float64: bool = True):
     reduces with a tree/cascade, error ~ eps log n) and only the chunk totals are float64.
     One temporary (d); S2 is a dot product (1-D) or a norm, never a d*d temporary.
     """
-    if float64:
+    if float64 or values.dtype not in (torch.float32, torch.float64):   # ints, bools, half: widen
         d = values - shift if values.dtype == torch.float64 else values.to(torch.float64).sub_(shift)
     else:
         d = values - shift.to(values.dtype)

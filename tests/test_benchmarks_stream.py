@@ -214,6 +214,17 @@ def test_cuda_path_halves_the_chunk_on_out_of_memory(monkeypatch):
     assert Measurement("E[U1]", got[0][0], 0.5, got[1][0], 30_000).passed
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_indicator_and_half_precision_draws_are_widened(monkeypatch, device):
+    monkeypatch.setattr(core, "generator", lambda device, seed: torch.Generator().manual_seed(seed))
+    n = 50_000
+    p, se = stream_mean(lambda k, g: torch.rand(k, generator=g) < 0.3, n, device=device, seed=4, chunk=8192)
+    assert Measurement("P[U < 0.3]", p, 0.3, se, n).passed and se == pytest.approx((0.21 / n) ** 0.5, rel=0.05)
+    half, _ = stream_mean(lambda k, g: (1000 + torch.rand(k, generator=g)).half(), n, device=device, seed=4,
+                          chunk=8192)
+    assert half == pytest.approx(1000.5, abs=0.5)    # a float16 sum of 8192 values near 1000 would overflow
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_stream_is_reproducible_and_estimates_a_known_mean():
     def draw(n, gen):
