@@ -28,12 +28,17 @@ f = sp.Function("f")
     (r"\log(\alpha)(\alpha+1)^2", sp.log(a) * (a + 1) ** 2),           # the power is the last bracket's
     (r"\log(\alpha)^2(\alpha+1)", sp.log(a) ** 2 * (a + 1)),
     (r"\max(0, 1-\alpha)^2\alpha", a * sp.Max(0, 1 - a) ** 2),
+    (r"(1-\alpha)_+^2", sp.Max(0, 1 - a) ** 2),                           # positive part
+    (r"[1-\alpha]_{+}^{2}", sp.Max(0, 1 - a) ** 2),
+    (r"2(1-\alpha)_+ + 1", 2 * sp.Max(0, 1 - a) + 1),
 ])
 def test_a_power_after_a_functions_bracket_is_the_values(latex, expected):
     if expected is None:
         assert parse_expression(latex, symbols=(x,)) == sp.log(x ** 2)
         return
-    assert sp.simplify(parse_loss(latex, a) - expected) == 0
+    got = parse_loss(latex, a)
+    for v in (sp.Rational(-3, 2), sp.Rational(1, 3), 2, 5):
+        assert sp.simplify(got.subs(a, v) - expected.subs(a, v)) == 0, (latex, got)
 
 
 def test_max_of_a_relation_or_a_single_value_is_refused():

@@ -65,7 +65,7 @@ REFUSED = {"input": "reads a file", "include": "reads a file", "write": "writes 
            "\\": "breaks the line; grade one formula at a time"}
 
 OPERAND_END = {"NUMBER", "LETTER", "GREEK", "WORD", "RPAR", "RSQB", "RBRACE", "RSET",
-               "ABS_CLOSE", "NORM_CLOSE", "INFTY", "TOP", "PRIME"}
+               "ABS_CLOSE", "NORM_CLOSE", "INFTY", "TOP", "PRIME", "POSPART"}
 NAMELIKE = {"LETTER", "GREEK", "WORD", "RBRACE", "TOP", "PRIME", "NUMBER"}
 
 
@@ -439,6 +439,25 @@ def _merge_words(toks: list[Token]) -> list[Token]:
     return out
 
 
+def _positive_parts(toks: list[Token]) -> list[Token]:
+    """``(1-\\alpha)_+`` and ``[x]_{+}``, the positive part max(0, x): one POSPART token."""
+    out: list[Token] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t.type == "SUB" and i + 1 < len(toks) and toks[i + 1].type == "PLUS":
+            out.append(_tok("POSPART", "+"))
+            i += 2
+            continue
+        if t.type == "SUB" and [x.type for x in toks[i + 1:i + 4]] == ["LBRACE", "PLUS", "RBRACE"]:
+            out.append(_tok("POSPART", "+"))
+            i += 4
+            continue
+        out.append(t)
+        i += 1
+    return out
+
+
 def depth(toks) -> int:
     d = best = 0
     for t in toks:
@@ -465,7 +484,7 @@ def tokenize(text: str) -> list[Token]:
         raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
     if not toks:
         raise LatexError("the answer is empty")
-    return classify(_merge_double_bars(_merge_words(toks)))
+    return classify(_merge_double_bars(_merge_words(_positive_parts(toks))))
 
 
 def max_nesting(text: str) -> int:

@@ -308,6 +308,13 @@ class Reader:
         raise LatexError(f"the {what} norm \\|\\cdot\\|_{{{which}}} is not read; write the Euclidean "
                          f"(vector) or Frobenius (matrix) norm")
 
+    def n_pos_part(self, t):
+        """``(1 - \\alpha)_+``: the positive part max(0, x) of a number."""
+        v = self.value(t.children[0])
+        if is_matrix(v) or isinstance(v, sp.core.relational.Relational):
+            raise LatexError("the positive part (x)_+ of something that is not a number")
+        return sp.Max(0, v)
+
     def n_cases(self, t):
         """``\\begin{cases} v_1 & c_1 \\\\ v_2 & \\text{otherwise}\\end{cases}``: a Piecewise; a
         double inequality a \\le x < b is both conditions; ``otherwise`` must come last."""
