@@ -31,7 +31,9 @@ def test_dask_local_cluster_grades_like_the_process_pool(tmp_path):
     rc = grade_command([cls], tmp_path / "proc", jobs=1, console=console)
     assert rc == 0
     dask_rows = (tmp_path / "dask" / "grades.jsonl").read_bytes()
-    assert dask_rows == (tmp_path / "proc" / "grades.jsonl").read_bytes()
+    proc_rows = (tmp_path / "proc" / "grades.jsonl").read_bytes()
+    differ = [(a, b) for a, b in zip(dask_rows.splitlines(), proc_rows.splitlines()) if a != b]
+    assert dask_rows == proc_rows, (differ, buf.getvalue())
     verdicts = {(r["student"], r["slot"]): r["verdict"] for r in map(json.loads, dask_rows.splitlines())}
     assert verdicts == {("s1", "gan.square.f"): "correct", ("s1", "ddim.marginal_var"): "wrong",
                         ("s2", "gan.square.f"): "wrong", ("s2", "ddim.marginal_var"): "correct"}
