@@ -59,15 +59,16 @@ def randn_rate(n: int, dtype: str, device: str, seconds: float = 0.25) -> float:
     """Best-of samples/s of ``torch.randn(n, generator=g)`` (the checks' way of drawing)."""
     dt = getattr(torch, dtype)
     g = core.generator(device, 0)
-    torch.randn(n, generator=g, dtype=dt, device=device)
-    _sync(device)
-    best, spent, reps = math.inf, 0.0, 0
-    while spent < seconds or reps < 3:
-        started = time.perf_counter()
+    with core.stream_threads(device):            # the threads the streams run with
         torch.randn(n, generator=g, dtype=dt, device=device)
         _sync(device)
-        took = time.perf_counter() - started
-        best, spent, reps = min(best, took), spent + took, reps + 1
+        best, spent, reps = math.inf, 0.0, 0
+        while spent < seconds or reps < 3:
+            started = time.perf_counter()
+            torch.randn(n, generator=g, dtype=dt, device=device)
+            _sync(device)
+            took = time.perf_counter() - started
+            best, spent, reps = min(best, took), spent + took, reps + 1
     return n / best
 
 
@@ -190,6 +191,9 @@ def mc_table(device: str, rows: list[dict]) -> Table:
     t.notes.append("fraction of randn = (time randn needs to fill one number per sample) / (time the check's streams "
                    "took); draws/sample = random numbers drawn per sample (counted); fraction x draws = efficiency "
                    "per random number, the figure a check drawing several numbers per sample can bring to 1")
+    if torch.device(device).type == "cpu":
+        t.notes.append(f"CPU streams and randn run with numeric_checks.core.CPU_THREADS = {core.CPU_THREADS} intra-op "
+                       "thread(s) (DERIVCHECK_CPU_THREADS overrides)")
     for r in rows:
         if r.get("compiled_paths") and r["compiled_paths"] != "compiled":
             t.notes.append(f"{r['id']} with DERIVCHECK_COMPILE=1: {r['compiled_paths']}")

@@ -53,6 +53,9 @@ def cold_verify(ids: list[str]) -> tuple[Table, dict]:
     for name, r in (("python -c 'import sympy' (floor)", floor), ("derivcheck slots --json (catalogue loaded)", load),
                     (f"derivcheck verify -q ({what})", run)):
         t.add(name, r["wall"], r["cpu"], r["wall"] / floor["wall"], r["rc"])
+    for name, r in (("slots", load), ("verify", run)):
+        if r["rc"] not in (0, 1) or (name == "slots" and r["rc"]):
+            t.notes.append(f"{name} exited {r['rc']}: {r['stderr'].strip().splitlines()[-1:] or ''}")
     s = report.get("summary", {})
     t.notes.append(f"verify: {s.get('derivations')} derivations, steps {s.get('steps')}, evidence {s.get('evidence')}; "
                    f"seconds inside verify {s.get('seconds')}")

@@ -151,7 +151,8 @@ COMPILE_PAYS_SECONDS = 60.0
 
 
 @contextmanager
-def _stream_threads(device: str):
+def stream_threads(device: str):
+    """Run the block with CPU_THREADS intra-op threads on a CPU device (restored afterwards)."""
     wanted = int(os.environ.get("DERIVCHECK_CPU_THREADS", CPU_THREADS))
     before = torch.get_num_threads()
     if torch.device(device).type != "cpu" or wanted <= 0 or wanted == before:
@@ -368,7 +369,7 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     started = time.perf_counter()
     while True:
         try:
-            with _stream_threads(device):
+            with stream_threads(device):
                 stream = _Stream(draw, samples, device, seed, chunk,
                                  _want_compile(compile, device, samples, chunk)).run()
             break
