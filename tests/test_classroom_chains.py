@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from derivations import registry
-from derivations.classroom.chains import check_chain, compose, split_step
+from derivations.classroom.chains import check_chain, compose
 from derivations.classroom.rubric import RubricError, parse_rubric
 from derivations.latex import parse
 from derivations.latex.objects import Density
@@ -34,10 +34,9 @@ def hvae_factors():
 
 
 def test_step_syntax():
-    assert split_step(r"  = -4") == ("=", "-4")
-    assert split_step(r"\le \frac12") == ("<=", r"\frac12")
-    assert split_step(r"&\geq x") == (">=", "x")
-    assert split_step(r"\left(x\right)") == (None, r"\left(x\right)")      # \left is not \le
+    r = check_chain("gan.square.f", [r"-\frac{4t}{t+1} = -\frac{4t+4-4}{t+1}", r"&= -4 + \frac{4}{t+1}",
+                                     r"\le 0"])
+    assert [l["relation"] for l in r["chain"]["links"]] == ["=", "=", "<="]
     assert compose("=", "<=") == "<=" and compose("<=", "<") == "<" and compose("<=", ">=") is None
 
 

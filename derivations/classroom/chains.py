@@ -6,7 +6,8 @@ is checked too, so the chain stays one connected argument). A first step such as
 ``L(x) = ...`` whose left side only names the slot's quantity makes its first link "the
 slot's quantity = ...", checked like a single answer.
 
-Each link goes through ``links.check_link`` (the single-answer machinery). The chain's last
+Steps are read by ``latex.parse(..., continuation=True)``. Each link goes through
+``links.check_link`` (``derivations.grading.check_link``: the single-answer machinery). The chain's last
 expression is then graded against the slot like an answer; for relation slots (Jensen's
 bound) the chain's composed relation -- first member, the relation all links compose to,
 last member -- is graded instead. Links nothing can decide are ``unchecked`` and listed for a
@@ -16,10 +17,8 @@ This runs in a sandboxed worker: it parses the student's text.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import sympy as sp
 
@@ -28,20 +27,9 @@ from ..evidence import Evidence, Kind, Status
 from ..latex import DimensionError, LatexError, LimitError, parse
 from . import links
 
-_LEAD = re.compile(r"^\s*(?:&\s*)?(=|<|>|\\(?:leqslant|leq|le|lt|geqslant|geq|ge|gt)(?![A-Za-z]))\s*&?")
-_REL_OF = {"=": "=", "<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\lt": "<",
-           "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", "\\gt": ">"}
 _SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _WEAKER = {Kind.SYMBOLIC: 0, Kind.SYMBOLIC_FAMILY: 1, Kind.EXACT_NUMERIC: 2, Kind.MONTE_CARLO: 3, Kind.NONE: 4}
 QUANTITY = r"\text{(the slot's quantity)}"
-
-
-def split_step(text: str) -> tuple[str | None, str]:
-    """(leading relation or None, the rest): ``= C`` -> ("=", "C")."""
-    m = _LEAD.match(text)
-    if not m:
-        return None, text
-    return _REL_OF[m.group(1)], text[m.end():]
 
 
 def compose(a: str | None, b: str) -> str | None:
@@ -117,9 +105,8 @@ def read_chain(steps, scope, slot) -> Reading:
     r = Reading()
     prev = None
     for k, text in enumerate(steps, start=1):
-        lead, body = split_step(text)
         try:
-            chain = parse(body, scope)
+            chain = parse(text, scope, continuation=True)
         except DimensionError as exc:
             r.unreadable.append((k, f"dimension mismatch: {exc}", False))
             prev = None
@@ -137,11 +124,10 @@ def read_chain(steps, scope, slot) -> Reading:
             r.unreadable.append((k, "a relation inside a member", False))
             prev = None
             continue
+        # "= C": the parser leaves the first member to us (no label was tried, so no label error)
+        lead = rels[0] if members and members[0] is None and rels and not chain.label_error else None
         if lead is not None:
-            if members and members[0] is None:
-                r.unreadable.append((k, f"cannot read the left side: {chain.label_error}", False))
-                prev = None
-                continue
+            members, rels = members[1:], rels[1:]
             if k == 1 or prev is None:
                 why = "the first step continues from nothing" if k == 1 else \
                     "it continues from a step that could not be read"
@@ -228,7 +214,7 @@ def _named(slot, link, seed, symbolic_seconds) -> Evidence:
 
 def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
     """The chain's end graded against the slot, as an answer dict (None without a slot)."""
-    from ..grading import core, mutations
+    from ..grading import core, grade_relation, mutations
     from ..grading.result import AnswerResult
     from ..grading.show import latex as show
     from ..limits import CheckTimeout, time_limit
@@ -243,8 +229,8 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
                 why = "the chain's relations point both ways" if reading.relation is None else \
                     "the chain does not start from an expression"
                 return AnswerResult(slot.id, "invalid", "none", "", f"not an answer: {why}").as_dict()
-            like = SimpleNamespace(members=[reading.first, reading.last], relations=[reading.relation])
-            return core._grade_relation(slot, like, seed, symbolic_seconds, started).as_dict()
+            return grade_relation(slot.id, reading.first, reading.relation, reading.last, seed,
+                                  symbolic_seconds).as_dict()
         if reading.relation != "=":
             what = "relations point both ways" if reading.relation is None else \
                 f"{_SHOW_REL[reading.relation]} links its start and its end"

@@ -49,7 +49,7 @@ def grade_on_worker(slot: str, kind: str, payload, timeout: float) -> tuple[dict
     task = Task(slot, kind, payload)
     started = time.perf_counter()
     grader = _local_grader(timeout)
-    future = grader.pool.schedule(run, args=(slot, kind, payload), timeout=task.timeout(timeout))
+    future = grader.submit(run, slot, kind, payload, timeout=task.timeout(timeout))
     return collect(future, task, task.timeout(timeout), started)
 
 

@@ -94,11 +94,10 @@ class ProcessExecutor:
 
     def map_unordered(self, tasks):
         """Yield (task, result, cacheable) as workers finish."""
-        pool = self._grader.pool
         pending = {}
         for task in tasks:
             t = task.timeout(self.timeout)
-            fut = pool.schedule(run, args=(task.slot, task.kind, task.payload), timeout=t)
+            fut = self._grader.submit(run, task.slot, task.kind, task.payload, timeout=t)
             pending[fut] = (task, t, time.perf_counter())
         for fut in as_completed(pending):
             task, t, started = pending.pop(fut)
