@@ -7,6 +7,7 @@ worlds         random admissible worlds (domains, conditions, finite supports)
 matrices       matrix answers with random matrices of the right kind
 structural     E, KL and densities on random finite models; rewrite rules
 mutations      naming the mistake by mutations of the reference
+link           one link ``A rel B`` of a derivation under a slot's assumptions
 sandbox        worker processes with time and memory limits; the cache
 result         AnswerResult and its JSON shape
 =============  ================================================================
