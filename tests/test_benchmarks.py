@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_entry_point_smoke_run_writes_json_and_results(tmp_path):
     out, md = tmp_path / "bench.json", tmp_path / "RESULTS.md"
-    started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "mc", "scaling", "--quick", "--checks", "ddim",
                            "--json", str(out), "--results", str(md)], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert time.perf_counter() - started < 60
     payload = json.loads(out.read_text())
     m = payload["machine"]
     assert {"cpu", "logical_cores", "gpu", "load_avg_1_5_15"} <= set(m)

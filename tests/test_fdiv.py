@@ -6,7 +6,6 @@ deliberately wrong claim, with a counterexample.
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 import sympy as sp
@@ -156,9 +155,7 @@ def test_convexity_and_monotonicity_can_fail():
     (sp.Heaviside(-a), -sp.Min(t, 1), "TV"),
 ], ids=["squared_hinge", "modified_huber", "exp2", "logistic2", "heaviside"])
 def test_extra_losses(loss, f, divergence):
-    started = time.perf_counter()
     res = analyse(loss, prove=False)
-    assert time.perf_counter() - started < 5
     _proved(res.accepts_f(f))
     assert res.match.divergence.name == divergence
 
