@@ -120,13 +120,11 @@ def test_matrix_kinds_decide_what_random_matrices_are_drawn():
     assert matrices.compare(named, parse_expression(r"S^{-1} v", scope)).status is Status.REFUTED
 
 
-def test_density_answers_to_a_closed_form_reference_are_unchecked_with_the_reason():
-    # vae.marginal's reference is log p(X) in the linear-Gaussian family; E_{p(Z)}[p(X|Z)] is right in
-    # general but no finite model of generic densities evaluates the closed form
-    r = grade("vae.marginal", r"\mathbb{E}_{Z \sim p_\theta(Z)}[p_\theta(X|Z)]")
-    assert r.verdict == "unchecked" and "closed form" in r.message
-    assert grade("vae.marginal", r"-\frac12\log(2\pi(\sigma_z^2+\psi)) - \frac{(X - W\mu_z - b)^2}{2(\sigma_z^2+\psi)}"
-                 ).verdict == "wrong"
+def test_marginal_is_graded_as_densities_and_its_closed_form_separately():
+    assert grade("vae.marginal", r"\mathbb{E}_{Z \sim p_\theta(Z)}[p_\theta(X|Z)]").verdict == "correct"
+    assert grade("vae.marginal", r"\mathbb{E}_{q(Z)}[p_\theta(X|Z)]").verdict == "wrong"
+    assert grade("vae.lg_log_evidence", r"-\frac12\log(2\pi(\sigma_z^2+\psi)) - \frac{(X - W\mu_z - b)^2}"
+                 r"{2(\sigma_z^2+\psi)}").verdict == "wrong"
 
 
 def test_sets_use_the_slots_acceptance():

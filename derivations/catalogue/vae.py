@@ -213,10 +213,13 @@ LATENT2 = LinearGaussianVAE(1, 2)
 # slots
 _LG = (X, W, b, psi, mu_z, sigma_z)
 slot("vae.marginal", "p(X) = int p(X|Z) p(Z) dZ = E_{p(Z)}[p(X|Z)]",
-     reference=SCALAR.log_evidence, symbols=_LG, kind="expression",
+     reference=p_X, symbols=DENSITIES, kind="expression",
      latex=r"p_\theta(X) = \int p_\theta(X\mid Z)\,p_\theta(Z)\,dZ = \mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)]"
            r";\ \text{linear-Gaussian: } \log p_\theta(X) = \log\mathcal{N}(X\mid W\mu_z + b,\ "
            r"\sigma_z^2 W W^\top + \Psi)")
+slot("vae.lg_log_evidence", "log p(X) of the linear-Gaussian VAE (scalar family): "
+     "log N(X | W mu_z + b, W^2 sigma_z^2 + psi)",
+     reference=SCALAR.log_evidence, symbols=_LG, kind="expression")
 slot("vae.prior_mc", "p(X) ~ (1/L) sum_l p(X|Z_l), Z_l ~ p(Z): unbiased, relative variance >= exp(KL(p(Z|X)||p(Z))) "
                      "- 1",
      symbols=(X, Z), kind="structural",
@@ -267,7 +270,7 @@ slot("vae.gauss_loglik", "log N(X | mu, diag(v)) = -1/2 sum_i [log(2 pi v_i) + (
 def _marginal_step(fam: LinearGaussianVAE) -> Step:
     return moment_step(lambda: E_exp(sp.exp(fam.loglik), *fam.p_z), "=", sp.exp(fam.log_evidence),
                        "E_{p(Z)}[p(X|Z)] by completing the square equals the lemma's marginal "
-                       "N(X | W mu_z + b, sigma_z^2 W W^T + Psi)", family=fam.name, establishes=("vae.marginal",),
+                       "N(X | W mu_z + b, sigma_z^2 W W^T + Psi)", family=fam.name, establishes=("vae.marginal", "vae.lg_log_evidence"),
                        cite="seed Q1 step 1(a),(c); lemma.marginal_mean/cov",
                        claim_latex=r"\mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)] = \mathcal{N}(X\mid W\mu_z + b,\ "
                                    r"\sigma_z^2 WW^\top + \Psi)\quad(\text{" + fam.name + "})")
