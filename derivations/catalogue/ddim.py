@@ -62,12 +62,13 @@ SIGMA_ETA = eta * sp.sqrt((1 - abar_prev) / (1 - abar_t)) * sp.sqrt(1 - abar_t /
 # --- the marginal induction by the Gaussian lemma (x_t -> x_{t-1}) --------------------------
 _induction = dict(A=DIRECTION, Lambda=1 / (1 - abar_t), L=1 / sigma_t**2, mu=sp.sqrt(abar_t) * x_0,
                   b=sp.sqrt(abar_prev) * x_0 - DIRECTION * sp.sqrt(abar_t) * x_0, y=x_prev)
-MARGINAL_MEAN = lemma.scalar(lemma.MARGINAL_MEAN, **_induction)
-MARGINAL_VAR = lemma.scalar(lemma.MARGINAL_COV, **_induction)
+MARGINAL_MEAN = lemma.scalar(lemma.MARGINAL_MEAN, **_induction)   # SymPy already cancels A mu + b here,
+MARGINAL_VAR = lemma.scalar(lemma.MARGINAL_COV, **_induction)    # so the steps below build them lazily
 
 # --- the forward conditional by Bayes: the lemma's posterior of x_t given x_{t-1} ----------
-FORWARD_VAR = lemma.scalar(lemma.POSTERIOR_COV, **_induction)
-FORWARD_MEAN = lemma.scalar(lemma.POSTERIOR_MEAN, **_induction)
+# (simplified here: the Bayes step below checks these forms independently of how they were found)
+FORWARD_VAR = sp.simplify(lemma.scalar(lemma.POSTERIOR_COV, **_induction))
+FORWARD_MEAN = sp.simplify(lemma.scalar(lemma.POSTERIOR_MEAN, **_induction))
 
 # --- the loss, eqs. (9)-(12) ----------------------------------------------------------------
 GAMMA = (sp.sqrt(abar_prev) - sp.sqrt((1 - abar_prev - sigma_t**2) * abar_t / (1 - abar_t)))**2
@@ -137,17 +138,23 @@ derivation("ddim.family", "The DDIM family: posterior mean and the marginal indu
     le(sigma_t**2, 1 - abar_prev, "side condition: the direction coefficient sqrt(1 - abar_{t-1} - sigma_t^2) is real",
        assume=SIDE),
     eq(sp.sqrt(abar_prev) * x_0, sp.sqrt(abar_prev) * x_0,
-       "base case t = T + 1 -> T: q_sigma(x_T | x_0) = N(sqrt(abar_T) x_0, (1 - abar_T) I) by definition",
-       establishes=("ddim.marginal_mean",), cite="DDIM (6)"),
-    eq(MARGINAL_MEAN, sp.sqrt(abar_prev) * x_0,
+       "base case: the family defines q_sigma(x_T | x_0) = N(sqrt(abar_T) x_0, (1 - abar_T) I), the claimed "
+       "marginal at t = T (an identity by definition)", establishes=("ddim.marginal_mean",), cite="DDIM (6)",
+       claim_latex=r"q_\sigma(x_T\mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_T}x_0,\ (1-\bar\alpha_T)I)"
+                   r"\quad\text{(definition)}"),
+    eq(lambda: lemma.scalar(lemma.MARGINAL_MEAN, **_induction), sp.sqrt(abar_prev) * x_0,
        "inductive step: if x_t | x_0 ~ N(sqrt(abar_t) x_0, 1 - abar_t) then x_{t-1} = mean(x_t) + sigma_t z has "
        "mean A mu + b (Gaussian lemma with A = sqrt(1 - abar_{t-1} - sigma_t^2)/sqrt(1 - abar_t))",
-       establishes=("ddim.marginal_mean",), cite="DDIM Lemma 1", assume=SIDE),
-    eq(MARGINAL_VAR, 1 - abar_prev,
+       establishes=("ddim.marginal_mean",), cite="DDIM Lemma 1", assume=SIDE,
+       claim_latex=r"A\mu + b\,\Big|_{A = \frac{\sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}}{\sqrt{1-\bar\alpha_t}},\ "
+                   r"\mu = \sqrt{\bar\alpha_t}x_0,\ b = \sqrt{\bar\alpha_{t-1}}x_0 - A\sqrt{\bar\alpha_t}x_0}"
+                   r" = \sqrt{\bar\alpha_{t-1}}\,x_0"),
+    eq(lambda: lemma.scalar(lemma.MARGINAL_COV, **_induction), 1 - abar_prev,
        "inductive step: variance sigma_t^2 + A^2 (1 - abar_t) = 1 - abar_{t-1} (Gaussian lemma); "
        "it needs sigma_t^2 <= 1 - abar_{t-1}. The step uses only abar_{t-1} > abar_t, so it holds "
        "for any sub-sequence tau of {1..T} too", establishes=("ddim.marginal_var",), cite="DDIM Lemma 1",
-       assume=SIDE),
+       assume=SIDE, claim_latex=r"L^{-1} + A\Lambda^{-1}A^\top\,\Big|_{L^{-1} = \sigma_t^2,\ \Lambda^{-1} = "
+                                r"1-\bar\alpha_t} = \sigma_t^2 + A^2(1-\bar\alpha_t) = 1 - \bar\alpha_{t-1}"),
 ], source="DDIM (6)-(7), Lemma 1 (Appendix B)")
 
 derivation("ddim.forward", "The forward conditional by Bayes' rule is Gaussian and depends on x_0", [

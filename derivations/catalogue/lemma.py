@@ -200,8 +200,11 @@ derivation(
 
 
 def scalar(expr, **values) -> sp.Expr:
-    """A reference of the lemma in dimension 1: ``scalar(MARGINAL_COV, A=a, Lambda=1/v, L=1/s2)``."""
+    """A reference of the lemma in dimension 1: ``scalar(MARGINAL_COV, A=a, Lambda=1/v, L=1/s2)``.
+
+    Returned as SymPy builds it (no simplification), so a step that uses it leaves the algebra
+    to the checker."""
     by_name = {A: "A", Lam: "Lambda", L: "L", mu: "mu", b: "b", y: "y"}
     fam = {m: sp.Matrix([[as_expr(values.get(name, 0))]]) for m, name in by_name.items()}
     fam[n] = 1
-    return sp.simplify(explicit(expr, fam)[0, 0])
+    return explicit(expr, fam)[0, 0]

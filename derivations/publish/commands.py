@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 the PDF did not compile cleanly, or a numeric check failed
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def latex_command(ids, out, pdf: bool = False, numeric: bool = False, *, samples
         return MISUSE
     out = Path(out)
     started = time.perf_counter()
-    results = verify.run_all(ids)
+    results = verify.run_all(ids, jobs=os.cpu_count() or 1)
     log(f"verified {len(results)} derivations in {time.perf_counter() - started:.1f} s")
     rows = None
     if numeric:
