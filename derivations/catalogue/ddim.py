@@ -173,11 +173,9 @@ derivation("ddim.ddpm", "A special sigma recovers DDPM", [
     eq(posterior_mean(x_0, sp.sqrt(SIGMA_DDPM_SQ)),
        sp.sqrt(abar_prev) * (1 - abar_t / abar_prev) / (1 - abar_t) * x_0
        + sp.sqrt(abar_t / abar_prev) * (1 - abar_prev) / (1 - abar_t) * x_t,
-       "with sigma_t^2 = tilde beta_t the DDIM posterior mean is DDPM's tilde mu_t (Ho et al. 2020, eq. 7)",
+       "with sigma_t^2 = tilde beta_t = (1 - abar_{t-1})/(1 - abar_t) beta_t, DDPM's posterior variance, the DDIM "
+       "posterior mean is DDPM's tilde mu_t (Ho et al. 2020, eq. 7): the same Gaussian",
        establishes=("ddim.ddpm_sigma",), cite="DDPM (7)", assume=SCHEDULE),
-    eq(SIGMA_DDPM_SQ, (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev),
-       "and its variance is DDPM's tilde beta_t = (1 - abar_{t-1})/(1 - abar_t) beta_t, beta_t = 1 - abar_t/abar_{t-1}",
-       establishes=("ddim.ddpm_sigma",), cite="DDPM (7)"),
     le(SIGMA_DDPM_SQ, 1 - abar_prev, "this sigma satisfies the side condition", assume=SCHEDULE),
     eq(SIGMA_ETA.subs(eta, 1)**2, SIGMA_DDPM_SQ, "eta = 1 is DDPM", establishes=("ddim.eta",), cite="DDIM (16)"),
     eq(SIGMA_ETA.subs(eta, 0), 0, "eta = 0 is DDIM (deterministic)", establishes=("ddim.eta",)),
