@@ -58,12 +58,16 @@ def version(package: str) -> str | None:
 
 
 def git_commit() -> str | None:
+    """HEAD's short hash, with "+ uncommitted changes" when the working tree differs from it."""
+    here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=here).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=30, cwd=here).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+    return (head + (" + uncommitted changes" if dirty else "")) or None
 
 
 def describe() -> dict:
@@ -85,4 +89,4 @@ def summary(m: dict) -> str:
     v = m["versions"]
     return (f"{m['cpu']}, {m['logical_cores']} logical cores (torch threads {m['torch_threads']}), "
             f"{m['memory_gib']} GiB, {gpu_text}; Python {m['python']}, torch {v['torch']}, sympy {v['sympy']}, "
-            f"numpy {v['numpy']}; load average {m['load_avg_1_5_15']}; commit {m['commit']}")
+            f"numpy {v['numpy']}; commit {m['commit']}")

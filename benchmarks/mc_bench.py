@@ -197,8 +197,9 @@ def mc_table(device: str, rows: list[dict]) -> Table:
     for r in rows:
         if r.get("compiled_paths") and r["compiled_paths"] != "compiled":
             t.notes.append(f"{r['id']} with DERIVCHECK_COMPILE=1: {r['compiled_paths']}")
-    t.notes.append("compiled: the same run with DERIVCHECK_COMPILE=1 (GPU only; a CPU compile costs ~10 s per stream); "
-                   "its fraction leaves out the compile time, shown apart (a long run pays it once per stream)")
+    t.notes.append("compiled: the same run with DERIVCHECK_COMPILE=1, on a GPU only (every stream compiles afresh, "
+                   "seconds each); its fraction leaves out the compile time, shown apart (a long run pays it once "
+                   "per stream). For the torch.compile reference, 'compile s' is its warm-up call's compile")
     return t
 
 

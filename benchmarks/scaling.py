@@ -151,7 +151,9 @@ def mc_scaling(device: str, quick: bool, cap_seconds: float, budget_seconds: flo
     t.notes.append("peak memory: most tensor memory alive at once, above the start ("
                    + ("torch.cuda.max_memory_allocated" if gpu else
                       "CPU: the profiler's allocation events, in a separate untimed run; up to 1e6 samples for the "
-                      "checks (an extra run at 1e7 would double the time), every size for the reference") + ")")
+                      "checks (an extra run at 1e7 would double the time), every size for the reference") + "). "
+                   "Memory grows with samples only while a stream is shorter than one chunk (checks split samples "
+                   "between streams, e.g. sm.ism gives d = 32 samples/64); past a chunk it is flat")
     return t
 
 
