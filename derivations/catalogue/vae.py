@@ -147,7 +147,7 @@ class LinearGaussianVAE:
     def posterior_measure(self) -> tuple[Normal, ...]:
         """p(Z|X) as a measure for ``E`` (one latent dimension)."""
         if self.m != 1:
-            raise NotImplementedError("posterior_measure is written for m = 1")
+            raise ValueError("posterior_measure is written for m = 1")
         return (Normal(self.Z[0], self.post_mean[0], self.post_cov[0, 0]),)
 
     @functools.cached_property

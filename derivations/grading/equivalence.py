@@ -15,6 +15,8 @@ import time
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 from .. import prove
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
@@ -56,7 +58,7 @@ def numeric_quadrature(answer, reference, conditions=(), seed: int = 0) -> Evide
 
     from sympy.core.function import AppliedUndef
     started = time.perf_counter()
-    funcs = {f.func for e in (answer, reference) for f in sp.sympify(e).atoms(AppliedUndef)}
+    funcs = {f.func for e in (answer, reference) for f in as_expr(e).atoms(AppliedUndef)}
     ws = worlds((answer, reference), conditions, n=QUADRATURE_WORLDS, seed=seed)
     used = 0
     for i, w in enumerate(ws):
@@ -90,7 +92,7 @@ def numeric(answer, reference, conditions=(), integrated: Integrated | None = No
             n: int = POINTS) -> Evidence:
     """Compare in ``n`` random worlds: refuted with a counterexample, or exact-numeric support."""
     started = time.perf_counter()
-    if not integrated and (quadrature.applies(sp.sympify(answer)) or quadrature.applies(sp.sympify(reference))):
+    if not integrated and (quadrature.applies(as_expr(answer)) or quadrature.applies(as_expr(reference))):
         return numeric_quadrature(answer, reference, conditions, seed)
     try:
         ws = worlds((answer, reference), conditions, n=n, seed=seed, integrated=integrated)
@@ -135,7 +137,7 @@ def _short(v):
 
 def symbolic(answer, reference, seconds: float) -> bool:
     """A proof that answer - reference is 0, within ``seconds`` (False if none was found)."""
-    diff = sp.sympify(answer) - sp.sympify(reference)
+    diff = as_expr(answer) - as_expr(reference)
     try:
         with time_limit(min(seconds, CHEAP_SECONDS)):
             if _cheap_zero(diff):
@@ -156,10 +158,10 @@ def compare(answer, reference, conditions=(), integrated: Integrated | None = No
     started = time.perf_counter()
     try:
         with time_limit(CHEAP_SECONDS):
-            if not integrated and _same_integrals(sp.sympify(answer), sp.sympify(reference)):
+            if not integrated and _same_integrals(as_expr(answer), as_expr(reference)):
                 return Evidence(Status.PROVED, Kind.SYMBOLIC, "the integrands agree pointwise (same variables)",
                                 seconds=time.perf_counter() - started)
-            cheap = not integrated and _cheap_zero(sp.sympify(answer) - sp.sympify(reference))
+            cheap = not integrated and _cheap_zero(as_expr(answer) - as_expr(reference))
     except (CheckTimeout, TypeError, ValueError, NotImplementedError, RecursionError):
         cheap = False
     if cheap:
@@ -180,6 +182,6 @@ def compare(answer, reference, conditions=(), integrated: Integrated | None = No
                         f"(and {ev.extra.get('points', 0)} random points agree)",
                         seconds=time.perf_counter() - started)
     why = ("no symbolic proof is attempted for integrals of unknown functions"
-           if sp.sympify(answer - reference).has(sp.Integral) else f"no symbolic proof within {symbolic_seconds:g} s")
+           if as_expr(answer - reference).has(sp.Integral) else f"no symbolic proof within {symbolic_seconds:g} s")
     return Evidence(ev.status, ev.kind, ev.detail + f"; {why}",
                     seconds=time.perf_counter() - started, extra=ev.extra)

@@ -13,6 +13,8 @@ import time
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 from ..evidence import Evidence, Kind, Status
 
 SIZES = (3, 2)
@@ -101,7 +103,7 @@ def compare(slot, answer, seed: int = 0) -> Evidence:
         sub_dims = {d: size for d in dims}
         values = {}
         for m in mats:
-            rows, cols = (sp.sympify(x).subs(sub_dims) for x in m.shape)
+            rows, cols = (as_expr(x).subs(sub_dims) for x in m.shape)
             values[m] = _random(kind_of(m, slot), int(rows), int(cols), rng)
         try:
             a = _explicit(answer, values, sub_dims)
@@ -129,7 +131,7 @@ def compare(slot, answer, seed: int = 0) -> Evidence:
 
 
 def _explicit(expr, values, dims) -> sp.Matrix:
-    e = expr.subs(dims).xreplace({sp.MatrixSymbol(m.name, *(sp.sympify(d).subs(dims) for d in m.shape)): v
+    e = expr.subs(dims).xreplace({sp.MatrixSymbol(m.name, *(as_expr(d).subs(dims) for d in m.shape)): v
                                    for m, v in values.items()})
     e = e.xreplace(values)
     return sp.Matrix(e.doit())

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
+
+from ..symbols import as_expr
 from sympy.core.function import AppliedUndef
 
 from .. import sampling
@@ -128,7 +130,7 @@ class World:
 
     def value(self, expr, integrated: Integrated):
         """``expr`` in this world to ``PRECISION`` digits; None where undefined."""
-        expr = sp.sympify(expr)
+        expr = as_expr(expr)
         derivs = {d: self._random(d) for d in expr.atoms(sp.Derivative)}
         expr = expr.xreplace(derivs)
         expr = _integrate_on_support(expr, integrated, self.support)
@@ -196,12 +198,12 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
     integrated = integrated or Integrated()
     free: set = set()
     for e in exprs:
-        free |= sp.sympify(e).free_symbols
+        free |= as_expr(e).free_symbols
     free -= set(integrated.density)
     free -= set(integrated.integrands)
     labels, outside = set(), set()
     for e in exprs:      # the label of sigma[j] is no number of its own (unless used bare too)
-        e = sp.sympify(e)
+        e = as_expr(e)
         idx = e.atoms(sp.Indexed)
         labels |= {b.label for b in e.atoms(sp.IndexedBase)}
         outside |= e.xreplace({i: sp.Integer(0) for i in idx}).free_symbols if idx else e.free_symbols
@@ -211,7 +213,7 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
                        and c.free_symbols <= set(symbols))
     limits = set()
     for e in exprs:
-        for op in sp.sympify(e).atoms(sp.Sum, sp.Product):
+        for op in as_expr(e).atoms(sp.Sum, sp.Product):
             for lim in op.limits:
                 limits |= set(lim[1].free_symbols) | set(lim[2].free_symbols)
     pts = _points(tuple(symbols), conditions, n, seed, tuple(sorted(limits, key=sp.default_sort_key)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..symbols import as_expr
+
 
 class Density(sp.Function):
     """family(variables | given), a positive number for each value of its variables."""
@@ -57,7 +59,7 @@ class Expectation(sp.Function):
 
     @classmethod
     def make(cls, body, measure) -> "Expectation":
-        return cls(sp.sympify(body), sp.Tuple(*measure))
+        return cls(as_expr(body), sp.Tuple(*measure))
 
     @property
     def body(self):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
+
+from ..symbols import as_expr
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from .names import Scope, canon, free_atoms, key_of_latex, tree_of_latex
@@ -29,7 +31,7 @@ class SlotScope(Scope):
 
 def _definition_pairs(definitions: dict):
     for key, value in (definitions or {}).items():
-        yield key, sp.sympify(value) if not isinstance(value, (sp.Basic, sp.MatrixBase)) else value
+        yield key, as_expr(value) if not isinstance(value, (sp.Basic, sp.MatrixBase)) else value
 
 
 def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bool = False,
