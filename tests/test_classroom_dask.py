@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-distributed = pytest.importorskip("distributed")
+distributed = pytest.importorskip("distributed", reason="the Dask executor needs the [dask] extra (pip install -e '.[dask]')")
 
 from derivations.classroom import grade_command  # noqa: E402
 
