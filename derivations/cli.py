@@ -136,10 +136,13 @@ def _print_summary(summary: dict) -> None:
 def _run_numeric(ids, device, samples, quiet):
     from numeric_checks import core
 
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise click.UsageError("--device cuda: no CUDA device is available here; use --device cpu")
+    import torch
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise click.UsageError(f"--device {device!r} is not a torch device; use cpu or cuda") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise click.UsageError("--device cuda: no CUDA device is available here; use --device cpu")
     chosen = [c for slot_id, cs in sorted(core.checks().items()) if registry.matches(slot_id, ids) for c in cs]
     rows, failed = [], 0
     table = Table("slot", "measurement", "estimate", "expected", "SE / tol", "z", "samples", "ok", box=None)
@@ -184,7 +187,11 @@ def slots(as_json, ids):
     console.print(f"{len(rows)} slots")
 
 
-@main.command()
+# A LaTeX argument may start with '-' (e.g. '-\frac{4t}{t+1}'): read it as an argument, not an option.
+LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  # no -h: "-\\alpha" holds an h
+
+
+@main.command(context_settings=LATEX_ARGS)
 @click.argument("slot_id", metavar="SLOT")
 @click.argument("latex")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
@@ -217,7 +224,7 @@ def answer(slot_id, latex, as_json, timeout):
         console.print(f"  counterexample: {escape(str(d['counterexample']))}", soft_wrap=True)
 
 
-@main.command()
+@main.command(context_settings=LATEX_ARGS)
 @click.argument("loss")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)

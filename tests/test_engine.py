@@ -142,3 +142,20 @@ def test_cli_slots_json_lists_references():
     gamma = next(r for r in rows if r["id"] == "ddim.gamma")
     assert r"\bar\alpha_{t-1}" in gamma["reference_latex"]
     assert any(sym["domain"] == "(0, 1)" for sym in gamma["symbols"])
+
+
+def test_cli_reads_latex_that_starts_with_a_minus_sign():
+    result = CliRunner().invoke(main, ["answer", "gan.square.f", r"-\frac{4t}{t+1}", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verdict"] == "correct"
+
+
+def test_cli_refuses_an_unknown_device():
+    result = CliRunner().invoke(main, ["verify", "ddim.marginal_var", "--numeric", "--device", "foo"])
+    assert result.exit_code == 2 and "not a torch device" in result.output
+
+
+def test_slot_without_a_reference_sends_unknown_vocabulary_to_review():
+    from derivations.grading import grade_answer
+    r = grade_answer("vae.grad_theta", r"\mathbb{E}_{q_\lambda(Z)}[\nabla_\theta \log p_\theta(X, Z)]", sandbox=False)
+    assert r.verdict == "unchecked"

@@ -13,7 +13,7 @@ import sympy as sp
 from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
-from ..latex import DimensionError, LatexError, LimitError, for_slot, parse
+from ..latex import UnknownName, DimensionError, LatexError, LimitError, for_slot, parse
 from ..latex.objects import Extremum, is_structured
 from . import matrices, mutations, structural
 from .equivalence import compare, numeric
@@ -108,6 +108,11 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
         ev = Evidence(Status.REFUTED, Kind.SYMBOLIC, f"dimension mismatch: {exc}")
         return _result(slot_id, "wrong", ev, f"wrong: dimension mismatch: {exc}", None, started, "dimension")
     except LatexError as exc:
+        if slot.reference is None and isinstance(exc, UnknownName):
+            # No formula to compare with and a vocabulary the registry lacks: a person decides.
+            return _result(slot_id, "unchecked", None, f"not checked: this slot has no reference formula "
+                           f"and the answer uses names it does not declare ({exc}); for a person to review",
+                           None, started)
         return _result(slot_id, "invalid", None, f"not an answer: {exc}", None, started)
     if slot.kind == "relation":
         return _grade_relation(slot, chain, seed, symbolic_seconds, started)
