@@ -147,3 +147,9 @@ def test_chain_members_are_all_checked():
     assert grade("gan.square.f", r"f(t) = -\frac{4t}{t+1} = \frac{-4t}{1+t}").verdict == "correct"
     r = grade("gan.square.f", r"f(t) = \frac{4t}{t+1} = \frac{-4t}{1+t}")
     assert r.verdict == "wrong" and "member 1" in r.message
+
+
+def test_terms_too_small_for_numerics_are_still_refuted():
+    # e^{-1000 t} and 10^{-40} vanish at 50 digits at the sampled points; the assumptions prove them nonzero
+    for answer in (r"\frac{-4t}{t+1} + e^{-1000 t}", r"\frac{-4t}{t+1} + 10^{-40}"):
+        assert grade("gan.square.f", answer).verdict == "wrong", answer
