@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 
 import sympy as sp
+
+from derivations.symbols import as_expr
 import torch
 
 from derivations.catalogue import sm as sym
@@ -147,7 +149,7 @@ def fisher_constant(q: IsotropicMixture, device: str) -> tuple[float, float]:
 # --------------------------------------------------------------------------- symbolic side
 def _number(expr, **values) -> float:
     table = {"d": sym.d, "s": sym.s, "sigma": sym.sigma}
-    return float(sp.sympify(expr).subs({table[k]: sp.nsimplify(v) for k, v in values.items()}))
+    return float(as_expr(expr).subs({table[k]: sp.nsimplify(v) for k, v in values.items()}))
 
 
 def constant_C3(d: int, sigma: float) -> float:

@@ -23,6 +23,8 @@ import functools
 import math
 
 import sympy as sp
+
+from derivations.symbols import as_expr
 import torch
 
 from derivations.catalogue import vae as sym
@@ -54,7 +56,7 @@ def closed_forms() -> dict:
     kl = E_exp((fam.logq - fam.logpost).xreplace(model), *fam.q)
     # d/d log sigma = sigma d/d sigma
     grad = [sp.diff(elbo, m) for m in fam.mu] + [s * sp.diff(elbo, s) for s in fam.sigma]
-    value = lambda e: float(sp.N(sp.sympify(e).xreplace(proposal), 30))  # noqa: E731
+    value = lambda e: float(sp.N(as_expr(e).xreplace(proposal), 30))  # noqa: E731
     return {"log_evidence": value(fam.log_evidence.xreplace(model)), "elbo": value(elbo), "kl": value(kl),
             "grad": [value(gk) for gk in grad]}
 
