@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 
 import sympy as sp
+import torch
 
 from derivations.symbols import as_expr
-import torch
 
 from derivations.catalogue import sm as sym
 from .core import Measurement, generator, numeric_check, stream_mean

@@ -23,9 +23,9 @@ import functools
 import math
 
 import sympy as sp
+import torch
 
 from derivations.symbols import as_expr
-import torch
 
 from derivations.catalogue import vae as sym
 from derivations.expectation import E_exp
