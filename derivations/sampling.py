@@ -92,7 +92,15 @@ def evaluate(expr, point) -> sp.Expr | None:
         value = as_expr(expr).xreplace(point)
         if value.has(sp.Integral, sp.Sum, sp.Derivative):
             value = value.doit()
-        value = value.evalf(PRECISION)
+    except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
+        return None
+    return number(value)
+
+
+def number(expr) -> sp.Expr | None:
+    """A fully substituted ``expr`` to ``PRECISION`` digits; None where undefined or not a number."""
+    try:
+        value = expr.evalf(PRECISION)
     except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):

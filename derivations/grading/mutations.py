@@ -130,22 +130,9 @@ def _siblings(slot) -> list:
 
 
 def mutations(slot) -> list[Mutation]:
+    """Local mutations of the reference, then t <-> t-1 swaps and sibling slots' results."""
     ref = slot.reference
-    found: list[Mutation] = [Mutation("sign", "the overall sign flipped", -ref)]
-    seen = 0
-    for node in sp.preorder_traversal(ref):
-        if seen >= MAX_NODES:
-            break
-        if not getattr(node, "args", None):
-            continue
-        seen += 1
-        for tag, text, new in local(node):
-            try:
-                mutated = ref.xreplace({node: new})
-            except Exception:
-                continue
-            if mutated != ref:
-                found.append(Mutation(tag, text, mutated))
+    found = _mutations_of(ref)
     for a, b in _index_pairs(slot.id):
         swapped = ref.xreplace({a: b, b: a})
         if swapped != ref:
@@ -156,12 +143,15 @@ def mutations(slot) -> list[Mutation]:
 
 
 def _mutations_of(ref) -> list[Mutation]:
+    """The overall sign, and each local mutation of the first MAX_NODES inner nodes."""
     found = [Mutation("sign", "the overall sign flipped", -ref)]
-    for i, node in enumerate(sp.preorder_traversal(ref)):
-        if i > MAX_NODES:
+    seen = 0
+    for node in sp.preorder_traversal(ref):
+        if seen >= MAX_NODES:
             break
         if not getattr(node, "args", None):
             continue
+        seen += 1
         for tag, text, new in local(node):
             try:
                 mutated = ref.xreplace({node: new})

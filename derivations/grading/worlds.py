@@ -141,13 +141,7 @@ class World:
         expr = expr.xreplace(unknown)
         if _overflows(expr):
             return None                    # e^{e^{e^t}}: too large for any check; never a verdict
-        try:
-            value = expr.evalf(PRECISION)
-        except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
-            return None
-        if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-            return None
-        return value
+        return sampling.number(expr)
 
 
 def _holds(condition, point) -> bool:
