@@ -54,40 +54,67 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def clock(device: str):
+    """The clock a rate on ``device`` is timed with: on a CPU the calling thread's CPU time (the
+    streams run with one intra-op thread, so it is their whole work, and it does not count the
+    time other processes on a shared machine take from them); on a GPU wall time after a sync."""
+    return time.thread_time if torch.device(device).type == "cpu" else time.perf_counter
+
+
 @functools.lru_cache(maxsize=None)
 def randn_rate(n: int, dtype: str, device: str, seconds: float = 0.25) -> float:
-    """Best-of samples/s of ``torch.randn(n, generator=g)`` (the checks' way of drawing)."""
+    """samples/s of ``torch.randn(n, generator=g)`` (the checks' way of drawing): the mean over
+    repeated calls on a CPU (as a stream's total is a sum over its chunks), the best call on a GPU."""
     dt = getattr(torch, dtype)
     g = core.generator(device, 0)
+    now = clock(device)
     with core.stream_threads(device):            # the threads the streams run with
         torch.randn(n, generator=g, dtype=dt, device=device)
         _sync(device)
         best, spent, reps = math.inf, 0.0, 0
         while spent < seconds or reps < 3:
-            started = time.perf_counter()
+            started = now()
             torch.randn(n, generator=g, dtype=dt, device=device)
             _sync(device)
-            took = time.perf_counter() - started
+            took = now() - started
             best, spent, reps = min(best, took), spent + took, reps + 1
-    return n / best
+    per_call = spent / reps if torch.device(device).type == "cpu" else best
+    return n / per_call
 
 
 def stream_figures(streams: list, device: str) -> dict:
-    """samples/s of a check's streams and the fraction of the randn limit (time-weighted)."""
+    """samples/s of a check's streams and the fraction of the randn limit (time-weighted).
+
+    On a CPU the streams' time is their CPU time (``StreamStats.cpu_seconds``), like the limit's;
+    ``wall_seconds`` is kept beside it."""
     samples = sum(s.samples for s in streams)
-    seconds = sum(s.seconds for s in streams)
+    cpu = torch.device(device).type == "cpu"
+    seconds = sum(s.cpu_seconds if cpu else s.seconds for s in streams)
     limit_seconds = sum(s.samples / randn_rate(s.chunk, s.dtype or "float32", device) for s in streams)
     dtypes = sorted({s.dtype for s in streams})
     chunks = sorted({s.chunk for s in streams})
-    return {"samples": samples, "seconds": seconds, "rate": samples / seconds,
-            "limit_rate": samples / limit_seconds, "fraction": limit_seconds / seconds,
+    return {"samples": samples, "seconds": seconds, "wall_seconds": sum(s.seconds for s in streams),
+            "rate": samples / seconds, "limit_rate": samples / limit_seconds, "fraction": limit_seconds / seconds,
             "dtype": "/".join(dtypes), "chunk": "/".join(str(c) for c in chunks),
             "paths": "/".join(sorted({s.path for s in streams})), "streams": len(streams)}
 
 
+def draws_per_sample(check, base: int, device: str) -> float:
+    """Random numbers a check's streams draw per sample: counted at two sizes and differenced, so
+    draws outside the streams (model weights, exact replays of a few thousand draws) cancel."""
+    counts = []
+    for samples in (base, 4 * base):
+        counter = CountRandom()
+        with counter:
+            result = core.run_check(check, samples, device)
+        counts.append((counter.count, sum(s.samples for s in result.streams)))
+    (c1, n1), (c2, n2) = counts
+    return (c2 - c1) / (n2 - n1) if n2 > n1 else c2 / n2
+
+
 def measure_check(check, device: str, base: int, target_seconds: float, max_samples: int,
                   compiled: bool = False) -> dict:
-    """A warm-up run at ``base``; for a check with streams, a run counting its random numbers
+    """A warm-up run at ``base``; for a check with streams, runs counting its random numbers
     (a TorchFunctionMode slows every op, so never on the timed run) and a run sized to
     ``target_seconds``."""
     warm = core.run_check(check, base, device)
@@ -95,10 +122,7 @@ def measure_check(check, device: str, base: int, target_seconds: float, max_samp
         STREAMLESS.add(check.id)
         return {"id": check.id, "fn": check.fn.__name__, "tier": check.tier, "streams": 0,
                 "seconds": warm.seconds, "passed": warm.passed, "samples_arg": base}
-    counter = CountRandom()
-    with counter:
-        counted = core.run_check(check, base, device)
-    draws = counter.count / sum(s.samples for s in counted.streams)
+    draws = draws_per_sample(check, base, device)
     warm_seconds = sum(s.seconds for s in warm.streams)
     samples = int(min(max_samples, max(base, base * target_seconds / max(warm_seconds, 1e-6))))
     result = core.run_check(check, samples, device)
@@ -122,7 +146,8 @@ def compiled_figures(check, samples: int, device: str) -> dict:
             del os.environ["DERIVCHECK_COMPILE"]
         else:
             os.environ["DERIVCHECK_COMPILE"] = before
-    streams = [dataclasses.replace(s, seconds=s.seconds - s.compile_seconds) for s in result.streams]
+    streams = [dataclasses.replace(s, seconds=s.seconds - s.compile_seconds,
+                                   cpu_seconds=max(s.cpu_seconds - s.compile_seconds, 1e-9)) for s in result.streams]
     f = stream_figures(streams, device)
     return {"compiled_fraction": f["fraction"], "compile_seconds": sum(s.compile_seconds for s in result.streams),
             "compiled_paths": f["paths"], "compiled_passed": result.passed}
@@ -189,7 +214,8 @@ def mc_table(device: str, rows: list[dict]) -> Table:
               r["fraction"] * (r.get("draws_per_sample") or 1.0), r["fraction"] >= target, r["paths"], r["passed"],
               r.get("compiled_fraction"), r.get("compile_seconds"))
     t.notes.append("fraction of randn = (time randn needs to fill one number per sample) / (time the check's streams "
-                   "took); draws/sample = random numbers drawn per sample (counted); fraction x draws = efficiency "
+                   "took), on a CPU both in CPU time of the one stream thread (a shared machine's load then inflates "
+                   "neither side; wall time is in the JSON); draws/sample = random numbers drawn per sample (counted); fraction x draws = efficiency "
                    "per random number, the figure a check drawing several numbers per sample can bring to 1")
     if torch.device(device).type == "cpu":
         t.notes.append(f"CPU streams and randn run with numeric_checks.core.CPU_THREADS = {core.CPU_THREADS} intra-op "

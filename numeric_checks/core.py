@@ -198,6 +198,8 @@ class StreamStats:
     seconds: float
     path: str = "eager"          # eager | compiled | eager (compile: <why not>)
     compile_seconds: float = 0.0  # spent compiling and checking the first fused chunk
+    cpu_seconds: float = 0.0     # CPU time of the calling thread (on a CPU device with one intra-op
+                                 # thread, the stream's own work, not inflated by other processes)
 
 
 _OBSERVERS: list[list[StreamStats]] = []
@@ -214,22 +216,33 @@ def observe_streams():
         _OBSERVERS.remove(seen)
 
 
-def _moments(values: torch.Tensor, shift: torch.Tensor, float64: bool = True):
+def _moments(values, shift: torch.Tensor, float64: bool = True):
     """Shifted sums S1 = sum(v - c) and S2 = sum((v - c)^2) over the sample axis.
 
     Shifting by a value c near the mean (the stream's first sample) keeps S2 - S1^2/n free of
     the cancellation that sum(v^2) - n mean^2 suffers when |mean| >> sd. With ``float64`` the
     chunk is widened first; otherwise the chunk's own dtype is used inside the chunk (torch
     reduces with a tree/cascade, error ~ eps log n) and only the chunk totals are float64.
-    One temporary (d); S2 is a dot product (1-D) or a norm, never a d*d temporary.
+    ``values`` is a tensor [n] or [n, k], or a sequence of k columns [n] (no stacking copy, and
+    each reduction runs over contiguous memory). One temporary per column, squared in place.
     """
+    if isinstance(values, (list, tuple)):
+        sums = [_moments(column, shift[i], float64) for i, column in enumerate(values)]
+        return torch.stack([s1 for s1, _ in sums]), torch.stack([s2 for _, s2 in sums])
     if float64 or values.dtype not in (torch.float32, torch.float64):   # ints, bools, half: widen
         d = values - shift if values.dtype == torch.float64 else values.to(torch.float64).sub_(shift)
     else:
         d = values - shift.to(values.dtype)
     s1 = d.sum(0)
-    s2 = torch.dot(d, d) if d.ndim == 1 else torch.linalg.vector_norm(d, dim=0).square()
+    s2 = torch.dot(d, d) if d.ndim == 1 else d.square_().sum(0)
     return s1.to(torch.float64), s2.to(torch.float64)
+
+
+def _first_row(values) -> torch.Tensor:
+    """The first sample of a draw's output (the stream's shift), as a float64 copy."""
+    if isinstance(values, (list, tuple)):
+        return torch.stack([column[0] for column in values]).detach().to(torch.float64)
+    return values[0].detach().to(torch.float64, copy=True)   # a copy: a view would keep the chunk alive
 
 
 def _want_compile(compile, device: str, samples: int, chunk: int) -> str:
@@ -270,9 +283,9 @@ class _Stream:
 
     def first(self, n: int, gen: torch.Generator):
         values = self.draw(n, gen)
-        self.width = int(values[0].numel())
-        self.dtype = str(values.dtype).replace("torch.", "")
-        self.shift = values[0].detach().to(torch.float64, copy=True)   # a copy: a view would keep the chunk alive
+        self.shift = _first_row(values)
+        self.width = int(self.shift.numel())
+        self.dtype = str((values[0] if isinstance(values, (list, tuple)) else values).dtype).replace("torch.", "")
         return _moments(values, self.shift, self.float64)
 
     def compiled(self):
@@ -347,7 +360,8 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
                 compile: bool | None = None) -> tuple[float, float]:
     """Mean and standard error of ``draw(n, gen)`` over ``samples`` draws.
 
-    ``draw`` returns n i.i.d. values (shape [n], or [n, k] for k estimators at once). Samples
+    ``draw`` returns n i.i.d. values: shape [n], or [n, k] for k estimators at once, or a list
+    of k columns of shape [n] (cheaper than stacking them: no copy). Samples
     are drawn in chunks of ``chunk`` (default ``default_chunk(device)``), so memory does not
     grow with ``samples``; chunk i uses its own generator seeded ``chunk_seed(seed, i)``, so any
     chunk is reproducible and the same (samples, chunk, seed, device type) gives the same
@@ -366,7 +380,7 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     chunk = default_chunk(device) if chunk is None else max(int(chunk), 1)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     while True:
         try:
             with stream_threads(device):
@@ -385,12 +399,32 @@ def stream_mean(draw: Callable[[int, torch.Generator], torch.Tensor], samples: i
     mean, se = mean.cpu(), se.cpu()                 # the one host synchronisation
     if _OBSERVERS:
         stats = StreamStats(samples, chunk, -(-samples // chunk), stream.width, stream.dtype, str(device),
-                            time.perf_counter() - started, stream.path, stream.compile_seconds)
+                            time.perf_counter() - started, stream.path, stream.compile_seconds,
+                            time.thread_time() - cpu_started)
         for seen in _OBSERVERS:
             seen.append(stats)
     if mean.ndim == 0:
         return float(mean), float(se)
     return mean.tolist(), se.tolist()
+
+
+def affine_columns(matrix, columns, offset=None) -> list[torch.Tensor]:
+    """``matrix @ columns + offset`` for a small constant matrix and columns of n samples each.
+
+    A tiny matrix product over many samples ([n, 3] @ [3, 3]) runs far below memory speed on a
+    CPU; written out as scaled in-place adds, each output coordinate is a few passes over n
+    contiguous numbers. ``matrix`` is a nested list (or 2-D tensor) of numbers.
+    """
+    rows = matrix.tolist() if isinstance(matrix, torch.Tensor) else matrix
+    offset = offset.reshape(-1).tolist() if isinstance(offset, torch.Tensor) else offset
+    out = []
+    for i, row in enumerate(rows):
+        acc = torch.full_like(columns[0], float(offset[i]) if offset is not None else 0.0)
+        for a, column in zip(row, columns):
+            if a:
+                acc.add_(column, alpha=float(a))
+        out.append(acc)
+    return out
 
 
 def mc(name: str, draw, expected: float, samples: int, device: str, seed: int, *, chunk: int | None = None,

@@ -243,7 +243,7 @@ def seed_kl_rewrite(samples, device, seed):
         z1 = model.q_z1(n, gen)
         joint = model.middle(z1, model.q_z2(z1, gen))                                   # z2 from this z1
         aside = model.middle(model.q_z1(n, gen), model.q_z2(model.q_z1(n, gen), gen))  # z2 from another z1
-        return torch.stack([joint, aside, joint - aside], 1)
+        return [joint, aside, joint - aside]
 
     (left, right, diff), (se_l, se_r, se_d) = stream_mean(draw, samples, device, seed)
     lhs, rhs = (float(evidence.counterexample[k]) for k in ("lhs", "rhs"))

@@ -13,7 +13,7 @@ import torch
 
 from derivations import registry
 from derivations.catalogue import lemma
-from .core import Measurement, numeric_check, stream_mean
+from .core import Measurement, affine_columns, numeric_check, stream_mean
 
 N = 3
 
@@ -54,23 +54,25 @@ def marginal_and_posterior(samples: int, device: str, seed: int) -> list[Measure
     ys = [sp.Symbol(f"y{i}") for i in range(N)]
     gain = torch.tensor(sp.matrix2numpy(m_sym.jacobian(ys), float), device=device)
     offset = torch.tensor(sp.matrix2numpy(m_sym.subs({s: 0 for s in ys}), float), device=device)
-    iu = torch.triu_indices(N, N)
+    pairs = [(i, j) for i in range(N) for j in range(i, N)]
 
     def draw(n, gen):
-        x = dev["mu"].T + torch.randn(n, N, generator=gen, device=device, dtype=torch.float64) @ Cx.T
-        y = x @ dev["A"].T + dev["b"].T + torch.randn(n, N, generator=gen, device=device,
-                                                      dtype=torch.float64) @ Cn.T
-        r = x - (y @ gain.T + offset.T)
-        dy = y - marg_mean.T
-        outer = lambda u, v: (u[:, :, None] * v[:, None, :])
-        return torch.cat([y, outer(dy, dy)[:, iu[0], iu[1]], r, outer(r, r)[:, iu[0], iu[1]],
-                          outer(r, dy).reshape(n, -1)], 1)
+        # x = mu + Cx eps, y = A x + b + Cn eps', one contiguous row per coordinate
+        x = affine_columns(Cx, torch.randn(N, n, generator=gen, device=device, dtype=torch.float64), dev["mu"])
+        y = affine_columns(dev["A"], x, dev["b"])
+        y = [yi.add_(noise) for yi, noise in zip(y, affine_columns(
+            Cn, torch.randn(N, n, generator=gen, device=device, dtype=torch.float64)))]
+        m = affine_columns(gain, y, offset)
+        r = [xi.sub_(mi) for xi, mi in zip(x, m)]
+        dy = [yi - c for yi, c in zip(y, marg_mean[:, 0].tolist())]
+        return (y + [dy[i] * dy[j] for i, j in pairs] + r + [r[i] * r[j] for i, j in pairs]
+                + [r[i] * dy[j] for i in range(N) for j in range(N)])
 
     est, se = stream_mean(draw, samples, device, seed)
     names, expected = [], []
     names += [f"E[y_{i}]" for i in range(N)]; expected += marg_mean[:, 0].tolist()
-    names += [f"Cov[y_{i}, y_{j}]" for i, j in iu.T.tolist()]; expected += marg_cov[iu[0], iu[1]].tolist()
+    names += [f"Cov[y_{i}, y_{j}]" for i, j in pairs]; expected += [float(marg_cov[i, j]) for i, j in pairs]
     names += [f"E[x - m(y)]_{i}" for i in range(N)]; expected += [0.0] * N
-    names += [f"Cov[x | y]_{i}{j}" for i, j in iu.T.tolist()]; expected += post_cov[iu[0], iu[1]].tolist()
+    names += [f"Cov[x | y]_{i}{j}" for i, j in pairs]; expected += [float(post_cov[i, j]) for i, j in pairs]
     names += [f"E[(x - m(y))_{i} y_{j}]" for i in range(N) for j in range(N)]; expected += [0.0] * N * N
     return [Measurement(name, e, x, s, samples) for name, e, x, s in zip(names, est, expected, se)]

@@ -13,9 +13,14 @@ proposal q(Z) = N(mu, diag(sigma^2)) is deliberately not the posterior, so the g
   linear algebra).
 * ``vae.jensen``: IWAE_K for K = 1, 5, 50 from the same draws (the first K of 50 weights):
   IWAE_1 = ELBO, ELBO <= IWAE_5 <= IWAE_50 <= log p(X), each within K_SE standard errors.
-* ``vae.reparam``: pathwise and score-function estimators of d ELBO / d(mu, log sigma), per
-  sample by autograd, both agree with the exact gradient; ``extra`` gives their variances and
-  the ratio Var(score) / Var(pathwise).
+* ``vae.reparam``: pathwise and score-function estimators of d ELBO / d(mu, log sigma) agree
+  with the exact gradient; ``extra`` gives their variances and the ratio Var(score) / Var(pathwise).
+
+Two torch implementations, one checking the other: ``LinearGaussian`` evaluates densities with
+``torch.distributions`` and gradients with autograd; ``Streams`` writes the same log weight and
+per-sample gradients out coordinate by coordinate (a few fused element-wise passes per random
+number, the Monte Carlo hot loop). Each check replays 4096 draws through both and requires them
+to agree to 1e-10, so the fast path is trusted only as far as the slow one confirms it.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from derivations.symbols import as_expr
 from derivations.catalogue import vae as sym
 from derivations.expectation import E_exp
 
-from .core import Measurement, numeric_check, stream_mean
+from .core import Measurement, default_chunk, numeric_check, stream_mean
 
 DTYPE = torch.float64
 R = sp.Rational
@@ -101,20 +106,94 @@ class LinearGaussian:
         return torch.distributions.MultivariateNormal(mean, cov)
 
 
+class Streams:
+    """The log weight log p(X, Z) - log q(Z) and its gradients, written out for the MC streams.
+
+    Coordinates are separate contiguous rows (eps is drawn as [m, n]), so every operation is an
+    element-wise pass over n numbers and nothing is broadcast, stacked or matrix-multiplied.
+    With z = mu + sigma eps: log w = c - 1/2 sum_r (X_r - (W z + b)_r)^2 / psi_r
+    - 1/2 |z - mu_z|^2 / sigma_z^2 + 1/2 |eps|^2, and the gradient of log p(X, z) in z is
+    g = W^T Psi^{-1} (X - W z - b) - (z - mu_z) / sigma_z^2.
+    """
+
+    def __init__(self, model: LinearGaussian):
+        f = lambda t: t.tolist()  # noqa: E731
+        self.W, self.b, self.psi, self.X = f(model.W), f(model.b), f(model.psi), f(model.X)
+        self.mu_z, self.sz2 = f(model.mu_z), model.sigma_z ** 2
+        self.mu, self.sigma = f(model.mu), f(model.log_sigma.exp())
+        self.device = model.X.device
+        m, k = len(self.mu), len(self.X)
+        self.const = (-0.5 * sum(math.log(2 * math.pi * p) for p in self.psi)
+                      - 0.5 * m * math.log(2 * math.pi * self.sz2) + sum(math.log(s) for s in self.sigma)
+                      + 0.5 * m * math.log(2 * math.pi))
+        self.rows = range(k)
+
+    def eps(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randn(len(self.mu), n, generator=gen, dtype=DTYPE, device=self.device)
+
+    def z(self, eps: torch.Tensor) -> list[torch.Tensor]:
+        return [mu + s * e for mu, s, e in zip(self.mu, self.sigma, eps)]
+
+    def residuals(self, z: list[torch.Tensor]) -> list[torch.Tensor]:
+        """(X - W z - b)_r / psi_r for each data coordinate r."""
+        out = []
+        for r in self.rows:
+            wz = z[0] * self.W[r][0]
+            for c in range(1, len(z)):
+                wz = wz.add_(z[c], alpha=self.W[r][c])
+            out.append(wz.sub_(self.X[r] - self.b[r]).mul_(-1.0 / self.psi[r]))
+        return out
+
+    def log_w(self, eps: torch.Tensor, z=None, res=None) -> torch.Tensor:
+        z = self.z(eps) if z is None else z
+        res = self.residuals(z) if res is None else res
+        total = torch.full_like(eps[0], self.const)
+        for r in self.rows:
+            total.addcmul_(res[r], res[r], value=-0.5 * self.psi[r])
+        for c, zc in enumerate(z):
+            total.addcmul_(zc - self.mu_z[c], zc - self.mu_z[c], value=-0.5 / self.sz2)
+            total.addcmul_(eps[c], eps[c], value=0.5)
+        return total
+
+    def grad_log_joint(self, z, res) -> list[torch.Tensor]:
+        g = []
+        for c, zc in enumerate(z):
+            gc = (zc - self.mu_z[c]).mul_(-1.0 / self.sz2)
+            for r in self.rows:
+                gc.add_(res[r], alpha=self.W[r][c])
+            g.append(gc)
+        return g
+
+    def gradients(self, eps: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per-sample pathwise and score-function estimates of d ELBO / d(mu, log sigma).
+
+        Pathwise: d/d mu_c = g_c and d/d log sigma_c = g_c sigma_c eps_c + 1 (log q along the
+        path is -sum log sigma - |eps|^2/2 + const). Score function: log w times d log q(z)/d(mu, log sigma)
+        at the fixed draw, eps_c / sigma_c and eps_c^2 - 1.
+        """
+        z = self.z(eps)
+        res = self.residuals(z)
+        f = self.log_w(eps, z, res)
+        g = self.grad_log_joint(z, res)
+        pathwise = g + [gc * (s * e) + 1.0 for gc, s, e in zip(g, self.sigma, eps)]
+        score = [f * (e / s) for s, e in zip(self.sigma, eps)] + [f * (e * e - 1.0) for e in eps]
+        return pathwise, score
+
+
 @numeric_check("vae.elbo_gap", seed=501)
 def elbo_gap(samples, device, seed):
     m, exact = LinearGaussian(device), closed_forms()
+    fast = Streams(m)
     log_px = float(m.log_evidence())
 
     def draw(n, gen):
-        z, _ = m.sample_q(n, gen)
-        log_w = m.log_joint(z) - m.log_q(z)
-        return torch.stack([log_w, log_px - log_w], 1)
+        log_w = fast.log_w(fast.eps(n, gen))
+        return [log_w, log_px - log_w]
 
     (elbo, gap), (se_elbo, se_gap) = stream_mean(draw, samples, device, seed)
     z, _ = m.sample_q(4096, torch.Generator(device=device).manual_seed(seed))
     replay = ((log_px - (m.log_joint(z) - m.log_q(z))) - (m.log_q(z) - m.posterior().log_prob(z))).abs().max()
-    return [
+    return [replay_log_w(m, fast, seed),
         Measurement("log p(X): torch MultivariateNormal vs the lemma's closed form", log_px, exact["log_evidence"],
                     kind="exact", tolerance=1e-12),
         Measurement("ELBO = E_q[log p(X,Z) - log q(Z)]", elbo, exact["elbo"], se_elbo, samples),
@@ -123,6 +202,15 @@ def elbo_gap(samples, device, seed):
         Measurement("max |(log p(X) - log w) - (log q - log p(Z|X))| over 4096 draws", float(replay), 0.0,
                     kind="exact", tolerance=1e-10),
     ]
+
+
+def replay_log_w(m: LinearGaussian, fast: Streams, seed: int) -> Measurement:
+    """The written-out log weight against torch.distributions on the same 4096 draws."""
+    eps = fast.eps(4096, torch.Generator(device=m.X.device).manual_seed(seed))
+    z = m.mu + m.log_sigma.exp() * eps.T
+    slow = m.log_joint(z) - m.log_q(z)
+    return Measurement("max |written-out - torch.distributions| log p(X,Z) - log q(Z) over 4096 draws",
+                       float((fast.log_w(eps) - slow).abs().max()), 0.0, kind="exact", tolerance=1e-10)
 
 
 def _log_mean_exp(log_w):
@@ -134,14 +222,17 @@ def iwae_bounds(samples, device, seed):
     m, exact = LinearGaussian(device), closed_forms()
     k_max, groups = max(IWAE_K), max(samples // GROUPS_PER_SAMPLE, 100)
 
-    def draw(n, gen):
-        z, _ = m.sample_q(n * k_max, gen)
-        log_w = (m.log_joint(z) - m.log_q(z)).reshape(n, k_max)
-        bounds = [_log_mean_exp(log_w[:, :k]) for k in IWAE_K]
-        return torch.stack(bounds + [hi - lo for lo, hi in zip(bounds, bounds[1:])], 1)
+    fast = Streams(m)
 
-    means, ses = stream_mean(draw, groups, device, seed)
-    found = [Measurement("IWAE_1 = ELBO", means[0], exact["elbo"], ses[0], groups)]
+    def draw(n, gen):
+        log_w = fast.log_w(fast.eps(n * k_max, gen)).reshape(n, k_max)
+        bounds = [_log_mean_exp(log_w[:, :k]) if k > 1 else log_w[:, 0] for k in IWAE_K]
+        return bounds + [hi - lo for lo, hi in zip(bounds, bounds[1:])]
+
+    # a group draws k_max samples: keep the chunk's numbers (not its groups) at the device's size
+    means, ses = stream_mean(draw, groups, device, seed, chunk=max(default_chunk(device) // k_max, 1))
+    found = [replay_log_w(m, fast, seed),
+             Measurement("IWAE_1 = ELBO", means[0], exact["elbo"], ses[0], groups)]
     for i, k in enumerate(IWAE_K):
         if k > 1:
             found.append(Measurement(f"IWAE_{k} >= ELBO", means[i], exact["elbo"], ses[i], groups, relation=">="))
@@ -175,17 +266,23 @@ def _per_sample_grads(m: LinearGaussian, eps: torch.Tensor) -> tuple[torch.Tenso
 def gradient_estimators(samples, device, seed):
     m, exact = LinearGaussian(device), closed_forms()
 
+    fast = Streams(m)
+
     def draw(n, gen):
-        _, eps = m.sample_q(n, gen)
-        with torch.enable_grad():
-            pathwise, score = _per_sample_grads(m, eps)
-        return torch.cat([pathwise, score, pathwise**2, score**2], 1)
+        pathwise, score = fast.gradients(fast.eps(n, gen))
+        return pathwise + score + [v * v for v in pathwise + score]
 
     means, ses = stream_mean(draw, samples, device, seed)
+    eps = fast.eps(4096, torch.Generator(device=device).manual_seed(seed))
+    with torch.enable_grad():
+        auto = torch.cat(_per_sample_grads(m, eps.T.contiguous()), 1)
+    written = torch.stack(sum(fast.gradients(eps), []), 1)
+    replay = Measurement("max |written-out - autograd| per-sample gradients over 4096 draws",
+                         float((written - auto).abs().max()), 0.0, kind="exact", tolerance=1e-10)
     names = ["mu_1", "mu_2", "log sigma_1", "log sigma_2"]
     variances = [means[8 + i] - means[i] ** 2 for i in range(8)]
     ratio = {names[i]: variances[4 + i] / variances[i] for i in range(4)}
-    found = []
+    found = [replay]
     for i, name in enumerate(names):
         extra = {"var_pathwise": variances[i], "var_score": variances[4 + i],
                  "var_ratio_score_over_pathwise": ratio[name]}

@@ -13,6 +13,7 @@ import torch
 from benchmarks import Table, markdown
 from benchmarks import __main__ as entry
 from benchmarks import mc_bench, verify_bench
+from numeric_checks import core
 from numeric_checks.core import StreamStats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,8 +103,9 @@ def test_random_numbers_are_counted_per_call():
 
 def test_fraction_of_the_randn_limit_is_time_weighted():
     rate = mc_bench.randn_rate(4096, "float32", "cpu")
-    streams = [StreamStats(4096 * 10, 4096, 10, 1, "float32", "cpu", 2 * 4096 * 10 / rate)]
-    f = mc_bench.stream_figures(streams, "cpu")
+    took = 2 * 4096 * 10 / rate
+    streams = [StreamStats(4096 * 10, 4096, 10, 1, "float32", "cpu", seconds=5 * took, cpu_seconds=took)]
+    f = mc_bench.stream_figures(streams, "cpu")     # on a CPU: CPU time, not the (loaded) wall time
     assert f["fraction"] == pytest.approx(0.5)
     assert f["rate"] == pytest.approx(rate / 2)
 
@@ -136,3 +138,13 @@ def test_moment_route_beats_integrate_on_c1_and_both_agree():
     row = dict(zip(table["columns"], table["rows"][0]))
     assert row["all agree"] is True
     assert isinstance(row["integrate / moments"], float) and row["integrate / moments"] > 0
+
+
+def test_draws_per_sample_leave_out_draws_outside_the_streams():
+    """A check that also draws a fixed 4096-number replay still counts 2 normals per sample."""
+    def fn(samples, device, seed):
+        torch.randn(4096, dtype=torch.float64)                                     # a replay
+        mean, se = core.stream_mean(lambda n, gen: torch.randn(2, n, generator=gen).sum(0), samples, device, seed)
+        return [core.Measurement("sum of two normals", mean, 0.0, se, samples)]
+    check = core.NumericCheck("demo", fn)
+    assert mc_bench.draws_per_sample(check, 1 << 12, "cpu") == pytest.approx(2.0)

@@ -268,3 +268,28 @@ def test_peak_tensor_memory_does_not_grow_with_the_number_of_chunks():
     assert chunk_bytes <= two <= 8 * chunk_bytes
     assert forty <= 1.05 * two                      # bounded by the chunk, not by the samples
     assert whole > 10 * two                         # one 40-chunk block: the measurement sees growth
+
+
+def test_a_list_of_columns_gives_the_estimate_of_the_stacked_draw():
+    def columns(n, gen):
+        u = torch.rand(n, generator=gen, dtype=torch.float64)
+        return [u, u * u, 3.0 + u]
+
+    def stacked(n, gen):
+        return torch.stack(columns(n, gen), 1)
+    by_columns = stream_mean(columns, 10_000, seed=4, chunk=999)
+    by_stack = stream_mean(stacked, 10_000, seed=4, chunk=999)
+    assert by_columns[0] == pytest.approx(by_stack[0], rel=1e-12)
+    assert by_columns[1] == pytest.approx(by_stack[1], rel=1e-9)
+    mean, se = stream_mean(lambda n, gen: [torch.rand(n, generator=gen, dtype=torch.float64)], 10_000, seed=1)
+    assert isinstance(mean, list) and len(mean) == 1           # one column is still a list
+
+
+def test_affine_columns_is_the_matrix_product():
+    g = torch.Generator().manual_seed(0)
+    M, b = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 1, generator=g, dtype=torch.float64)
+    M[1, 2] = 0.0                                                 # a zero entry is skipped, not mis-added
+    x = torch.randn(4, 50, generator=g, dtype=torch.float64)
+    want = M @ x + b
+    assert torch.allclose(torch.stack(core.affine_columns(M, x, b)), want, atol=1e-13)
+    assert torch.allclose(torch.stack(core.affine_columns(M.tolist(), list(x))), M @ x, atol=1e-13)
