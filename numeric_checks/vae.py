@@ -35,7 +35,7 @@ from derivations.symbols import as_expr
 from derivations.catalogue import vae as sym
 from derivations.expectation import E_exp
 
-from .core import Measurement, default_chunk, numeric_check, stream_mean
+from .core import Measurement, affine_columns, default_chunk, numeric_check, stream_mean
 
 DTYPE = torch.float64
 R = sp.Rational
@@ -136,13 +136,8 @@ class Streams:
 
     def residuals(self, z: list[torch.Tensor]) -> list[torch.Tensor]:
         """(X - W z - b)_r / psi_r for each data coordinate r."""
-        out = []
-        for r in self.rows:
-            wz = z[0] * self.W[r][0]
-            for c in range(1, len(z)):
-                wz = wz.add_(z[c], alpha=self.W[r][c])
-            out.append(wz.sub_(self.X[r] - self.b[r]).mul_(-1.0 / self.psi[r]))
-        return out
+        scaled = [[-w / p for w in row] for row, p in zip(self.W, self.psi)]
+        return affine_columns(scaled, z, [(x - b) / p for x, b, p in zip(self.X, self.b, self.psi)])
 
     def log_w(self, eps: torch.Tensor, z=None, res=None) -> torch.Tensor:
         z = self.z(eps) if z is None else z
@@ -156,13 +151,9 @@ class Streams:
         return total
 
     def grad_log_joint(self, z, res) -> list[torch.Tensor]:
-        g = []
-        for c, zc in enumerate(z):
-            gc = (zc - self.mu_z[c]).mul_(-1.0 / self.sz2)
-            for r in self.rows:
-                gc.add_(res[r], alpha=self.W[r][c])
-            g.append(gc)
-        return g
+        m = len(z)
+        rows = [[-(c == j) / self.sz2 for j in range(m)] + [self.W[r][c] for r in self.rows] for c in range(m)]
+        return affine_columns(rows, z + res, [mu / self.sz2 for mu in self.mu_z])
 
     def gradients(self, eps: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per-sample pathwise and score-function estimates of d ELBO / d(mu, log sigma).
