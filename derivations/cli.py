@@ -15,6 +15,7 @@ from rich.table import Table
 
 from . import registry
 from .evidence import Status
+from .grading.sandbox import TIMEOUT as GRADE_TIMEOUT
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 STYLE = {"proved": "green", "refuted": "red", "unchecked": "yellow", "error": "magenta"}
@@ -171,7 +172,7 @@ def _run_numeric(ids, device, samples, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.argument("ids", nargs=-1)
 def slots(as_json, ids):
-    """List every slot id with its reference in LaTeX, its symbols and their domains."""
+    """List every slot id with its reference in LaTeX, its symbols, their domains and side conditions."""
     from .slot_view import describe
 
     _check_selectors(ids)
@@ -179,10 +180,11 @@ def slots(as_json, ids):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("slot", "reference", "symbols", box=None)
+    table = Table("slot", "reference", "symbols", "conditions", box=None)
     for row in rows:
         symbols = ", ".join(f"{s['latex']} in {s['domain']}" for s in row["symbols"])
-        table.add_row(row["id"], escape(row["reference_latex"] or row["statement"]), escape(symbols))
+        table.add_row(row["id"], escape(row["reference_latex"] or row["statement"]), escape(symbols),
+                      escape("; ".join(row["conditions"])))
     console.print(table)
     console.print(f"{len(rows)} slots")
 
@@ -195,7 +197,8 @@ LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  
 @click.argument("slot_id", metavar="SLOT")
 @click.argument("latex")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.option("--timeout", type=click.FloatRange(min=0.5), default=None, help="Seconds for the check.")
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=GRADE_TIMEOUT, show_default=True,
+              help="Seconds for the check (wall clock, in a sandboxed worker).")
 def answer(slot_id, latex, as_json, timeout):
     """Grade one LaTeX answer to SLOT: correct, wrong (with the mistake named), invalid or unchecked.
 
@@ -207,8 +210,7 @@ def answer(slot_id, latex, as_json, timeout):
         registry.get_slot(slot_id)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
-    kw = {"timeout": timeout} if timeout else {}
-    result = grade_answer(slot_id, latex, **kw)
+    result = grade_answer(slot_id, latex, timeout=timeout)
     d = result.as_dict()
     if as_json:
         click.echo(json.dumps(d, indent=2, default=str))
