@@ -144,6 +144,12 @@ def test_cli_slots_json_lists_references():
     assert any(sym["domain"] == "(0, 1)" for sym in gamma["symbols"])
 
 
+def test_cli_slots_table_shows_side_conditions():
+    result = CliRunner().invoke(main, ["slots", "ddim.posterior_mean"])
+    assert result.exit_code == 0 and "conditions" in result.output
+    assert r"\sigma_t^{2} \leq 1 - \bar\alpha_{t-1}" in result.output
+
+
 def test_cli_reads_latex_that_starts_with_a_minus_sign():
     result = CliRunner().invoke(main, ["answer", "gan.square.f", r"-\frac{4t}{t+1}", "--json"])
     assert result.exit_code == 0, result.output
