@@ -51,13 +51,18 @@ def test_yaml_json_latex_csv(tmp_path):
     assert by["s5"].chains["vae.jensen"] == ["a = b", r"\ge c"]   # ordered by the step column
 
 
-def test_a_student_split_over_files_is_merged_and_overlaps_are_reported(tmp_path):
+def test_a_student_split_over_files_is_merged_and_conflicts_are_reported(tmp_path):
     sheets, problems = read(tmp_path, {
-        "q3.csv": "student,slot,latex\ns1,gan.square.f,a\n",
-        "q5.csv": "student,slot,latex\ns1,ddim.marginal_var,b\ns1,gan.square.f,c\n",
+        "q3.csv": "student,slot,latex\ns1,gan.square.f,a\ns1,sm.kernel_score,x\n",
+        "q5.csv": "student,slot,latex\ns1,ddim.marginal_var,b\ns1,gan.square.f,c\ns1,sm.kernel_score, x \n",
     })
-    assert sheets[0].answers == {"gan.square.f": "a", "ddim.marginal_var": "b"}
-    assert "also answered" in only_problem(problems, "duplicated slot key").reason
+    # the rule: answered differently in two files -> neither graded, a conflict for review;
+    # answered identically -> graded once, nothing to review
+    assert sheets[0].answers == {"ddim.marginal_var": "b", "sm.kernel_score": "x"}
+    p = only_problem(problems, "conflicting answers")
+    assert p.student == "s1" and p.slot == "gan.square.f"
+    assert "q3.csv" in p.reason and "q5.csv" in p.reason and "neither is graded" in p.reason
+    assert len(problems) == 1
 
 
 def test_content_hash_follows_the_answers_not_the_file(tmp_path):
@@ -85,7 +90,9 @@ def test_content_hash_follows_the_answers_not_the_file(tmp_path):
 ])
 def test_hostile_sheets_become_review_entries(tmp_path, name, content, needle):
     sheets, problems = read(tmp_path, {name: content, "good.yaml": "student: ok\nanswers: {gan.square.f: t}\n"})
-    assert [s.student for s in sheets] == ["ok"]            # the rest of the class is read
+    # the rest of the class is read; nothing of the hostile file is graded (a student it names
+    # is still listed, with the problem as the reason)
+    assert [s.student for s in sheets if s.answers or s.chains] == ["ok"]
     p = only_problem(problems, needle)
     assert p.source.endswith(name)
 
@@ -132,7 +139,7 @@ def test_answers_that_are_not_text_are_reported(tmp_path):
 def test_a_sheet_with_thousands_of_entries_is_refused(tmp_path):
     many = "student: s1\nanswers:\n" + "".join(f"  slot{i}: x\n" for i in range(2000))
     sheets, problems = read(tmp_path, {"many.yaml": many})
-    assert not sheets and "at most 500" in only_problem(problems, "answers and chains").reason
+    assert not any(s.answers for s in sheets) and "at most 500" in only_problem(problems, "answers and chains").reason
 
 
 def test_review_cells_cannot_become_spreadsheet_formulas():

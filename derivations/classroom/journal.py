@@ -45,6 +45,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc), else by the
+    set-and-restore idiom."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half.
 
@@ -53,6 +68,10 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        try:                    # mkstemp makes 0600; the file gets what open() would give it
+            os.fchmod(fd, 0o666 & ~_umask())
+        except OSError:
+            pass
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

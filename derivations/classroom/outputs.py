@@ -88,15 +88,21 @@ def grades_jsonl(rows: list[Row]) -> bytes:
                    for r in rows).encode("utf-8")
 
 
-def review_csv(rows: list[Row], problems) -> bytes:
+def review_entries(rows: list[Row], problems) -> list[tuple]:
+    """review.csv's rows: every sheet problem, and every graded answer that is unchecked or
+    invalid (a slot that a problem kept from being graded is listed once, as the problem)."""
     out = []
     for p in problems:
-        out.append((p.student, p.slot, p.source, "not graded", p.reason))
+        out.append((p.student, p.slot, p.source, "not graded", " ".join(p.reason.split())))
     for r in rows:
         if r.verdict in ("unchecked", "invalid") and r.kind != "problem":
             out.append((r.student, r.slot, ";".join(r.sources), r.verdict, " ".join(r.message.split())))
     out.sort()
-    return _csv(out, REVIEW_COLUMNS)
+    return out
+
+
+def review_csv(rows: list[Row], problems) -> bytes:
+    return _csv(review_entries(rows, problems), REVIEW_COLUMNS)
 
 
 def counterexample_text(ce: dict | None) -> str:

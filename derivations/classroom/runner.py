@@ -152,11 +152,13 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
     slots = set(rubric.points)
     for sheet in sheets:
         slots |= set(sheet.answers) | set(sheet.chains)
-    slot_problems = {}
+    slot_problems, lost = {}, {}
     for p in problems:
         if p.student and p.slot in known:
             slots.add(p.slot)
             slot_problems.setdefault((p.student, p.slot), p)
+        elif p.student and p.lost:
+            lost.setdefault(p.student, p)
     rows = []
     for sheet in sorted(sheets, key=lambda s: s.student):
         mine = results.get(sheet.student, {})
@@ -172,6 +174,10 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
                 p = slot_problems[(sheet.student, slot)]
                 rows.append(outputs.Row(sheet.student, slot, "problem", "invalid", 0.0, full,
                                         {"message": f"not graded: {p.reason}"}, None, (p.source,)))
+            elif sheet.student in lost:
+                p = lost[sheet.student]
+                rows.append(outputs.Row(sheet.student, slot, "missing", "missing", 0.0, full,
+                                        {"message": f"no answer read: {p.source}: {p.reason}"}, None, (p.source,)))
             else:
                 rows.append(outputs.Row(sheet.student, slot, "missing", "missing", 0.0, full,
                                         {"message": "no answer"}, None, tuple(sheet.sources)))
@@ -181,15 +187,20 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
 def summary(console: Console, rows, problems, stats: Counter, seconds: float, out: Path) -> None:
     students = {r.student for r in rows}
     verdicts = Counter(r.verdict for r in rows)
-    console.print(f"[bold]derivcheck grade[/]: {len(students)} students, "
-                  f"{sum(1 for r in rows if r.kind in ('answer', 'chain'))} answers "
+    # every row that is not "missing" is one answer handed in, and has exactly one verdict: the
+    # answer count is the sum of the verdicts shown next to it (missing ones are listed apart)
+    answers = sum(1 for r in rows if r.kind != "missing")
+    not_graded = sum(1 for r in rows if r.kind == "problem")
+    console.print(f"[bold]derivcheck grade[/]: {len(students)} students, {answers} answers "
                   f"({stats.get('answers graded', 0)} graded this run, {stats.get('distinct answers checked', 0)} "
                   f"distinct ones checked, {stats.get('answers from the cache', 0)} from the cache; "
-                  f"{stats.get('students from earlier runs', 0)} students from earlier runs) in {seconds:.1f} s")
+                  f"{stats.get('students from earlier runs', 0)} students from earlier runs"
+                  + (f"; {not_graded} not graded because of a sheet problem, counted as invalid" if not_graded else "")
+                  + f") in {seconds:.1f} s")
     order = ("correct", "wrong", "invalid", "unchecked", "missing")
     console.print("verdicts: " + ", ".join(f"{v} {verdicts[v]}" for v in order if verdicts[v]))
-    review = sum(1 for r in rows if r.verdict in ("unchecked", "invalid") and r.kind != "problem") + len(problems)
-    console.print(f"for review: {review} entries in {out / 'review.csv'}"
+    review = outputs.review_entries(rows, problems)
+    console.print(f"for review: {len(review)} entries in {out / 'review.csv'}"
                   + (f" ({len(problems)} sheet problems)" if problems else ""))
     mistakes: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
