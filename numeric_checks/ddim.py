@@ -37,18 +37,22 @@ def schedules(abar: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def sample_chain(n: int, gen: torch.Generator, abar: torch.Tensor, sigma: torch.Tensor, device: str,
-                 watch=WATCH) -> torch.Tensor:
-    """x_T ~ q(x_T | x_0), then x_{t-1} = mean(x_t, x_0) + sigma_t z; returns x_t at ``watch``."""
+                 watch=WATCH) -> list[torch.Tensor]:
+    """x_T ~ q(x_T | x_0), then x_{t-1} = mean(x_t, x_0) + sigma_t z; returns x_t at each of ``watch``.
+
+    Each step writes into its own fresh normal draw (no other temporaries), so a watched x_t is
+    never overwritten.
+    """
     a = abar.tolist()
-    x = (a[-1] ** 0.5) * X0 + ((1 - a[-1]) ** 0.5) * torch.randn(n, generator=gen, device=device)
+    x = torch.randn(n, generator=gen, device=device).mul_((1 - a[-1]) ** 0.5).add_((a[-1] ** 0.5) * X0)
     out = {}
     for t in range(len(a), 1, -1):            # t = T .. 2 produces x_{t-1}
         s = float(sigma[t - 2])
         c0, c1 = _coef_x0(a[t - 1], a[t - 2], s), _coef_xt(a[t - 1], a[t - 2], s)
-        x = c0 * X0 + c1 * x + s * torch.randn(n, generator=gen, device=device)
+        x = torch.randn(n, generator=gen, device=device).mul_(s).add_(x, alpha=c1).add_(c0 * X0)
         if t - 1 in watch:
             out[t - 1] = x
-    return torch.stack([out[t] for t in watch], 1)
+    return [out[t] for t in watch]
 
 
 @numeric_check("ddim.marginal_var", seed=2024)
@@ -57,9 +61,7 @@ def marginals(samples: int, device: str, seed: int) -> list[Measurement]:
     for k, (name, sigma) in enumerate(schedules(ABAR).items()):
         def draw(n, gen, sigma=sigma):
             x = sample_chain(n, gen, ABAR, sigma, device)
-            expected_mean = torch.tensor([_mean(float(ABAR[t - 1]), X0) for t in WATCH], device=device,
-                                         dtype=x.dtype)
-            return torch.cat([x, (x - expected_mean) ** 2], 1)
+            return x + [(xt - _mean(float(ABAR[t - 1]), X0)).square_() for xt, t in zip(x, WATCH)]
 
         means, ses = stream_mean(draw, samples, device, seed + 1000 * k)
         for j, t in enumerate(WATCH):

@@ -224,7 +224,7 @@ def ddim_variance(etas=(0.0, 0.5, 1.0), samples: int = 20_000, seed: int = 7):
 
         def draw(n, gen, sigma=sigma, mean=mean):
             x = ddim.sample_chain(n, gen, abar, sigma, "cpu", watch=watch)
-            return (x - x.new_tensor(mean)) ** 2
+            return [(xt - m).square_() for xt, m in zip(x, mean)]
         est, se = (np.array(v) for v in core.stream_mean(draw, samples, "cpu", seed + i))
         shift = (i - (len(etas) - 1) / 2) * 0.15
         ax_v.errorbar(t + shift, est, yerr=2 * se, fmt="o", ms=3, capsize=2, color=COLOURS[i],
