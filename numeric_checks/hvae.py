@@ -190,16 +190,18 @@ class ScalarHVAE:
 
     def middle(self, z1, z2):
         """log q(z1|x) - log p(z1|z2)."""
-        t = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
-        return log_normal(z1, t(self.m1), t(2 * math.log(self.s1))) - log_normal(
-            z1, self.w * z2 + self.c, t(2 * math.log(self.tau)))
+        return _log_normal(z1, self.m1, self.s1 ** 2).sub_(_log_normal(z1, self.w * z2 + self.c, self.tau ** 2))
 
     def log_weight(self, z1, z2):
-        t = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
-        log_p = (log_normal(t(self.x), self.u * z1 + self.e, t(2 * math.log(self.r)))
-                 + log_normal(z2, t(0.0), t(0.0)))
-        log_q2 = log_normal(z2, self.a * z1 + self.g, t(2 * math.log(self.s2)))
-        return log_p - self.middle(z1, z2) - log_q2
+        log_p = _log_normal(self.u * z1 + self.e, self.x, self.r ** 2).add_(_log_normal(z2, 0.0, 1.0))
+        log_q2 = _log_normal(z2, self.a * z1 + self.g, self.s2 ** 2)
+        return log_p.sub_(self.middle(z1, z2)).sub_(log_q2)
+
+
+def _log_normal(x, mean, var: float):
+    """log N(x | mean, var) for a constant variance; one temporary, the rest in place (the
+    density is symmetric in x and mean, so either may be the tensor)."""
+    return (x - mean).square_().mul_(-0.5 / var).add_(-0.5 * math.log(2 * math.pi * var))
 
 
 @numeric_check("hvae.elbo", seed=602)
