@@ -219,3 +219,43 @@ def test_nothing_is_written_outside_the_output_folder_and_nobody_is_lost(run):
     assert rows[("s4", "gan.square.f")]["verdict"] == "missing"
     assert "malformed JSON" in rows[("s4", "gan.square.f")]["message"]
     assert "../../escape" in (out / "review.csv").read_text()
+
+
+def test_blank_and_remark_steps_claim_nothing():
+    assert chain_steps(["a = b", "  ", r"\text{by Jensen}", "= c", r"\intertext{so}"]) == ["a = b", "= c"]
+
+
+def test_pipes_and_links_out_of_the_folder_are_not_read(tmp_path):
+    cls = tmp_path / "class"
+    cls.mkdir()
+    (tmp_path / "secret.yaml").write_text("student: s9\nanswers: {gan.square.f: secret}\n")
+    (cls / "link.yaml").symlink_to(tmp_path / "secret.yaml")
+    os.mkfifo(cls / "pipe.yaml")                        # opening it would block the run forever
+    (cls / "ok.yaml").write_text(f"student: ok\nanswers: {{gan.square.f: '{F}'}}\n")
+    sheets, problems = read_class([cls], KNOWN)
+    assert [s.student for s in sheets] == ["ok"]
+    assert problem(problems, "outside the folder").source.endswith("link.yaml")
+    assert problem(problems, "not a regular file").source.endswith("pipe.yaml")
+
+
+def test_an_output_folder_inside_the_class_is_not_read_back(run):
+    root, out, _, _ = run
+    cls = root / "class"
+    sheets, problems = read_class([root], KNOWN, exclude=[out])
+    assert not any("grades" in p.source or "results.json" in p.source for p in problems)
+    assert {s.student for s in sheets} == {"s1", "s2", "s3", "s4"}
+
+
+def test_temporaries_left_by_a_killed_run_are_swept(run, tmp_path):
+    from derivations.classroom.journal import Journal
+    _, out, _, _ = run
+    stale = [out / ".grades.csv.abc.tmp", out / "feedback" / ".s1.md.x.tmp"]
+    for f in stale:
+        f.write_text("half")
+    j = Journal(out)
+    j.lock()
+    try:
+        j.sweep()
+    finally:
+        j.unlock()
+    assert not any(f.exists() for f in stale) and (out / "grades.csv").exists()

@@ -126,6 +126,18 @@ class Journal:
             return
         raise Busy(f"cannot take the lock {path}")
 
+    def sweep(self) -> None:
+        """Remove the temporary files a killed run left half-written (``.NAME.XXXX.tmp`` beside
+        each output); only while holding the lock, so never another run's."""
+        out = self.root.parent
+        for folder in (out, out / "feedback", self.students, *(out / "gradescope").glob("*")):
+            try:
+                for tmp in folder.glob(".*.tmp"):
+                    if tmp.is_file():
+                        tmp.unlink()
+            except OSError:
+                pass
+
     def unlock(self) -> None:
         if self._lock is not None:
             try:

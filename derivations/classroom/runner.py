@@ -59,9 +59,10 @@ class Run:
 
     def grade(self):
         registry.load()
-        sheets, problems = read_class(self.paths, registry.slots())
+        sheets, problems = read_class(self.paths, registry.slots(), exclude=[self.out])
         journal = self.journal = Journal(self.out)
         journal.lock()
+        journal.sweep()
         results: dict[str, dict] = {}
         todo = []
         for sheet in sheets:

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,19 +78,44 @@ class MalformedYaml(SheetError):
 # ---------------------------------------------------------------------------- files
 
 
-def sheet_files(paths) -> tuple[list[Path], list[Problem]]:
-    """Files named directly, and files under folders (sorted, hidden ones skipped)."""
+def sheet_files(paths, exclude=()) -> tuple[list[Path], list[Problem]]:
+    """Files named directly, and files under folders (sorted, hidden ones skipped).
+
+    Under a folder, only regular files are read: a FIFO or device would block or never end,
+    and a symbolic link that leads outside the folder could make a student's "sheet" any file
+    on the machine (its text would surface in the feedback); both are reported, not read.
+    Folders in ``exclude`` (the output folder, when it lies inside the class) are skipped."""
     files, problems = [], []
+    skip = {os.path.realpath(e) for e in exclude}
     for p in paths:
         path = Path(p)
         if path.is_dir():
+            top = os.path.realpath(path)
             for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                                 and os.path.realpath(os.path.join(root, d)) not in skip)
                 for name in sorted(names):
-                    if not name.startswith("."):
-                        files.append(Path(root) / name)
+                    if name.startswith("."):
+                        continue
+                    f = Path(root) / name
+                    real = os.path.realpath(f)
+                    if os.path.commonpath([top, real]) != top:
+                        problems.append(Problem(str(f), "a link to a file outside the folder being graded; "
+                                                "not read"))
+                        continue
+                    try:
+                        regular = stat.S_ISREG(os.stat(f).st_mode)
+                    except OSError as exc:
+                        problems.append(Problem(str(f), f"cannot read the file ({exc.strerror or exc})"))
+                        continue
+                    if not regular:
+                        problems.append(Problem(str(f), "not a regular file (a pipe, device or socket); not read"))
+                        continue
+                    files.append(f)
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            problems.append(Problem(str(path), "not a regular file or folder; not read"))
         else:
             problems.append(Problem(str(path), "no such file or folder"))
     seen, unique = set(), []
@@ -558,6 +584,11 @@ def _put(sheet: Sheet, problems, source, slot, kind, value) -> None:
         sheet.answers[slot] = answer_text(value)
     else:
         steps = chain_steps(value)
+        if not steps:
+            problems.append(Problem(source, f"the chain for {slot} has no steps with mathematics; it is not "
+                                    "graded", sheet.student, slot))
+            sheet.blocked.add(slot)
+            return
         if len(steps) > MAX_STEPS:
             problems.append(Problem(source, f"the chain for {slot} has {len(steps)} steps; at most "
                                     f"{MAX_STEPS} are graded", sheet.student, slot))
@@ -853,12 +884,19 @@ def answer_text(text: str) -> str:
     return text
 
 
+_PROSE_ONLY = re.compile(r"^\s*(?:\\(?:text|textrm|textit|emph|mbox|intertext|shortintertext)\s*\{[^{}]*\}"
+                         r"\s*[.,:;]?\s*)+$")
+
+
 def chain_steps(steps) -> list[str]:
-    """Chain steps with display markup split into one step per row."""
+    """Chain steps with display markup split into one step per row; blank steps and steps that
+    are only a remark (``\text{by Jensen}``) are dropped: they claim nothing."""
     out = []
     for step in steps:
         rows = display_rows(step)
-        out.extend([step] if rows is None else (rows or [step]))
+        for row in [step] if rows is None else (rows or [step]):
+            if row.strip() and not _PROSE_ONLY.match(row):
+                out.append(row)
     return out
 
 
@@ -1089,9 +1127,10 @@ def _merge(into: Sheet, sheet: Sheet, source: str, problems: list) -> None:
         into.blocked.add(slot)
 
 
-def read_class(paths, known_slots) -> tuple[list[Sheet], list[Problem]]:
-    """Every sheet under ``paths``, merged per student, slots checked against ``known_slots``."""
-    files, problems = sheet_files(paths)
+def read_class(paths, known_slots, exclude=()) -> tuple[list[Sheet], list[Problem]]:
+    """Every sheet under ``paths`` (not under ``exclude``), merged per student, slots checked
+    against ``known_slots``."""
+    files, problems = sheet_files(paths, exclude)
     merged: dict[str, Sheet] = {}
     for path in files:
         sheets, found = read_file(path)
