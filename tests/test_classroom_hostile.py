@@ -259,3 +259,25 @@ def test_temporaries_left_by_a_killed_run_are_swept(run, tmp_path):
     finally:
         j.unlock()
     assert not any(f.exists() for f in stale) and (out / "grades.csv").exists()
+
+
+def test_a_step_after_an_unreadable_one_is_reported_with_it():
+    from derivations.classroom.chains import check_chain
+    a = r"\sigma_t^2 + 1 - \bar\alpha_{t-1} - \sigma_t^2"
+    r = check_chain("ddim.marginal_var", [a, r"= \frac{", "= 5", r"= 1 - \bar\alpha_{t-1}"])
+    assert r["verdict"] == "wrong" and r["chain"]["first_invalid_step"] == 4
+    assert "step 2 could not be read" in r["message"] and r["chain"]["valid_prefix_steps"] == 0
+    r = check_chain("ddim.marginal_var", [a, "= 5", r"= 1 - \bar\alpha_{t-1}"])     # wrong in the middle
+    assert r["chain"]["first_invalid_step"] == 2 and "before it" not in r["message"]
+
+
+def test_a_file_too_large_to_read_still_names_its_student(tmp_path):
+    sheets, problems = read(tmp_path, {"big.yaml": "student: s8\nanswers:\n  gan.square.f: '" + "x" * (2 << 20) + "'\n"})
+    assert [s.student for s in sheets] == ["s8"] and problem(problems, "larger than").lost
+
+
+def test_braces_nested_too_deeply_cost_that_answer(tmp_path):
+    sheets, problems = read(tmp_path, {"d.tex": "\\student{s1}\\answer{gan.square.f}{" + "{" * 300 + "}" * 300 + "}"
+                                       f"\\answer{{ddim.marginal_var}}{{{V}}}"})
+    assert sheets[0].answers == {"ddim.marginal_var": V}
+    assert problem(problems, "nested more than").slot == "gan.square.f"

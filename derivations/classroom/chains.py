@@ -291,9 +291,16 @@ def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: floa
            "seconds": round(seconds, 4), "chain": detail}
     if first_bad is not None:
         ev = first_bad.evidence
+        # steps before it that were not read or not decided: the refuted step is the first one
+        # *shown* invalid, and the student is told what came before it unjudged
+        before = sorted(k for k in unreadable | {l.step for l in open_} if k < first_bad.step)
+        earlier = ""
+        if before:
+            what = "could not be read" if set(before) <= unreadable else "could not be read or decided"
+            earlier = f"; before it, step{'s' if len(before) > 1 else ''} {', '.join(map(str, before))} {what}"
         out.update(verdict="wrong", mistake="invalid-step", counterexample=_plain(ev.counterexample),
                    evidence={"kind": ev.kind.value, "detail": ev.detail},
-                   message=f"wrong: step {first_bad.step} is invalid ({ev.detail})"
+                   message=f"wrong: step {first_bad.step} is invalid ({ev.detail})" + earlier
                    + (f"; {final_word}" if final_word else ""))
         return out
     hard = [(k, m) for k, m, limit in reading.unreadable if not limit]

@@ -631,8 +631,9 @@ def _strip_comments(text: str) -> str:
 class _Unclosed(Exception):
     """A ``{...}`` group that is not closed before ``stop`` (or has no ``{``)."""
 
-    def __init__(self, opened: int | None):
+    def __init__(self, opened: int | None, why: str = ""):
         self.opened = opened            # index of the "{" (None: no group there at all)
+        self.why = why                  # set when the group is refused rather than unclosed
 
 
 def _line(text: str, i: int) -> int:
@@ -656,7 +657,7 @@ def _group(text: str, i: int, stop: int | None = None) -> tuple[str, int]:
         if c == "{":
             depth += 1
             if depth > MAX_BRACE_DEPTH:
-                raise SheetError(f"braces nested more than {MAX_BRACE_DEPTH} deep (line {_line(text, j)})")
+                raise _Unclosed(i, f"braces are nested more than {MAX_BRACE_DEPTH} deep (line {_line(text, j)})")
         elif c == "}":
             depth -= 1
             if depth == 0:
@@ -723,7 +724,9 @@ def sheet_from_latex(text: str, source: str, default_student: str) -> tuple[Shee
             body, pos = _group(text, after, stop)
         except _Unclosed as exc:
             what = "answer" if cmd == "answer" else "step"
-            if exc.opened is None:
+            if exc.why:
+                why = rf"in \{cmd}{{{slot}}} {exc.why}"
+            elif exc.opened is None:
                 why = rf"\{cmd}{{{slot}}} has no {{...}} with the {what} after it"
             else:
                 before = (f"before line {_line(text, stop)}" if nxt else "before the end of the file")
@@ -1043,8 +1046,15 @@ def read_file(path: Path) -> tuple[list[Sheet], list[Problem]]:
     text = None
 
     def lost(reason: str):
+        head = text
+        if head is None:            # refused unread (too large): its first lines may say who
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(1 << 16).decode("utf-8", errors="replace")
+            except OSError:
+                head = None
         return [], [Problem(source, n) for n in notes] + \
-            [Problem(source, f"sheet not graded: {reason}", _named_student(text, suffix), "", True)]
+            [Problem(source, f"sheet not graded: {reason}", _named_student(head, suffix), "", True)]
     try:
         text = _read_text(path, MAX_CSV_BYTES if suffix == ".csv" else MAX_SHEET_BYTES, notes)
         if suffix == ".csv":
