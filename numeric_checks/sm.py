@@ -52,22 +52,33 @@ class IsotropicMixture:
         """q_sigma = q * N(0, sigma^2 I): each component's variance grows by sigma^2."""
         return IsotropicMixture(self.weights, self.means, self.variances + sigma ** 2)
 
-    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+    def sample_columns(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """n draws as columns [d, n] (one contiguous row per coordinate)."""
+        noise = torch.randn(self.dim, n, generator=gen, device=self.means.device, dtype=DTYPE)
+        if len(self.weights) == 1:
+            return noise.mul_(float(self.variances[0].sqrt())).add_(self.means[0][:, None])
         k = torch.multinomial(self.weights, n, replacement=True, generator=gen)
-        noise = torch.randn(n, self.dim, generator=gen, device=self.means.device, dtype=DTYPE)
-        return self.means[k] + self.variances[k].sqrt()[:, None] * noise
+        return noise.mul_(self.variances[k].sqrt()).add_(self.means[k].T)
 
-    def _component_log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        sq = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)                      # [n, K]
-        return self.weights.log() - sq / (2 * self.variances) - self.dim / 2 * torch.log(2 * math.pi * self.variances)
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self.sample_columns(n, gen).T.contiguous()
+
+    def _component_log_probs(self, xc: torch.Tensor) -> torch.Tensor:
+        """log w_k N(x | mu_k, v_k I) for columns xc [d, n]: [K, n]."""
+        sq = torch.stack([(xc - mu[:, None]).square_().sum(0) for mu in self.means])
+        return (self.weights.log() - self.dim / 2 * torch.log(2 * math.pi * self.variances))[:, None] \
+            - sq / (2 * self.variances[:, None])
+
+    def score_columns(self, xc: torch.Tensor) -> torch.Tensor:
+        """grad log q = sum_k r_k(x) (mu_k - x)/v_k with responsibilities r_k (closed form), on [d, n]."""
+        r = torch.softmax(self._component_log_probs(xc), dim=0) / self.variances[:, None]    # r_k / v_k
+        return self.means.T @ r - xc * r.sum(0)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self._component_log_probs(x), dim=1)
+        return torch.logsumexp(self._component_log_probs(x.T), dim=0)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """grad log q = sum_k r_k(x) (mu_k - x)/v_k with responsibilities r_k (closed form)."""
-        r = torch.softmax(self._component_log_probs(x), dim=1)                      # [n, K]
-        return (r[:, :, None] * (self.means[None] - x[:, None, :]) / self.variances[None, :, None]).sum(1)
+        return self.score_columns(x.T).T
 
 
 def gaussian(mean, std: float, device: str) -> IsotropicMixture:
@@ -81,16 +92,37 @@ def mixture(device: str) -> IsotropicMixture:
 
 
 # --------------------------------------------------------------------------- score models
-def mlp(d: int, gen: torch.Generator, device: str, scale: float = 1.0, hidden: int = HIDDEN):
-    """A random two-layer tanh MLP s_theta: R^d -> R^d (weights drawn from ``gen``, no global RNG)."""
+@dataclass(frozen=True)
+class MLP:
+    """A two-layer tanh MLP s_theta(x) = tanh(x W1 + b1) W2 + b2 on rows x [n, d]."""
+
+    w1: torch.Tensor
+    b1: torch.Tensor
+    w2: torch.Tensor
+    b2: torch.Tensor
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.b2, torch.tanh(torch.addmm(self.b1, x, self.w1)), self.w2)
+
+    def columns(self, xc: torch.Tensor) -> torch.Tensor:
+        """The same map on columns [d, n] -> [d, n] (the Monte Carlo streams' layout)."""
+        return torch.addmm(self.b2[:, None], self.w2.T, torch.tanh(torch.addmm(self.b1[:, None], self.w1.T, xc)))
+
+    def scaled(self, theta: float) -> "MLP":
+        """theta * s_theta: the output layer scaled."""
+        return MLP(self.w1, self.b1, theta * self.w2, theta * self.b2)
+
+
+def mlp(d: int, gen: torch.Generator, device: str, scale: float = 1.0, hidden: int = HIDDEN) -> MLP:
+    """A random MLP R^d -> R^d (weights drawn from ``gen``, no global RNG)."""
     def draw(*shape, std):
         return torch.randn(*shape, generator=gen, device=device, dtype=DTYPE) * std
     w1, b1 = draw(d, hidden, std=scale / math.sqrt(d)), draw(hidden, std=0.5)
     w2, b2 = draw(hidden, d, std=scale / math.sqrt(hidden)), draw(d, std=0.5)
-    return lambda x: torch.tanh(x @ w1 + b1) @ w2 + b2
+    return MLP(w1, b1, w2, b2)
 
 
-def models(d: int, count: int, device: str, seed: int) -> list:
+def models(d: int, count: int, device: str, seed: int) -> list[MLP]:
     gen = generator(device, 10_000 + seed)
     return [mlp(d, gen, device, scale=0.5 + j) for j in range(count)]
 
@@ -158,24 +190,26 @@ def constant_C3(d: int, sigma: float) -> float:
 
 
 # --------------------------------------------------------------------------- DSM = ESM + C
-def dsm_minus_esm(data: IsotropicMixture, sigma: float, score_models: list):
+def dsm_minus_esm(data: IsotropicMixture, sigma: float, score_models: list[MLP]):
     """Per-sample columns for l_3 - l: [D_j], [D_j - D_1], [l3_j], [l_j], 1/2|grad log q_sigma|^2.
 
-    One (x, eps) per sample, shared by both integrands and all models (common random numbers).
+    One (x, eps) per sample, shared by both integrands and all models (common random numbers),
+    all in the columns layout [d, n].
     """
     noised = data.noised(sigma)
 
-    def draw(n: int, gen: torch.Generator) -> torch.Tensor:
+    def draw(n: int, gen: torch.Generator) -> list[torch.Tensor]:
         with torch.no_grad():
-            x = data.sample(n, gen)
+            x = data.sample_columns(n, gen)
             e = torch.randn(x.shape, generator=gen, device=x.device, dtype=DTYPE)
-            xt = x + sigma * e
-            g = noised.score(xt)
-            outs = [f(xt) for f in score_models]
-            l3 = torch.stack([0.5 * ((out + e / sigma) ** 2).sum(1) for out in outs], 1)
-            l = torch.stack([0.5 * ((out - g) ** 2).sum(1) for out in outs], 1)
-            D = l3 - l
-            return torch.cat([D, D[:, 1:] - D[:, :1], l3, l, 0.5 * (g ** 2).sum(1, keepdim=True)], 1)
+            xt = x.add_(e, alpha=sigma)
+            g = noised.score_columns(xt)
+            outs = [f.columns(xt) for f in score_models]
+            kernel = e.mul_(1 / sigma)                                   # -grad log q_sigma(x~|x)
+            l3 = [(out + kernel).square_().sum(0).mul_(0.5) for out in outs]
+            l = [(out - g).square_().sum(0).mul_(0.5) for out in outs]
+            D = [a - b for a, b in zip(l3, l)]
+            return D + [Dj - D[0] for Dj in D[1:]] + l3 + l + [g.square_().sum(0).mul_(0.5)]
     return draw
 
 

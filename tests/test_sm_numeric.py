@@ -116,3 +116,17 @@ def test_small_run_of_each_check_passes():
     for check in (sm.check_dsm_gauss, sm.check_dsm_mixture, sm.check_kernel_score, sm.check_dsm_forms):
         results = check(samples=8_000, device=DEVICE, seed=21)
         assert all(m.passed for m in results), [(m.name, m.z) for m in results if not m.passed]
+
+
+def test_mlp_on_columns_is_the_same_map_as_on_rows():
+    f = sm.models(3, 1, DEVICE, 2)[0]
+    x = torch.randn(50, 3, generator=generator(DEVICE, 6), dtype=sm.DTYPE)
+    assert torch.allclose(f.columns(x.T.contiguous()).T, f(x), atol=1e-13)
+    assert torch.allclose(f.scaled(-0.5)(x), -0.5 * f(x), atol=1e-13)
+
+
+def test_mixture_score_on_columns_is_the_gradient_of_its_log_density():
+    data = sm.mixture(DEVICE)
+    x = torch.randn(40, 2, generator=generator(DEVICE, 7), dtype=sm.DTYPE).requires_grad_(True)
+    (auto,) = torch.autograd.grad(data.log_prob(x).sum(), x)
+    assert torch.allclose(data.score(x.detach()), auto, atol=1e-12)

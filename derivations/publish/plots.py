@@ -299,7 +299,7 @@ def dsm_values(thetas=tuple(np.linspace(-1.0, 2.0, 13)), samples: int = 20_000, 
     s_data, mean = 0.8, [0.5, -1.0]
     data = sm.gaussian(mean, s_data, "cpu")
     base = sm.models(data.dim, 1, "cpu", seed)[0]
-    models = [lambda x, th=float(th): th * base(x) for th in thetas]
+    models = [base.scaled(float(th)) for th in thetas]
     k = len(models)
     values, ses = core.stream_mean(sm.dsm_minus_esm(data, sm.SIGMA, models), samples, "cpu", seed)
     values, ses = np.array(values), np.array(ses)
