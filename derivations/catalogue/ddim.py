@@ -104,11 +104,11 @@ DDPM_NAMES = {"alpha_t": abar_t / abar_prev, "beta_t": 1 - abar_t / abar_prev,
               r"\tilde\beta_t": SIGMA_DDPM_SQ}
 slot_common = dict(question="q5", conditions=SIDE)
 slot("ddim.posterior_mean", "mean of q_sigma(x_{t-1} | x_t, x_0), eq. (7)", reference=POSTERIOR_MEAN,
-     symbols=SYMBOLS, **slot_common)
+     symbols=SYMBOLS, definitions={eps: eps_from_x0(x_t, x_0)}, **slot_common)   # eq. (4): x_t = ... + eps
 slot("ddim.marginal_mean", "mean of q_sigma(x_{t-1} | x_0)", reference=sp.sqrt(abar_prev) * x_0,
      symbols=SYMBOLS, **slot_common)
 slot("ddim.marginal_var", "variance of q_sigma(x_{t-1} | x_0) (per coordinate)", reference=1 - abar_prev,
-     symbols=SYMBOLS, **slot_common)
+     symbols=SYMBOLS, definitions={"I": 1}, **slot_common)    # (1 - abar_{t-1}) I: isotropic, per coordinate
 slot("ddim.forward", "mean of q_sigma(x_t | x_{t-1}, x_0), by Bayes; it depends on x_0",
      reference=sp.simplify(FORWARD_MEAN), symbols=SYMBOLS + (x_prev,),
      definitions={"variance": FORWARD_VAR}, **slot_common)

@@ -103,6 +103,7 @@ def _register(name: str, title: str) -> None:
     slot(f"{prefix}.dstar", f"optimal discriminator for the {title}: D*(x) = alpha*(p_d(x)/p_g(x))"
          + (" (a set: any D in it is optimal; the reference is one member)" if res.set_valued else ""),
          reference=res.dstar, symbols=(p_d, p_g), accepts=res.accepts_dstar,
+         definitions={t: p_d / p_g},              # the question's ratio t = p_d/p_g
          kind="set" if res.set_valued else "expression")
     slot(f"{prefix}.f", f"f(t) = -inf_alpha [l(alpha) t + l(-alpha)] for the {title}",
          reference=f, symbols=(t,), accepts=res.accepts_f)

@@ -118,6 +118,11 @@ def numeric(answer, reference, conditions=(), integrated: Integrated | None = No
     except Unsupported as exc:
         return Evidence(Status.UNCHECKED, Kind.NONE, f"no numeric model for {exc}",
                         seconds=time.perf_counter() - started)
+    if used == 0 and failed and not skipped:
+        return Evidence(Status.UNCHECKED, Kind.NONE,
+                        f"the answer has no finite value at any of the {failed} admissible points tried "
+                        "(its values are too large to evaluate there, or it is undefined)",
+                        seconds=time.perf_counter() - started)
     if used < MIN_POINTS:
         return Evidence(Status.UNCHECKED, Kind.NONE,
                         f"only {used} admissible points could be evaluated ({skipped} where the reference "

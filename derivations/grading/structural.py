@@ -209,6 +209,8 @@ def evaluate(expr, model: Model, assign: dict):
             pa, pb = model.density(a, x), model.density(b, x)
             total += pa * (mpmath.log(pa) - mpmath.log(pb))
         return total
+    if isinstance(expr, sp.Integral):
+        return _sum_over_support(expr, model, assign)
     if expr.is_Number or expr in (sp.pi, sp.E):
         return mpmath.mpf(sp.N(expr, DIGITS))
     if isinstance(expr, sp.Symbol):
@@ -225,6 +227,25 @@ def evaluate(expr, model: Model, assign: dict):
     if isinstance(expr, sp.exp):
         return mpmath.exp(args[0])
     raise Unsupported(f"{type(expr).__name__} in a structured answer")
+
+
+def _sum_over_support(integral: sp.Integral, model: Model, assign: dict):
+    """``\\int p(X|Z) p(Z) dZ``: on a finite model an integral over a random variable (over its
+    whole range) is the sum over that variable's support."""
+    drawn = []
+    for lim in integral.limits:
+        var = lim[0]
+        if len(lim) == 3 and not (lim[1] == -sp.oo and lim[2] == sp.oo):
+            raise Unsupported("an integral over a bounded range")
+        if var not in model.support:
+            raise Unsupported(f"an integral over {var}, which no density in the answer is of")
+        if var in assign:
+            raise Unsupported(f"an integral over {var}, which already has a value")
+        drawn.append(var)
+    total = mpmath.mpf(0)
+    for values in itertools.product(*(model.support[v] for v in drawn)):
+        total += evaluate(integral.function, model, {**assign, **dict(zip(drawn, values))})
+    return total
 
 
 def _whole(measure, model):
@@ -252,6 +273,8 @@ def free_variables(expr) -> set:
     if isinstance(expr, KL):
         a, b = expr.args
         return (set(a.given) | set(b.given)) | (free_variables(a) | free_variables(b)) - set(a.variables)
+    if isinstance(expr, sp.Integral):
+        return free_variables(expr.function) - {lim[0] for lim in expr.limits}
     out = set()
     for arg in getattr(expr, "args", ()):
         out |= free_variables(arg)

@@ -28,7 +28,7 @@ ell""".split())
 RENAME = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varsigma": "sigma",
           "varpi": "pi", "varrho": "rho", "ln": "log", "sgn": "sign", "Tr": "tr", "trace": "tr",
           "dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "overline": "bar", "widetilde": "tilde",
-          "widehat": "hat", "overrightarrow": "vec", "boldsymbol": "mathbf", "bm": "mathbf",
+          "widehat": "hat", "overrightarrow": "mathbf", "vec": "mathbf", "boldsymbol": "mathbf", "bm": "mathbf",
           "pmb": "mathbf", "textbf": "mathbf", "mathit": "mathrm", "textit": "mathrm",
           "textrm": "mathrm", "mathsf": "mathrm", "mathtt": "mathrm", "textsf": "mathrm",
           "mathscr": "mathcal", "Bbb": "mathbb", "intercal": "top", "transpose": "top"}
@@ -41,7 +41,7 @@ SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Bi
 FONTS = {"mathrm", "operatorname", "mathbf", "text", "mathcal", "mathbb", "mathfrak", "rm"}
 KEEP_FONT = {"mathcal": "cal", "mathbb": "bb", "mathfrak": "frak"}
 OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup"}
-DECOR = {"bar", "tilde", "hat", "vec"}
+DECOR = {"bar", "tilde", "hat"}
 CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "MUL",
        "sum": "BIGOP", "prod": "BIGOP", "int": "INT", "nabla": "NABLA", "infty": "INFTY",
        "top": "TOP", "sim": "SIM", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
@@ -129,7 +129,7 @@ def _font_word(font: str, content) -> list[Token]:
             return [_tok("LETTER", word)]
         if word.isdigit():
             return [_tok("NUMBER", word)]
-        return [_tok("WORD", word)]
+        return [_tok("WORD", WORD_SYNONYMS.get(word, word))]
     if font in ("mathbf", "mathrm", "operatorname"):
         return normalise(content)          # \mathbf{\mu}, \boldsymbol{\Sigma}: the font is dropped
     text = " ".join(parts)
@@ -137,6 +137,11 @@ def _font_word(font: str, content) -> list[Token]:
 
 
 CASES = {"cases", "dcases"}
+# \text{for} t > 0, \text{where } \epsilon \sim N(0, I): a remark after the formula, not part of it
+# ("and", "i.e." are not among them: what follows would be a second claim, not a condition)
+REMARK_WORDS = {"for", "where", "with", "if", "when", "whenever", "since", "given", "on", "s.t.",
+                "assuming", "provided", "because"}
+TEXT_FONTS = ("text", "mathrm", "textrm", "mbox")
 CASE_WORDS = {"otherwise": "OTHERWISE", "else": "OTHERWISE", "elsewhere": "OTHERWISE",
               "if": None, "for": None, "when": None, "where": None}
 MAX_CASES_DEPTH = 3
@@ -214,6 +219,11 @@ def normalise(raw) -> list[Token]:
                 if i < len(raw) and raw[i] == ("punct", "*"):
                     i += 1                      # \operatorname*{...}
                 content, i = _group(raw, i)
+                if v in TEXT_FONTS and out and _remark_word(content):
+                    out.append(_tok("REMARK", "".join(x for _, x in content).strip()))
+                    continue
+                if _punctuation_only(content) and _only_filler(raw, i):
+                    continue                    # \text{.} closing the sentence
                 out.extend(_font_word(v, content))
                 continue
             if v in GREEK:
@@ -245,6 +255,8 @@ def normalise(raw) -> list[Token]:
         elif v == "=" and i < len(raw) and raw[i] == ("punct", ":"):
             out.append(_tok("REL", "=:"))          # "A =: B" names A; B is a label
             i += 1
+        elif v in ".," and _only_filler(raw, i):
+            continue                            # a sentence's full stop or comma after the formula
         elif v in PUNCT:
             if v == "^" and _star_follows(raw, i):
                 out.extend([_tok("SUP", "^"), _tok("LETTER", "*")])     # D^*, D^{*}: a label
@@ -259,13 +271,31 @@ def normalise(raw) -> list[Token]:
                     s = raw[j][1]
                     raise LatexError(f"{v}{s} reads as {v}{s[0]} followed by {s[1:]} in TeX; "
                                      f"write {v}{{{s}}} or {v}{s[0]}\\, {s[1:]}")
-        elif v in ".," and all(k == "space" for k, _ in raw[i:]):
-            continue                            # a sentence's full stop after the formula
         else:
             raise LatexError(f"unexpected character {v!r}")
     if cases:
         raise LatexError("\\begin{cases} is never closed by \\end{cases}")
     return out
+
+
+def _remark_word(content) -> bool:
+    """``\\text{for }``, ``\\text{ where}``, ``\\text{, if}``: a word that starts a remark."""
+    words = "".join(v if k != "space" else " " for k, v in content).replace(",", " ").split()
+    return bool(words) and words[0].lstrip("([").lower() in REMARK_WORDS
+
+
+def _punctuation_only(content) -> bool:
+    parts = [v for k, v in content if k != "space"]
+    return bool(parts) and all(v in ".," for v in parts)
+
+
+def _only_filler(raw, i) -> bool:
+    """Is everything from ``raw[i]`` on spacing, sizing or punctuation (nothing to read)?"""
+    for k, v in raw[i:]:
+        if k == "space" or (k == "cmd" and RENAME.get(v, v) in DROP) or (k == "punct" and v in ".,$"):
+            continue
+        return False
+    return True
 
 
 def _star_follows(raw, i) -> int:
@@ -416,6 +446,7 @@ def _merge_double_bars(toks: list[Token]) -> list[Token]:
 
 
 DIVERGENCE_WORDS = {"KL", "JS", "JSD", "TV"}
+WORD_SYNONYMS = {"JSD": "JS"}         # one divergence, two abbreviations
 
 
 def _merge_words(toks: list[Token]) -> list[Token]:
@@ -430,7 +461,7 @@ def _merge_words(toks: list[Token]) -> list[Token]:
             if len(run) == n and all(t.type == "LETTER" for t in run) and "".join(run) == word and \
                     (i + n == len(toks) or toks[i + n].type != "LETTER") and \
                     (i == 0 or toks[i - 1].type not in ("LETTER", "SUB")):
-                out.append(_tok("WORD", word))
+                out.append(_tok("WORD", WORD_SYNONYMS.get(word, word)))
                 i += n
                 break
         else:
@@ -482,9 +513,35 @@ def tokenize(text: str) -> list[Token]:
     toks = normalise(raw_tokens(text))
     if len(toks) > MAX_TOKENS:
         raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
+    toks = _cut_remark(toks)
     if not toks:
         raise LatexError("the answer is empty")
     return classify(_merge_double_bars(_merge_words(_positive_parts(toks))))
+
+
+OPENERS = ("LPAR", "LSQB", "LBRACE", "LSET", "CASES_OPEN")
+CLOSERS = ("RPAR", "RSQB", "RBRACE", "RSET", "CASES_CLOSE")
+
+
+def _cut_remark(toks: list[Token]) -> list[Token]:
+    """The formula without a remark after it: ``A \\quad \\text{for } t > 0`` and
+    ``A, \\ \\epsilon \\sim N(0, I)`` are A. A remark starts at a remark word in \\text outside
+    every bracket, or at a comma outside every bracket when what follows states a condition
+    (a relation or a ~). A remark word inside brackets is prose, as before."""
+    level = 0
+    for i, t in enumerate(toks):
+        if t.type in OPENERS:
+            level += 1
+        elif t.type in CLOSERS:
+            level -= 1
+        elif t.type == "REMARK":
+            if level:
+                raise LatexError(f"prose is not an answer: {t.value[:40]!r}")
+            return toks[:i]
+        elif t.type == "COMMA" and level == 0 and i and \
+                any(x.type in ("REL", "SIM", "REMARK") for x in toks[i + 1:]):
+            return toks[:i]
+    return toks
 
 
 def max_nesting(text: str) -> int:

@@ -14,11 +14,13 @@ import sympy as sp
 from lark import Token, Tree
 
 from .errors import LatexError, LimitError, UnknownName
+from .lexer import WORD_SYNONYMS
 from .names import Key, Scope, _flat, canon, name_key
 from .objects import KL, Density, Expectation, Infimum, Supremum
 
 MAX_EXPONENT = 1000        # |n| in x^n
 MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
+MAX_TOWER = 2              # exponents with symbols in them nested in one another: e^{e^{t}} is 2
 
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
 _BRACKETS = ("paren", "bracket", "braces")
@@ -271,6 +273,10 @@ class Reader:
         var = _derivative_operator(t)
         if var is not None:                # \frac{d}{dx}, \frac{\partial}{\partial x}
             return _Operator("D", self.value(var))
+        found = _derivative_of(t)
+        if found is not None:              # \frac{\partial s(x)}{\partial x}, \frac{df}{dx}
+            body, var = found
+            return _Operator("D", self.value(var)).apply(self, self.product([self.value(f) for f in body]))
         return _div(self.value(t.children[1]), self.value(t.children[2]))
 
     def n_sqrt(self, t):
@@ -341,6 +347,10 @@ class Reader:
                         raise LatexError("a case's condition compares numbers")
                 cond = sp.And(*[_relation(a, r, b) for a, r, b in zip(sides, rels, sides[1:])])
             pieces.append((value, cond))
+        if len(pieces) > 1 and pieces[-1][1] is not sp.true and _covers_up_to_boundary([c for _, c in pieces]):
+            # x > 0 and x < 0 leave out only x = 0, a set of measure zero: the last case is taken there
+            # (a Piecewise without a default is undefined there, and SymPy refuses to reason about it)
+            pieces[-1] = (pieces[-1][0], sp.true)
         return sp.Piecewise(*pieces)
 
     # --- names, scripts, calls ------------------------------------------------------
@@ -358,6 +368,11 @@ class Reader:
         if found is not None:
             return found
         key = name_key(t)
+        if key is not None and key.primes == 1 and not isinstance(t.children[0], Tree) or \
+                key is not None and key.primes == 1 and t.children[0].data != "prime":
+            base = self.named(t.children[0])
+            if is_matrix(base):
+                return base.T              # A' : the transpose, as in statistics texts and MATLAB
         raise LatexError(f"{key.text() if key else 'a prime'}: derivatives written with ' are not read")
 
     def n_sub_script(self, t):
@@ -436,7 +451,11 @@ class Reader:
         if key is not None and self.lookup(key) is None and key.base in ("p", "q") and \
                 key.base in self.scope.families and key not in self.scope.functions:
             return self.density(key, self.variables(delim.children[1])), None
-        items = self.items(delim.children[1])
+        items_tree = delim.children[1]
+        if key is not None and self.lookup(key) is None and \
+                self.scope.functions.get(Key(key.base, key.decor, key.sub)) is not None:
+            items_tree = self.without_step_argument(items_tree)
+        items = self.items(items_tree)
         seps = [s for s, _ in items if s is not None]
         if key is not None and self.lookup(key) is None:
             f = self.scope.functions.get(key)
@@ -449,10 +468,17 @@ class Reader:
         if self.is_indicator(callee):
             if len(items) == 1 and isinstance(items[0][1], sp.core.relational.Relational):
                 return sp.Piecewise((1, items[0][1]), (0, True)), None
+        if key is not None and key.primes and self.lookup(key) is None:
+            f = self.scope.functions.get(Key(key.base, key.decor, key.sub, key.sup))
+            if f is not None:              # s_\theta'(x): the derivative of a declared function
+                args = [v for _, v in items]
+                if len(args) != 1 or not isinstance(args[0], sp.Symbol):
+                    raise LatexError(f"{key.text()}(...): a derivative written with ' is read at a variable only")
+                return sp.diff(f(args[0]), args[0], key.primes), None
         if key is not None and key.sup.startswith("(") and self.lookup(key) is None:
             f = self.scope.functions.get(Key(key.base, key.decor, key.sub))
             if f is not None:              # \epsilon_\theta^{(t)}(x_t): the superscript labels the step
-                return _apply(f, [v for _, v in self.items(delim.children[1])]), None
+                return _apply(f, [v for _, v in items]), None
         if key is not None and not key.sup and self.lookup(key) is None and not _operator_name(key):
             raise UnknownName(key.text(), "function", self.scope.known())
         op = self.node(callee) if key is None or self.lookup(key) is None else None
@@ -473,11 +499,26 @@ class Reader:
             raise LatexError("a relation inside brackets")
         return head, items[0][1]
 
+    def without_step_argument(self, items_tree):
+        """``\\epsilon_\\theta(x_t, t)``: a network's time input t, the index its first argument
+        already carries, labels the step (as ``\\epsilon_\\theta^{(t)}`` does); it is dropped when t
+        is no name of the slot."""
+        kids = items_tree.children
+        if len(kids) != 3 or not (isinstance(kids[1], Token) and kids[1].type == "COMMA"):
+            return items_tree
+        first, second = name_key(kids[0]), name_key(kids[2])
+        if first is None or second is None or not first.sub or second.text() != first.sub or \
+                self.lookup(second) is not None:
+            return items_tree
+        return Tree("items", [kids[0]])
+
     def divergence_name(self, base_key: Key, arg):
         """``\\mathbb{I}_{TV}``, ``D_{JS}``, ``D_{\\mathrm{KL}}``: a divergence named in a subscript."""
-        if base_key.base not in ("\\mathbb{I}", "D", "I", "\\mathcal{D}", "\\mathrm{D}") or base_key.decor:
+        if base_key.base not in ("\\mathbb{I}", "D", "I", "\\mathcal{D}", "\\mathrm{D}", "d", "\\delta") or \
+                base_key.decor:
             return None
         word = _flat(arg).replace("\\mathrm", "")
+        word = WORD_SYNONYMS.get(word, word)
         for key in (Key(f"\\mathrm{{{word}}}"), Key(word), Key("\\" + word)):
             found = self.scope.names.get(key)
             if found is not None:
@@ -510,6 +551,10 @@ class Reader:
         order = {"d": 0, "data": 0, "g": 1}
         if [order.get(x, -1) for x in subs] == [order.get(x, -2) for x in want]:
             return head
+        written = ", ".join(k.text() for k in keys)
+        if sorted(order.get(x, -1) for x in subs) != [0, 1]:
+            raise LatexError(f"{self.show(head)}({written}): this slot's {self.show(head)} compares P_d and P_g; "
+                             "other arguments are not read here (write the divergence by its definition)")
         raise LatexError(f"{self.show(head)} with its arguments in this order is not the slot's quantity; "
                          "write the divergence by its definition")
 
@@ -662,7 +707,7 @@ class Reader:
         measure = []
         for _, v in spec:
             if isinstance(v, tuple) and v and v[0] == "sim":
-                v = v[2]
+                v = self.named_law(v[1], v[2])
             if isinstance(v, Key):
                 raise UnknownName(v.text(), "distribution", self.scope.known())
             measure.extend(sp.Mul.make_args(v) if isinstance(v, sp.Mul) else [v])
@@ -670,6 +715,17 @@ class Reader:
             if not isinstance(m, (Density, sp.Symbol, sp.Indexed)):
                 raise LatexError("E_{...}: write the distribution (q(z|x)) or the variables")
         return Expectation.make(body, measure)
+
+    def named_law(self, var, law):
+        """``Z \\sim q``: with densities read as objects, a bare p or q names the density of the
+        variable drawn (q(Z)); anything else is returned as written."""
+        if isinstance(law, Key) and law.base in ("p", "q") and not law.decor and not law.sup and \
+                self.scope.random_variables:
+            if isinstance(var, Key) and not var.sup and not var.primes:
+                var = sp.Symbol(var.text(), real=True)
+            if isinstance(var, sp.Symbol):
+                return Density.make(law.base, [var], [])
+        return law
 
     def expectation_as_integral(self, body, spec):
         """E_{q(x)}[f] with q a declared function, or E_{x, eps}[f] with the distributions of
@@ -784,6 +840,8 @@ class Reader:
             if "sub" in scripts:
                 value = value / sp.log(self.value(scripts["sub"]))
         elif name == "exp":
+            if isinstance(arg, sp.Basic) and not arg.is_Number:
+                _check_tower(1 + tower(arg))
             value = sp.exp(arg)
         elif name == "sign":
             value = sp.sign(arg)
@@ -845,11 +903,21 @@ class Reader:
             integrand = self.value(body)
         finally:
             self.bound.pop()
+        if set(scripts) == {"sub"} and self.is_whole_space(scripts["sub"]):
+            return sp.Integral(integrand, (var, -sp.oo, sp.oo))     # \int_{\mathcal{X}}, \int_{\mathbb{R}^d}
         if scripts:
             lo = self.value(scripts["sub"]) if "sub" in scripts else -sp.oo
             hi = self.value(scripts["sup"]) if "sup" in scripts else sp.oo
             return sp.Integral(integrand, (var, lo, hi))
         return sp.Integral(integrand, (var, -sp.oo, sp.oo))
+
+    def is_whole_space(self, t) -> bool:
+        """``\\mathcal{X}``, ``\\mathbb{R}``, ``\\mathbb{R}^d``, ``\\Omega`` under an integral: the whole
+        space the variable lives in (a name the slot does not use for anything else)."""
+        key = name_key(t)
+        if key is None or self.lookup(key) is not None or key.sub or key.decor or key.primes:
+            return False
+        return key.base.startswith("\\mathcal{") or key.base in ("\\mathbb{R}", "\\Omega")
 
     def n_nabla_dot(self, t):
         """``\\nabla_x \\cdot s(x)``, the divergence: the trace of the Jacobian, in one dimension the
@@ -897,6 +965,41 @@ def _derivative_operator(t):
     if len(inner) == 1 and isinstance(inner[0], Tree) and inner[0].data == "juxt" and d_token(inner[0].children[0]):
         return inner[0].children[1]
     return None
+
+
+def _covers_up_to_boundary(conds) -> bool:
+    """Do the cases' conditions cover everything but a boundary? (Sufficient test: one difference
+    a - b is required > 0 (or >= 0) in one case and < 0 (or <= 0) in another.)"""
+    signs: dict = {}
+    for c in conds:
+        for rel in (c.args if isinstance(c, sp.And) else (c,)):
+            if not isinstance(rel, (sp.StrictGreaterThan, sp.StrictLessThan, sp.GreaterThan, sp.LessThan)):
+                continue
+            d = sp.expand(rel.lhs - rel.rhs)
+            up = isinstance(rel, (sp.StrictGreaterThan, sp.GreaterThan))
+            if d.could_extract_minus_sign():
+                d, up = -d, not up
+            if isinstance(c, sp.And):
+                continue                   # only a whole condition x > b splits the line in two
+            signs.setdefault(d, set()).add(up)
+    return any(len(v) == 2 for v in signs.values())
+
+
+def _derivative_of(t):
+    """(factors of f, x) of ``\\frac{\\partial f}{\\partial x}`` / ``\\frac{d f}{dx}``, else None."""
+    num = t.children[1]
+    if isinstance(num, Tree) and num.data == "braced" and len(num.children[1].children) == 1:
+        num = num.children[1].children[0]
+    if not (isinstance(num, Tree) and num.data == "juxt"):
+        return None
+    factors = []
+    while isinstance(num, Tree) and num.data == "juxt":
+        factors.append(num.children[1])
+        num = num.children[0]
+    factors.reverse()
+    fake = Tree("frac", [t.children[0], num, t.children[2]])
+    var = _derivative_operator(fake)
+    return (factors, var) if var is not None else None
 
 
 def name_key_text(t) -> str:
@@ -1013,7 +1116,29 @@ def _power(b, e):
         return b ** e
     if b == 0 and e.is_negative:
         raise LatexError("the answer divides by zero")
+    if not e.is_Number:
+        _check_tower(1 + tower(e))
     return b ** e
+
+
+def tower(e) -> int:
+    """How deep exponents that are not plain numbers nest in ``e``: t^{1/2} is 0, t^t and e^{-x^2}
+    are 1, t^{t^t} and e^{e^t} are 2. Each level can square the number of digits a value has."""
+    if not isinstance(e, sp.Basic) or e.is_Atom:
+        return 0
+    if isinstance(e, sp.Pow):
+        return max(tower(e.base), tower(e.exp) + (0 if e.exp.is_Number else 1))
+    if isinstance(e, sp.exp):
+        return 1 + tower(e.args[0])
+    return max((tower(a) for a in e.args), default=0)
+
+
+def _check_tower(depth: int) -> None:
+    """A power tower (t^{t^{t^t}}, e^{e^{e^t}}) is refused before any check: its values overflow any
+    precision, and exact integer powers of it cannot even be interrupted."""
+    if depth > MAX_TOWER:
+        raise LimitError(f"a power tower: exponents nested {depth} deep are beyond the grader's "
+                         f"limit ({MAX_TOWER}, as in e^{{e^{{t}}}})")
 
 
 class DimensionError(LatexError):
