@@ -2,11 +2,31 @@
 
 A sheet is what one student handed in: answers (slot -> LaTeX) and chains (slot -> steps).
 Reading never parses the LaTeX itself (that happens in a sandboxed worker); it only splits
-files into per-slot text. Whatever is wrong with a file -- too large, not UTF-8, binary,
-malformed YAML, a YAML alias bomb, a duplicated slot key, an unknown slot id, a hostile
-student id -- becomes a ``Problem`` with a message a person can act on, and the rest of the
-class is read as usual. Two files of the same student are merged when they answer
-different slots (a course system may export one CSV per question).
+files into per-slot text. Whatever is wrong with a file becomes a ``Problem`` with a message
+a person can act on (file and line where there is one), and the rest of the class is read as
+usual. The rules:
+
+* **One bad answer costs that answer only.** An unclosed brace in a LaTeX answer ends at the
+  next ``\answer``/``\step``/``\student``; a YAML sheet that does not parse is read entry by
+  entry (a syntax error, an alias or deep nesting costs its entry); a CSV quote that is never
+  closed costs its row, not the rows after it. A broken step costs its slot's whole chain.
+* **A file that cannot be read at all** (binary, too large, not a mapping, ...) is one problem;
+  when it names its student (``student: s1``, ``\student{s1}``) that student is still listed,
+  every slot showing the reason.
+* **Duplicates.** A slot given twice on one sheet (or as both an answer and a chain) is not
+  graded. A student's answers may be split over several files (a course system may export one
+  CSV per question): they are merged; a slot answered *identically* in two files is graded
+  once, a slot answered *differently* is a conflict -- neither version is graded, and the
+  conflict is listed in review.csv and in that slot's feedback for a person to decide.
+* **Not text.** A null, list, mapping or true/false answer is not graded (named); numbers are
+  kept as written (``0.50``, ``1e-3``; a 5000-digit integer is not converted).
+* **Display maths.** ``\begin{align}``..., ``\[ \]`` and ``\\`` rows become one step each in a
+  chain (an answer's rows that continue with ``&= ...`` are joined); ``\label``, ``\tag``,
+  ``\nonumber`` and remarks after ``\quad`` are dropped; ``cases`` rows are left alone.
+* **Encodings.** UTF-8 (with or without BOM), UTF-16/32 with a BOM; CRLF line ends; anything
+  else that is text is read as Windows-1252 with a note.
+* **Student ids** must be 1-64 of ``A-Za-z0-9_.@+-`` starting with a letter or digit: they
+  name output files, so ``../x``, ``a/b`` or a trailing newline are refused.
 """
 from __future__ import annotations
 
