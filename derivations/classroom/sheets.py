@@ -20,7 +20,7 @@ usual. The rules:
   conflict is listed in review.csv and in that slot's feedback for a person to decide.
 * **Not text.** A null, list, mapping or true/false answer is not graded (named); numbers are
   kept as written (``0.50``, ``1e-3``; a 5000-digit integer is not converted).
-* **Display maths.** ``\begin{align}``..., ``\[ \]`` and ``\`` rows become one step each in a
+* **Display maths.** ``\begin{align}``..., ``\[ \]`` and ``\\`` row breaks become one step each in a
   chain (an answer's rows that continue with ``&= ...`` are joined); ``\label``, ``\tag``,
   ``\nonumber`` and remarks after ``\quad`` are dropped; ``cases`` rows are left alone.
 * **Encodings.** UTF-8 (with or without BOM), UTF-16/32 with a BOM; CRLF line ends; anything
