@@ -207,3 +207,38 @@ def test_two_levels_of_exponents_are_still_graded():
     assert verdict("sm.ism_constant_gauss", r"d^{d^{d}}") == "wrong"     # 6^(6^6) is probed, not built
     assert verdict("gan.square.f", r"e^{e^{t}}") == "wrong"
     assert verdict("gan.exponential.f", r"-2e^{\frac12\ln t}") == "correct"
+
+
+# --- second pass: densities, nested expectations, remarks that are not LaTeX we read --------
+@pytest.mark.parametrize("slot, latex, expected", [
+    ("vae.elbo_decomp", r"\mathbb{E}_{z\sim q_\phi(z|x)}\left[\log p_\theta(x|z)\right]-D_{KL}(q_\phi(z|x)\|p(z))", "correct"),
+    ("vae.elbo_decomp", r"\mathbb{E}_{z\sim q_\phi(z|x)}\left[\log p_\theta(x|z)\right]+D_{KL}(q_\phi(z|x)\|p(z))", "wrong"),
+    ("vae.elbo_decomp", r"\mathbb{E}_{q}\left[\log p(X|Z)\right]-\mathrm{KL}(q\|p(Z))", "correct"),
+    ("vae.elbo_decomp", r"\mathbb{E}_{q}\left[\log p(X|Z)\right]+\mathrm{KL}(q\|p(Z))", "wrong"),
+    ("vae.elbo_gap", r"\mathrm{KL}(q\|p(Z|X))", "correct"),
+    ("vae.elbo_gap", r"\mathcal{D}_{KL}\left[q(Z) \,\|\, p(Z|X)\right]", "correct"),
+    ("vae.elbo_gap", r"\mathcal{D}_{KL}\left[p(Z|X) \,\|\, q(Z)\right]", "wrong"),
+])
+def test_densities_in_lower_case_bare_q_and_divergence_fonts(slot, latex, expected):
+    assert verdict(slot, latex) == expected
+
+
+@pytest.mark.parametrize("latex, expected", [
+    (r"\mathbb{E}_{x\sim q(x)}\mathbb{E}_{\epsilon\sim\mathcal{N}(0,I)}\left[\frac{1}{2}\left\|s_\theta(x+\sigma\epsilon)+\frac{\epsilon}{\sigma}\right\|^2\right]", "correct"),
+    (r"\mathbb{E}_{x\sim q(x)}\mathbb{E}_{\epsilon\sim\mathcal{N}(0,I)}\left[\frac{1}{2}\left\|s_\theta(x+\sigma\epsilon)-\frac{\epsilon}{\sigma}\right\|^2\right]", "wrong"),
+])
+def test_nested_expectations_are_one_integral(latex, expected):
+    assert verdict("sm.dsm", latex) == expected
+
+
+@pytest.mark.parametrize("latex, expected", [
+    (r"\mathbb{E}_{q(x)}\left[\tfrac12\|s_\theta(x)\|^2+\partial_x s_\theta(x)\right]+C_1", "correct"),
+    (r"\mathbb{E}_{q(x)}\left[\tfrac12\|s_\theta(x)\|^2+\partial_x s_\theta(x)\right]", "wrong"),
+])
+def test_partial_with_a_subscript_is_the_derivative(latex, expected):
+    assert verdict("sm.ism", latex) == expected
+
+
+def test_a_remark_ends_the_formula_even_with_notation_the_reader_does_not_know():
+    assert verdict("gan.square.f", r"-\frac{4t}{t+1}\text{ for } t \in (0, \infty)") == "correct"
+    assert verdict("gan.square.f", r"\frac{4t}{t+1}\text{ for } t \in (0, \infty)") == "wrong"

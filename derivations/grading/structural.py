@@ -285,6 +285,7 @@ def compare_forms(answer, references, seed: int = 0, models: int = MODELS) -> Ev
     """Evidence that ``answer`` equals one of ``references`` in every random finite model."""
     started = time.perf_counter()
     ref_dens = [d for r in references for d in _densities(r)]
+    answer = _same_case(answer, ref_dens)
     all_dens = ref_dens + _densities(answer)
     from . import rewrite
     for reference in references:
@@ -332,6 +333,28 @@ def compare_forms(answer, references, seed: int = 0, models: int = MODELS) -> Ev
         if best is None or best.status is not Status.REFUTED:
             best = refuted
     return best or Evidence(Status.UNCHECKED, Kind.NONE, "no reference to compare with")
+
+
+def _same_case(answer, ref_dens):
+    """The answer's random variables renamed to the reference's where they differ only in letter
+    case (p(x|z) for the slot's p(X|Z)): one variable, two spellings. A renaming that would merge
+    two variables, or that is ambiguous, is not made."""
+    if not isinstance(answer, sp.Basic):
+        return answer
+    mine = _variables(_densities(answer))
+    theirs = _variables(ref_dens)
+    if not mine or set(mine) <= set(theirs):
+        return answer
+    spare = [v for v in theirs if v not in mine]
+    rename = {}
+    for v in mine:
+        if v in theirs:
+            continue
+        match = [r for r in spare if r.name.lower() == v.name.lower()]
+        if len(match) != 1 or match[0] in rename.values():
+            return answer
+        rename[v] = match[0]
+    return answer.xreplace(rename) if rename else answer
 
 
 def _violated(a, b, rel: str) -> bool:

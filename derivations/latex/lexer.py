@@ -220,8 +220,14 @@ def normalise(raw) -> list[Token]:
                     i += 1                      # \operatorname*{...}
                 content, i = _group(raw, i)
                 if v in TEXT_FONTS and out and _remark_word(content):
-                    out.append(_tok("REMARK", "".join(x for _, x in content).strip()))
-                    continue
+                    words = "".join(x for _, x in content).strip()
+                    level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+                    if level or cases:
+                        raise LatexError(f"prose is not an answer: {words[:40]!r}")
+                    while out and out[-1].type in ("COMMA", "SEMI"):
+                        out.pop()              # "A, \text{where} ...": the comma joins the remark
+                    return out             # what follows is a remark (t \in (0, \infty)), not read
+
                 if _punctuation_only(content) and _only_filler(raw, i):
                     continue                    # \text{.} closing the sentence
                 out.extend(_font_word(v, content))
@@ -524,22 +530,17 @@ CLOSERS = ("RPAR", "RSQB", "RBRACE", "RSET", "CASES_CLOSE")
 
 
 def _cut_remark(toks: list[Token]) -> list[Token]:
-    """The formula without a remark after it: ``A \\quad \\text{for } t > 0`` and
-    ``A, \\ \\epsilon \\sim N(0, I)`` are A. A remark starts at a remark word in \\text outside
-    every bracket, or at a comma outside every bracket when what follows states a condition
-    (a relation or a ~). A remark word inside brackets is prose, as before."""
+    """The formula without a condition after it: ``A, \\ \\epsilon \\sim N(0, I)`` and ``A, t > 0`` are A:
+    a comma outside every bracket followed by a relation or a ~. (A remark word in \\text, such
+    as ``\\text{for}``, ends the formula already in ``normalise``.)"""
     level = 0
     for i, t in enumerate(toks):
         if t.type in OPENERS:
             level += 1
         elif t.type in CLOSERS:
             level -= 1
-        elif t.type == "REMARK":
-            if level:
-                raise LatexError(f"prose is not an answer: {t.value[:40]!r}")
-            return toks[:i]
         elif t.type == "COMMA" and level == 0 and i and \
-                any(x.type in ("REL", "SIM", "REMARK") for x in toks[i + 1:]):
+                any(x.type in ("REL", "SIM") for x in toks[i + 1:]):
             return toks[:i]
     return toks
 

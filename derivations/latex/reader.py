@@ -24,6 +24,7 @@ MAX_TOWER = 2              # exponents with symbols in them nested in one anothe
 
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
 _BRACKETS = ("paren", "bracket", "braces")
+DIVERGENCE_BASES = ("D", "\\mathcal{D}", "\\mathrm{D}", "\\mathbb{D}")   # D_{KL}(q \| p) and its fonts
 PHRASE_ROOTS = {"call", "sub_script", "sup_script", "op", "juxt", "frac", "bigop", "integral",
                 "prime", "decor", "nabla"}
 
@@ -401,8 +402,10 @@ class Reader:
                 return named
             if base_key.base in ("\\mathbb{E}", "E", "\\mathrm{E}"):
                 return _Operator("E", self.arg_items(arg, lenient=True))
-            if base_key.base == "D" and _flat(arg) in ("KL", "\\mathrm{KL}"):
+            if base_key.base in DIVERGENCE_BASES and _flat(arg) in ("KL", "\\mathrm{KL}"):
                 return _Operator("KL")
+            if base_key.base == "\\partial":           # \partial_x f: the derivative in x
+                return _Operator("D", self.value(arg))
         key = name_key(t)
         if key is None:
             raise LatexError("a subscript on an expression that is not a name")
@@ -455,7 +458,9 @@ class Reader:
         if key is not None and self.lookup(key) is None and \
                 self.scope.functions.get(Key(key.base, key.decor, key.sub)) is not None:
             items_tree = self.without_step_argument(items_tree)
-        items = self.items(items_tree)
+        kl_call = key is not None and self.lookup(key) is None and (
+            key.base == "\\mathrm{KL}" and not key.sub or key.base in DIVERGENCE_BASES and key.sub in ("KL", "\\mathrm{KL}"))
+        items = self.items(items_tree, lenient=kl_call and self.scope.random_variables)
         seps = [s for s, _ in items if s is not None]
         if key is not None and self.lookup(key) is None:
             f = self.scope.functions.get(key)
@@ -708,6 +713,8 @@ class Reader:
         for _, v in spec:
             if isinstance(v, tuple) and v and v[0] == "sim":
                 v = self.named_law(v[1], v[2])
+            if isinstance(v, Key):                 # E_q[...]: q over all the latents
+                v = self.bare_density(v, ())
             if isinstance(v, Key):
                 raise UnknownName(v.text(), "distribution", self.scope.known())
             measure.extend(sp.Mul.make_args(v) if isinstance(v, sp.Mul) else [v])
@@ -715,6 +722,12 @@ class Reader:
             if not isinstance(m, (Density, sp.Symbol, sp.Indexed)):
                 raise LatexError("E_{...}: write the distribution (q(z|x)) or the variables")
         return Expectation.make(body, measure)
+
+    def bare_density(self, key: Key, variables):
+        if key.base in ("p", "q") and not key.decor and not key.sup and not key.primes and \
+                self.scope.random_variables:
+            return Density.make(key.base, list(variables), [])
+        return key
 
     def named_law(self, var, law):
         """``Z \\sim q``: with densities read as objects, a bare p or q names the density of the
@@ -759,12 +772,27 @@ class Reader:
                 return None
         if not densities:
             return None
-        return sp.Integral(body * sp.Mul(*densities), *[(x, -sp.oo, sp.oo) for x in variables])
+        limits = [(x, -sp.oo, sp.oo) for x in variables]
+        if isinstance(body, sp.Integral) and all(len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo
+                                                 for lim in body.limits) \
+                and not {lim[0] for lim in body.limits} & (set(variables) | sp.Mul(*densities).free_symbols):
+            # E_x E_eps [f] is one integral over x and eps (a nested one would be integrated
+            # numerically with the outer variable still an array)
+            return sp.Integral(body.function * sp.Mul(*densities), *body.limits, *limits)
+        return sp.Integral(body * sp.Mul(*densities), *limits)
 
     def kl(self, items):
         if len(items) != 2 or items[1][0] not in ("KLSEP", "COMMA"):
             raise LatexError(r"KL takes two densities: KL(q \| p)")
         a, b = items[0][1], items[1][1]
+        # KL(q \| p(Z|X)): a bare q or p is the density of the other argument's variables
+        if isinstance(a, Key) and isinstance(b, Density):
+            a = self.bare_density(a, b.variables)
+        elif isinstance(b, Key) and isinstance(a, Density):
+            b = self.bare_density(b, a.variables)
+        for v in (a, b):
+            if isinstance(v, Key):
+                raise UnknownName(v.text(), "density", self.scope.known())
         if not (isinstance(a, Density) and isinstance(b, Density)):
             raise LatexError(r"KL(q \| p) compares two densities")
         return KL(a, b)
@@ -947,7 +975,7 @@ class Reader:
 def _operator_name(key: Key) -> bool:
     """Names the reader gives a meaning of its own when nothing in the slot is called so."""
     return key.base in ("\\mathbb{E}", "E", "\\mathrm{E}", "\\mathrm{KL}", "e", "\\pi") or \
-        (key.base == "D" and key.sub in ("KL", "\\mathrm{KL}"))
+        (key.base in DIVERGENCE_BASES and key.sub in ("KL", "\\mathrm{KL}"))
 
 
 def _derivative_operator(t):
