@@ -13,7 +13,7 @@ import torch
 
 from derivations import registry
 from derivations.catalogue import lemma
-from .core import Measurement, affine_columns, numeric_check, stream_mean
+from .core import Measurement, affine_columns, default_chunk, numeric_check, stream_mean
 
 N = 3
 
@@ -68,7 +68,8 @@ def marginal_and_posterior(samples: int, device: str, seed: int) -> list[Measure
         return (y + [dy[i] * dy[j] for i, j in pairs] + r + [r[i] * r[j] for i, j in pairs]
                 + [r[i] * dy[j] for i in range(N) for j in range(N)])
 
-    est, se = stream_mean(draw, samples, device, seed)
+    width = 3 * N + 2 * len(pairs) + N * N
+    est, se = stream_mean(draw, samples, device, seed, chunk=default_chunk(device, per_sample=width))
     names, expected = [], []
     names += [f"E[y_{i}]" for i in range(N)]; expected += marg_mean[:, 0].tolist()
     names += [f"Cov[y_{i}, y_{j}]" for i, j in pairs]; expected += [float(marg_cov[i, j]) for i, j in pairs]

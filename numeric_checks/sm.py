@@ -27,7 +27,7 @@ import torch
 from derivations.symbols import as_expr
 
 from derivations.catalogue import sm as sym
-from .core import Measurement, generator, numeric_check, stream_mean
+from .core import Measurement, default_chunk, generator, numeric_check, stream_mean
 
 DTYPE = torch.float64
 SIGMA = 0.5
@@ -219,7 +219,8 @@ def dsm_measurements(label: str, data: IsotropicMixture, C2: float, C2_note: dic
     score_models = models(d, k, device, seed)
     C = constant_C3(d, SIGMA) - C2
     samples = max(samples // 2, 2000)   # 5 models per draw: at the default 200_000, SE is about 0.5% of C
-    mean, se = stream_mean(dsm_minus_esm(data, SIGMA, score_models), samples, device, seed, chunk=1 << 17)
+    chunk = default_chunk(device, per_sample=4 * k)      # 4k output columns per sample
+    mean, se = stream_mean(dsm_minus_esm(data, SIGMA, score_models), samples, device, seed, chunk=chunk)
     var = [(e ** 2) * samples for e in se]
     D, pairs, l3, l = slice(0, k), slice(k, 2 * k - 1), slice(2 * k - 1, 3 * k - 1), slice(3 * k - 1, 4 * k - 1)
     crn = ("common random numbers: each sample's x~ = x + sigma eps feeds both the l_3 and the l integrand "

@@ -132,7 +132,7 @@ class Streams:
         return torch.randn(len(self.mu), n, generator=gen, dtype=DTYPE, device=self.device)
 
     def z(self, eps: torch.Tensor) -> list[torch.Tensor]:
-        return [mu + s * e for mu, s, e in zip(self.mu, self.sigma, eps)]
+        return [(e * s).add_(mu) for mu, s, e in zip(self.mu, self.sigma, eps)]
 
     def residuals(self, z: list[torch.Tensor]) -> list[torch.Tensor]:
         """(X - W z - b)_r / psi_r for each data coordinate r."""
@@ -166,8 +166,8 @@ class Streams:
         res = self.residuals(z)
         f = self.log_w(eps, z, res)
         g = self.grad_log_joint(z, res)
-        pathwise = g + [gc * (s * e) + 1.0 for gc, s, e in zip(g, self.sigma, eps)]
-        score = [f * (e / s) for s, e in zip(self.sigma, eps)] + [f * (e * e - 1.0) for e in eps]
+        pathwise = g + [(gc * e).mul_(s).add_(1.0) for gc, s, e in zip(g, self.sigma, eps)]
+        score = [(f * e).mul_(1 / s) for s, e in zip(self.sigma, eps)] + [(e * e).sub_(1.0).mul_(f) for e in eps]
         return pathwise, score
 
 
@@ -220,8 +220,7 @@ def iwae_bounds(samples, device, seed):
         bounds = [_log_mean_exp(log_w[:, :k]) if k > 1 else log_w[:, 0] for k in IWAE_K]
         return bounds + [hi - lo for lo, hi in zip(bounds, bounds[1:])]
 
-    # a group draws k_max samples: keep the chunk's numbers (not its groups) at the device's size
-    means, ses = stream_mean(draw, groups, device, seed, chunk=max(default_chunk(device) // k_max, 1))
+    means, ses = stream_mean(draw, groups, device, seed, chunk=default_chunk(device, per_sample=k_max))
     found = [replay_log_w(m, fast, seed),
              Measurement("IWAE_1 = ELBO", means[0], exact["elbo"], ses[0], groups)]
     for i, k in enumerate(IWAE_K):
@@ -256,14 +255,14 @@ def _per_sample_grads(m: LinearGaussian, eps: torch.Tensor) -> tuple[torch.Tenso
 @numeric_check("vae.reparam", seed=503)
 def gradient_estimators(samples, device, seed):
     m, exact = LinearGaussian(device), closed_forms()
-
     fast = Streams(m)
 
     def draw(n, gen):
         pathwise, score = fast.gradients(fast.eps(n, gen))
-        return pathwise + score + [v * v for v in pathwise + score]
+        return pathwise + score
 
-    means, ses = stream_mean(draw, samples, device, seed)
+    width = 2 * 2 * len(fast.mu)            # (pathwise, score) x (mu, log sigma)
+    means, ses = stream_mean(draw, samples, device, seed, chunk=default_chunk(device, per_sample=width))
     eps = fast.eps(4096, torch.Generator(device=device).manual_seed(seed))
     with torch.enable_grad():
         auto = torch.cat(_per_sample_grads(m, eps.T.contiguous()), 1)
@@ -271,7 +270,7 @@ def gradient_estimators(samples, device, seed):
     replay = Measurement("max |written-out - autograd| per-sample gradients over 4096 draws",
                          float((written - auto).abs().max()), 0.0, kind="exact", tolerance=1e-10)
     names = ["mu_1", "mu_2", "log sigma_1", "log sigma_2"]
-    variances = [means[8 + i] - means[i] ** 2 for i in range(8)]
+    variances = [se ** 2 * samples for se in ses]           # the stream's sample variance of each estimator
     ratio = {names[i]: variances[4 + i] / variances[i] for i in range(4)}
     found = [replay]
     for i, name in enumerate(names):
