@@ -86,3 +86,14 @@ def test_pdf_report_compiles_with_a_hostile_answer(tmp_path):
     assert "\\input{" not in src and "\\write18" not in src
     errors, overfull, pages = texc.read_log((folder / "report.log").read_text(errors="replace"))
     assert not errors and pages >= 1 and max((pt for pt, _ in overfull), default=0) <= texc.OVERFULL_LIMIT_PT
+
+
+def test_terminal_summary_counts_answers_as_grade_does(tmp_path):
+    """Unanswered slots ("missing") are listed but are not answers."""
+    folder = tmp_path / "g"
+    folder.mkdir()
+    rows = [{"student": "s1", "slot": "ddim.gamma", "verdict": "correct", "points": 1, "max_points": 1},
+            {"student": "s1", "slot": "gan.square.f", "verdict": "missing", "points": 0, "max_points": 1}]
+    (folder / "grades.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    line = report.terminal_summary(report.summarise(report.load(folder), folder))
+    assert "1 students, 1 answers" in line and "missing 1" in line

@@ -177,7 +177,8 @@ def terminal_summary(summary: Summary) -> str:
     scores = list(summary.scores.values())
     mean = 100 * sum(scores) / len(scores) if scores else 0.0
     verdicts = ", ".join(f"{v} {totals[v]}" for v in _verdict_columns(summary))
-    return (f"{summary.students} students, {len(summary.grades)} answers ({verdicts}); mean score {mean:.1f}%; "
+    answered = len(summary.grades) - totals["missing"]      # as `grade` counts: unanswered slots are not answers
+    return (f"{summary.students} students, {answered} answers ({verdicts}); mean score {mean:.1f}%; "
             f"review queue {summary.review} ({summary.review_source})")
 
 
