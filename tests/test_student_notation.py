@@ -242,3 +242,16 @@ def test_partial_with_a_subscript_is_the_derivative(latex, expected):
 def test_a_remark_ends_the_formula_even_with_notation_the_reader_does_not_know():
     assert verdict("gan.square.f", r"-\frac{4t}{t+1}\text{ for } t \in (0, \infty)") == "correct"
     assert verdict("gan.square.f", r"\frac{4t}{t+1}\text{ for } t \in (0, \infty)") == "wrong"
+
+
+@pytest.mark.parametrize("latex", [
+    r"-t \text{ if } t<1 \text{ and } -1 \text{ otherwise}",
+    r"-t \text{ for } t<1,\ -1 \text{ for } t \ge 1",
+])
+def test_cases_written_in_words_are_not_cut_to_their_first_piece(latex):
+    # cutting at the first word would grade -t alone: a right answer marked wrong
+    assert verdict("gan.zero_one.f", latex) == "invalid"
+
+
+def test_a_full_stop_after_a_remark_is_not_more_prose():
+    assert verdict("gan.zero_one.f", r"-\min(t,1) \quad \text{for all } t>0 \text{.}") == "correct"

@@ -141,6 +141,8 @@ CASES = {"cases", "dcases"}
 # ("and", "i.e." are not among them: what follows would be a second claim, not a condition)
 REMARK_WORDS = {"for", "where", "with", "if", "when", "whenever", "since", "given", "on", "s.t.",
                 "assuming", "provided", "because"}
+# A remark is cut only when no other word follows it: "-t \text{ if } t < 1 \text{ and } -1
+# \text{ otherwise}" is a definition by cases in prose (refused), not a value and a remark.
 TEXT_FONTS = ("text", "mathrm", "textrm", "mbox")
 CASE_WORDS = {"otherwise": "OTHERWISE", "else": "OTHERWISE", "elsewhere": "OTHERWISE",
               "if": None, "for": None, "when": None, "where": None}
@@ -222,7 +224,8 @@ def normalise(raw) -> list[Token]:
                 if v in TEXT_FONTS and out and _remark_word(content):
                     words = "".join(x for _, x in content).strip()
                     level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
-                    if level or cases:
+                    if level or cases or _more_prose(raw, i):
+                        # "-t for t < 1, -1 for t \ge 1": a definition by cases in words, not a remark
                         raise LatexError(f"prose is not an answer: {words[:40]!r}")
                     while out and out[-1].type in ("COMMA", "SEMI"):
                         out.pop()              # "A, \text{where} ...": the comma joins the remark
@@ -288,6 +291,20 @@ def _remark_word(content) -> bool:
     """``\\text{for }``, ``\\text{ where}``, ``\\text{, if}``: a word that starts a remark."""
     words = "".join(v if k != "space" else " " for k, v in content).replace(",", " ").split()
     return bool(words) and words[0].lstrip("([").lower() in REMARK_WORDS
+
+
+def _more_prose(raw, i) -> bool:
+    """Is there another word in \\text after ``raw[i]`` (a second condition, an "otherwise")?"""
+    for j in range(i, len(raw) - 1):
+        k, v = raw[j]
+        if k == "cmd" and RENAME.get(v, v) in TEXT_FONTS:
+            try:
+                content, _ = _group(raw, j + 1)
+            except LatexError:
+                return True
+            if any(x.isalpha() for _, x in content):
+                return True
+    return False
 
 
 def _punctuation_only(content) -> bool:
