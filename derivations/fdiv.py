@@ -18,6 +18,7 @@ and monotonicity of f, the integrand identity). Nothing about any particular los
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 
@@ -39,10 +40,21 @@ __all__ = ["analyse", "FDivResult", "FDivError", "InvalidLoss", "UnboundedLoss",
 
 def in_densities(expr) -> sp.Expr:
     """An expression in t rewritten in p_d, p_g (t = p_d/p_g, p_g > 0 pulled out of signs)."""
-    e = as_expr(expr).subs(t, p_d / p_g)
+    expr = as_expr(expr)
+    if isinstance(expr, sp.Piecewise):  # branch by branch; t < c reads p_d < c p_g
+        def cond(c):
+            if isinstance(c, sp.core.relational.Relational) and c.lhs == t and c.rhs.is_number:
+                return c.func(p_d, c.rhs * p_g)
+            return c.subs(t, p_d / p_g)
+        return sp.Piecewise(*[(in_densities(e), cond(c)) for e, c in expr.args])
+    e = expr.subs(t, p_d / p_g)
     e = e.replace(lambda x: isinstance(x, (sp.sign, sp.Heaviside)),
                   lambda x: x.func(sp.factor(sp.together(x.args[0])) * p_g, *x.args[1:]))
-    return cancel_radicals(sp.cancel(e)) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
+    e = cancel_radicals(sp.cancel(e)) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
+    return e.replace(lambda x: isinstance(x, sp.Function) and not isinstance(x, (sp.sign, sp.Heaviside,
+                                                                               sp.Piecewise))
+                     and isinstance(x.args[0], sp.Expr) and not x.args[0].is_Atom,
+                     lambda x: x.func(sp.factor(sp.cancel(sp.together(x.args[0]))), *x.args[1:]))
 
 
 def ratio_text(region) -> str:
@@ -90,7 +102,8 @@ def representative(pointwise: Pointwise) -> sp.Expr | None:
 
     Ties (the crossing points, e.g. p_d = p_g) are left to ``minimisers``: they matter only on
     sets where the two densities are proportional. A region-wise answer that equals sign(t - r)
-    on every open region is written so (proved in ``fdiv_checks.representative_form``).
+    on every open region is written so (``fdiv_checks.global_minimum`` and ``f_value`` check it
+    region by region; ``FDivResult.tie_misses`` says where it fails at a tie).
     """
     chosen = []
     for r in pointwise.regions:
@@ -101,10 +114,18 @@ def representative(pointwise: Pointwise) -> sp.Expr | None:
         chosen.append((_element(r.argmin), r.region))
     if all(sp.simplify(e - chosen[0][0]) == 0 for e, _ in chosen):
         return chosen[0][0]
+    scale = chosen[-1][0]
     for cut in {reg.lo for _, reg in chosen if reg.lo != 0}:
-        if all(sp.simplify(e - sp.sign(reg.sample() - cut)) == 0 for e, reg in chosen):
-            return sp.sign(t - cut)
-    return sp.Piecewise(*[(e, reg.condition(t)) for e, reg in chosen[:-1]], (chosen[-1][0], True))
+        if scale.is_positive and all(sp.simplify(e - scale * sp.sign(reg.sample() - cut)) == 0
+                                     for e, reg in chosen):
+            return scale * sp.sign(t - cut)
+    merged: list[list] = []  # [expression, upper end of its run of regions]
+    for e, reg in chosen:
+        if merged and sp.simplify(merged[-1][0] - e) == 0:
+            merged[-1][1] = reg.hi
+        else:
+            merged.append([e, reg.hi])
+    return sp.Piecewise(*[(e, t < hi) for e, hi in merged[:-1]], (merged[-1][0], True))
 
 
 @dataclass
@@ -160,6 +181,29 @@ class FDivResult:
         """(where, in words about p_d and p_g; set of optimal D values there) per region of t."""
         return [(ratio_text(r.region), r.argmin.subs(t, p_d / p_g)) for r in self.pointwise.regions]
 
+    @cached_property
+    def calibration(self) -> tuple[str, Evidence]:
+        """('calibrated' | 'reversed' | 'not calibrated' | 'undecided', evidence): does every
+        optimal D have the sign of p_d - p_g (``fdiv_checks.calibration``)?"""
+        return checks.calibration(self)
+
+    @cached_property
+    def affine(self) -> Evidence | None:
+        """Proof that f is affine (then I_f = f(1) for all P_d, P_g: no divergence), or None."""
+        return None if self.match is not None else checks.affine(self)
+
+    def tie_misses(self) -> list[tuple[str, sp.Expr]]:
+        """(where, value) at each tie p_d = r p_g where the representative D* is not optimal
+        (sign(p_d - p_g) is 0 at p_d = p_g, and D = 0 is not optimal there for the 0-1 loss)."""
+        out = []
+        for r in self.pointwise.regions:
+            if not r.region.point or self.dstar_t is None:
+                continue
+            value = self.dstar_t.subs(t, r.region.lo)
+            if value.is_number and r.argmin.contains(value) is not sp.true:
+                out.append((ratio_text(r.region), value))
+        return out
+
     def verdict(self, key: str) -> Evidence:
         return self.evidence.get(key) or unchecked(f"{key}: not checked (analyse(prove=False))")
 
@@ -181,6 +225,7 @@ class FDivResult:
             "dstar": None if self.dstar is None else str(self.dstar),
             "dstar_latex": None if self.dstar is None else sp.latex(self.dstar),
             "unique": self.unique, "set_valued": self.set_valued,
+            "dstar_not_optimal_at": [{"where": w, "D": str(v)} for w, v in self.tie_misses()],
             "minimisers": [{"where": str(c), "D": set_text(s), "set": str(s)} for c, s in self.minimisers()],
             "f": str(self.f), "f_latex": sp.latex(self.f), "f_at_1": str(self.f_at_1),
             "risk_integrand": str(self.risk_integrand),
@@ -190,6 +235,8 @@ class FDivResult:
                 "name": m.divergence.name, "title": m.divergence.title,
                 "generator": str(m.divergence.generator), "integrand": str(m.divergence.integrand),
                 "a": str(m.a), "b": str(m.b), "c": str(m.c), "normalisation": m.normalisation()},
+            "calibration": {"verdict": self.calibration[0], **self.calibration[1].as_dict()},
+            "affine_f": self.affine is not None,
             "evidence": {k: v.as_dict() for k, v in self.evidence.items()},
         }
 
@@ -202,6 +249,10 @@ class FDivResult:
         else:
             kind = ("unique" if not self.set_valued else "unique off the ties" if self.unique
                     else "one choice; the optimal set is below")
+            misses = self.tie_misses()
+            if misses:
+                at = "; ".join(f"at {w} it gives D = {v}, which is not optimal there" for w, v in misses)
+                kind = f"one choice, optimal off the ties only: {at}; the full optimal set is below"
             lines.append(f"D*(x)       {self.dstar}   ({kind})")
         if self.set_valued:
             for cond, s in self.minimisers():
@@ -212,9 +263,16 @@ class FDivResult:
             lines += [f"divergence  {d.title} ({d.name} = \\int {d.integrand} dx)",
                       f"            {self.match.normalisation()}",
                       f"best risk   R(D*) = -1/2 I_f = {self.match.risk}"]
+        elif self.affine is not None:
+            lines += [f"divergence  none: f is affine, so I_f = f(1) = {self.f_at_1} for every P_d, P_g "
+                      f"(the c (t - 1) part integrates to 0): the best risk is the constant "
+                      f"{sp.simplify(-self.f_at_1 / 2)} and measures no divergence",
+                      f"best risk   R(D*) = {sp.simplify(-self.f_at_1 / 2)} whatever P_d, P_g"]
         else:
             lines += ["divergence  not one of the named divergences",
                       f"best risk   R(D*) = \\int {self.risk_integrand} dx"]
+        verdict, ev = self.calibration
+        lines.append(f"calibration {verdict}: {ev.detail}")
         for key, ev in self.evidence.items():
             lines.append(f"  [{ev.status.value:9}] {key:13} ({ev.kind.value}) {ev.detail[:160]}")
         return "\n".join(lines)
@@ -233,12 +291,20 @@ def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
         alpha_symbol = next(iter(loss.free_symbols))
     if alpha_symbol is not None and alpha_symbol != alpha:
         loss = loss.xreplace({alpha_symbol: alpha})
-    pointwise = solve(loss, alpha, t)
-    f = tidy(-pointwise.inf)
-    dstar_t = representative(pointwise)
+    try:
+        pointwise = solve(loss, alpha, t)
+        f = tidy(-pointwise.inf)
+        dstar_t = representative(pointwise)
+        match = identify(f)
+    except FDivError:
+        raise
+    except (RecursionError, NotImplementedError, TypeError, ValueError, AttributeError,
+            sp.PolynomialError) as exc:  # SymPy gave up inside a step: say so, not a traceback
+        raise AnalysisError(f"SymPy could not carry out the analysis of {loss} "
+                            f"({type(exc).__name__}: {str(exc)[:200]})") from exc
     unique = all(r.region.point or (isinstance(r.argmin, sp.FiniteSet) and len(r.argmin) == 1)
                  for r in pointwise.regions)
-    result = FDivResult(loss, pointwise, f, dstar_t, unique, identify(f))
+    result = FDivResult(loss, pointwise, f, dstar_t, unique, match)
     if prove:
         result.evidence = checks.all_evidence(result)
     return result

@@ -15,7 +15,7 @@ from .symbols import as_expr
 
 from .divergences import (DEFINITIONS, check_integrands, check_two_point, match_evidence, p_d, p_g,
                           t, t_regions)
-from .evidence import Evidence, Kind, Status, unchecked
+from .evidence import Evidence, Kind, Status, error, unchecked
 from .fdiv_pieces import (breakpoints, check_on_cells, combine, is_smooth, regions, resolve,
                           to_piecewise)
 from .prove import check_relation
@@ -150,6 +150,105 @@ def risk_two_point(res) -> Evidence:
     return check_two_point(res.match.risk, -i_f / 2, defs)
 
 
+def _sign_on(e, region, side) -> str:
+    """'right' when side*e > 0 for every t in ``region``, 'wrong' when side*e < 0, 'neither' for
+    e = 0, else 'undecided' (never counted as calibrated)."""
+    e = as_expr(e)
+    if e.is_infinite:
+        return "right" if side * e > 0 else "wrong"
+    if not e.has(t):
+        v = sp.N(e, 30)
+        return "neither" if v == 0 or not v.is_real else ("right" if side * v > 0 else "wrong")
+    for rel, verdict in ((">", "right"), ("<", "wrong")):
+        if check_on_cells(side * e, rel, 0, {t: [region]}, symbolic_seconds=SECONDS).ok:
+            return verdict
+    return "undecided"
+
+
+def _set_sign(s: sp.Set, region, side) -> list[str]:
+    """The sign verdicts of every member of a minimiser set (intervals by their ends)."""
+    if s is sp.S.EmptySet:
+        return []
+    if isinstance(s, sp.Union):
+        return [v for part in s.args for v in _set_sign(part, region, side)]
+    if isinstance(s, sp.FiniteSet):
+        return [_sign_on(e, region, side) for e in s.args]
+    if isinstance(s, sp.Interval) and not s.has(t):
+        lo, hi = s.inf, s.sup
+        if (lo > 0 or (lo == 0 and s.left_open)):
+            return ["right" if side > 0 else "wrong"]
+        if (hi < 0 or (hi == 0 and s.right_open)):
+            return ["wrong" if side > 0 else "right"]
+        return ["neither"]  # 0 or both signs inside
+    return ["undecided"]
+
+
+CALIBRATION = {"calibrated": "every optimal D (or minimising sequence) has the sign of p_d - p_g "
+                             "wherever p_d != p_g: the loss is classification-calibrated",
+               "reversed": "every optimal D has the sign of p_g - p_d: the loss rewards the wrong "
+                           "sign (labels swapped; l(-alpha) is calibrated)",
+               "not calibrated": "the sign of an optimal D need not follow p_d - p_g: the loss is "
+                                 "not classification-calibrated"}
+
+
+def calibration(res) -> tuple[str, Evidence]:
+    """Classification calibration, read off the pointwise minimisers: for t > 1 (p_d > p_g)
+    every minimiser, and every alpha end where the infimum is only approached, must be > 0;
+    for t < 1, < 0. Returns ('calibrated' | 'reversed' | 'not calibrated', evidence).
+
+    Each sign is proved on the region of t (a t-dependent minimiser alpha*(t) by
+    ``check_on_cells``); a minimiser 0, one of either sign, or an undecided sign makes the
+    verdict 'not calibrated' for that region, and the evidence says where."""
+    verdicts = []
+    for rm in res.pointwise.regions:
+        if rm.region.point:
+            continue
+        for side, (lo, hi) in ((-1, (sp.S.Zero, sp.S.One)), (1, (sp.S.One, oo))):
+            lo, hi = sp.Max(lo, rm.region.lo), sp.Min(hi, rm.region.hi)
+            if not lo < hi:
+                continue
+            sub = regions([], lo, hi)[0]
+            signs = _set_sign(rm.argmin, sub, side) + [_sign_on(e, sub, side) for e in rm.ends]
+            where = "p_d < p_g" if side < 0 else "p_d > p_g"
+            where += "" if (lo, hi) in ((0, 1), (1, oo)) else f" (p_d/p_g in {sub})"
+            verdicts.append((where, set(signs) or {"neither"}, set_text_of(rm)))
+    kinds = set().union(*(v for _, v, _ in verdicts))
+    if kinds == {"right"} or kinds == {"wrong"}:
+        verdict = "calibrated" if kinds == {"right"} else "reversed"
+    elif "neither" in kinds or {"right", "wrong"} <= kinds:
+        verdict = "not calibrated"
+        where, _, what = next((w, v, x) for w, v, x in verdicts if "neither" in v or "wrong" in v)
+        detail = f"{CALIBRATION[verdict]}: where {where} the optimal D are {what}"
+        return verdict, Evidence(Status.PROVED, Kind.SYMBOLIC, detail)
+    else:
+        where = next(w for w, v, _ in verdicts if "undecided" in v)
+        return "undecided", unchecked(f"the sign of the optimal D could not be decided where {where}")
+    return verdict, Evidence(Status.PROVED, Kind.SYMBOLIC,
+                             CALIBRATION[verdict] + " (signs proved region by region)")
+
+
+def set_text_of(rm) -> str:
+    from .fdiv import set_text  # the words for a set live with the report
+    text = set_text(rm.argmin.subs(t, p_d / p_g))
+    if rm.argmin is sp.S.EmptySet and rm.ends:
+        text = "none; the infimum is approached as " + " and ".join(f"D -> {e}" for e in rm.ends)
+    return text
+
+
+def affine(res) -> Evidence | None:
+    """Proof that f is affine, f(t) = f(1) + (f(2) - f(1)) (t - 1), when it looks so at a few t
+    (then I_f = f(1) for every pair: the best risk measures no divergence); None otherwise."""
+    f = res.f
+    f1, slope = f.subs(t, 1), f.subs(t, 2) - f.subs(t, 1)
+    line = f1 + slope * (t - 1)
+    for v in (sp.Rational(1, 3), sp.Rational(3, 2), sp.S(5)):
+        gap = sp.N(f.subs(t, v) - line.subs(t, v), 30)
+        if not gap.is_number or abs(gap) > sp.Float(10) ** -20:
+            return None
+    ev = check_on_cells(f, "=", line, {t: t_regions(f)}, symbolic_seconds=SECONDS)
+    return ev if ev.ok else None
+
+
 def all_evidence(res) -> dict[str, Evidence]:
     """Every check that applies to ``res``, each timed."""
     plan = []
@@ -168,7 +267,10 @@ def all_evidence(res) -> dict[str, Evidence]:
     out = {}
     for name, fn in plan:
         started = time.perf_counter()
-        ev = fn(res)
+        try:
+            ev = fn(res)
+        except (RecursionError, NotImplementedError, TypeError, ValueError, AttributeError) as exc:
+            ev = error(f"{name}: the check crashed inside SymPy ({type(exc).__name__}: {str(exc)[:200]})")
         out[name] = dataclasses.replace(ev, seconds=time.perf_counter() - started)
     return out
 

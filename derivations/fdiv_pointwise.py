@@ -56,6 +56,7 @@ class Candidate:
     how: str
     argmin: sp.Set = sp.S.EmptySet
     valid: sp.Set = T_DOMAIN    # the t for which this candidate exists
+    end: sp.Expr | None = None  # for a one-sided limit: the alpha it is approached at
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class RegionMin:
     value: sp.Expr
     argmin: sp.Set
     how: tuple[str, ...]
+    ends: tuple = ()            # alpha ends (+-oo, or a finite end) where the infimum is approached
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,21 @@ def cancel_radicals(expr) -> sp.Expr:
     return expr
 
 
+def _factor_radicands(expr) -> sp.Expr:
+    """sqrt(t^2 + 2 t + 1) -> t + 1: each radicand factored, so that powers of positive factors
+    leave the root (SymPy does sqrt(x^2) = x itself for x > 0)."""
+    def fix(p):
+        base = sp.factor(p.base)
+        return base ** p.exp if base != p.base else p
+    return expr.replace(lambda e: isinstance(e, sp.Pow) and e.exp.is_Rational and not e.exp.is_Integer
+                        and e.base.is_polynomial() and not e.base.is_Symbol, fix)
+
+
 def tidy(expr) -> sp.Expr:
     """A short form: logs of products and powers split (t > 0), then the fewest operations."""
     expr = as_expr(expr)
+    if expr.has(sp.Pow):
+        expr = _factor_radicands(expr)
     if expr.is_number or (expr.is_rational_function() and not expr.has(sp.Min, sp.Max)):
         return sp.factor(sp.cancel(expr)) if not expr.is_number else sp.simplify(expr)
     simple = sp.simplify(expr)
@@ -208,52 +222,247 @@ def _t_set(cond, t) -> sp.Set:
     if t is None or not cond.has(t):
         return T_DOMAIN if bool(sp.N(cond.lhs - cond.rhs, DIGITS) > 0) == isinstance(
             cond, (sp.StrictGreaterThan, sp.GreaterThan)) else sp.S.EmptySet
-    found = sp.solveset(cond, t, T_DOMAIN)
-    if isinstance(found, sp.ConditionSet):
+    found = solve_t(cond, t)
+    if found is None:
         raise AnalysisError(f"cannot solve {cond} for t")
     return found
 
 
-def _real_roots(found) -> sp.FiniteSet | None:
+def solve_t(eq, t) -> sp.Set | None:
+    """The t > 0 where ``eq`` (an expression = 0, or a relational) holds, or None.
+
+    Roots of t (t^(1/3), from a loss with powers) defeat solveset, sometimes with a TypeError:
+    then the problem is solved in s = t^(1/m) > 0, m the lcm of the root orders, and mapped back
+    by s -> s^m (increasing, so intervals map to intervals)."""
+    try:
+        found = sp.solveset(eq, t, T_DOMAIN)
+    except (TypeError, NotImplementedError, ValueError):
+        found = None
+    m = sp.ilcm(1, 1, *(p.exp.q for p in eq.atoms(sp.Pow) if p.base == t and p.exp.is_Rational))
+    if (found is None or isinstance(found, sp.ConditionSet)) and m > 1:
+        s = sp.Dummy("s", positive=True)
+        try:
+            in_s = sp.solveset(eq.subs(t, s ** m), s, T_DOMAIN)
+        except (TypeError, NotImplementedError, ValueError):
+            in_s = None
+        if in_s is not None and not isinstance(in_s, sp.ConditionSet):
+            found = sp.imageset(sp.Lambda(s, s ** m), in_s)
+            if isinstance(found, sp.ImageSet) and isinstance(in_s, sp.FiniteSet):
+                found = sp.FiniteSet(*(x ** m for x in in_s))
+    if found is None or isinstance(found, (sp.ConditionSet, sp.ImageSet)):
+        return None
+    return found
+
+
+REAL_PROBE_T = (sp.Rational(1, 97), sp.Rational(1, 7), sp.Rational(1, 3), sp.Rational(1, 2),
+                sp.Rational(3, 2), sp.S(3), sp.S(7), sp.S(97))
+
+
+def _numerically_real(root, t) -> bool | None:
+    """Real at every probe t > 0 (True), at none (False), or at some only (None). A probe where
+    the root is undefined (a removable pole) is skipped. Used only to sort candidate points:
+    every claim built from them is proved afterwards (``fdiv_checks``), so a wrong sort shows up
+    as a failed proof, never as a silent result."""
+    verdicts = set()
+    for v in (REAL_PROBE_T if t is not None and root.has(t) else (None,)):
+        value = sp.N(root if v is None else root.subs(t, v), 30)
+        if not value.is_number or value.has(sp.nan, sp.zoo, oo, -oo):
+            continue
+        re, im = value.as_real_imag()
+        verdicts.add(abs(im) <= sp.Float(10) ** -20 * (1 + abs(re)))
+    return None if len(verdicts) != 1 else verdicts.pop()
+
+
+def _plain_root(root) -> sp.Expr:
+    """A root in its simplest closed form: inverse hyperbolic functions as logs (atanh((t-1)/(t+1))
+    is log(t)/2), then simplified and radicals cancelled."""
+    root = as_expr(root)
+    if root.has(sp.atanh, sp.asinh, sp.acosh, sp.acoth):
+        logs = sp.expand_log(sp.simplify(root.rewrite(sp.log)), force=False)
+        root = min((root, sp.simplify(logs)), key=sp.count_ops)
+    return cancel_radicals(sp.simplify(root))
+
+
+def _without_abs(root, t) -> list[sp.Expr]:
+    """A root with Abs(X) in t stands for X or -X depending on t: both branches are real points,
+    and extra real points only add attained values (upper bounds) to the candidates, so both are
+    kept; every Abs goes (the minimum then needs no case split inside a region)."""
+    roots = [root]
+    while True:
+        absent = [r for r in roots if any(a.has(t) for a in r.atoms(sp.Abs))]
+        if not absent:
+            return roots
+        r = absent[0]
+        a = next(a for a in r.atoms(sp.Abs) if a.has(t))
+        roots.remove(r)
+        roots += [cancel_radicals(sp.simplify(r.xreplace({a: sign * a.args[0]}))) for sign in (1, -1)]
+
+
+def _real_roots(found, t=None) -> sp.FiniteSet | None:
     """All real solutions as a finite set, or None when solveset did not give them in closed form.
 
     solveset may answer Intersection({r1, r2}, Reals) when it cannot tell whether roots with a
     parameter are real; after simplification a root SymPy proves real for every t > 0 is kept,
-    one it proves non-real is dropped, and any undecided root means no closed form.
+    one it proves non-real is dropped; a root SymPy cannot decide is sorted by its values at a
+    few t (real at all of them: kept; at none: dropped); a root real for some t only means no
+    closed form (None). A Union of such answers is the union of its parts.
     """
-    if isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
+    if isinstance(found, sp.Union):
+        parts = [_real_roots(a, t) for a in found.args]
+        return None if any(p is None for p in parts) else sp.FiniteSet(*(x for p in parts for x in p))
+    if isinstance(found, type(sp.S.EmptySet)):
         return found
-    if not isinstance(found, sp.Intersection):
-        return None
-    finite = [a for a in found.args if isinstance(a, sp.FiniteSet)]
-    if len(finite) != 1 or not all(a == sp.S.Reals or isinstance(a, sp.Interval) or a is finite[0]
-                                   for a in found.args):
+    if isinstance(found, sp.FiniteSet):
+        finite = found
+    elif isinstance(found, sp.Intersection):
+        finite = [a for a in found.args if isinstance(a, sp.FiniteSet)]
+        if len(finite) != 1 or not all(a == sp.S.Reals or isinstance(a, sp.Interval) or a is finite[0]
+                                       for a in found.args):
+            return None
+        finite = finite[0]
+    else:
         return None
     kept = []
-    for root in finite[0]:
-        root = cancel_radicals(sp.simplify(root))
+    for root in finite:
+        if sp.count_ops(root) > 120:  # Cardano-sized: not a closed form anyone can use
+            return None
+        root = _plain_root(root)
         num, den = sp.fraction(sp.together(root))
         real = root.is_real if root.is_real is not None else (num.is_real and den.is_real) or None
         if real is None:
+            real = _numerically_real(root, t)
+        if real is None:
             return None
         if real:  # real wherever defined; its poles in t are removed in _piece_candidates
-            kept.append(root)
+            kept += _without_abs(root, t) if t is not None else [root]
     return sp.FiniteSet(*kept)  # membership of the piece is decided per root (``_t_set``)
+
+
+def _drop_positive_factors(slope) -> sp.Expr:
+    """The numerator of the slope without factors SymPy proves positive (1/cosh^2, 1 + alpha^2):
+    they do not change where it vanishes, and they defeat solveset's pattern matching."""
+    num, _ = sp.fraction(sp.together(slope))
+    return sp.Mul(*[f for f in sp.Mul.make_args(sp.factor_terms(num)) if f.is_positive is not True])
+
+
+def _power_roots(eq, alpha, t) -> sp.Set | None:
+    """The real zeros of eq = c_A P(alpha)^k t + c_B Q(alpha)^k (k >= 2), or None for another form.
+
+    Then (Q/P)^k = r t with r = -c_A/c_B: for odd k, Q = w P with w the real k-th root of r t;
+    for even k, Q = +-w P when r > 0 and nothing when r < 0; plus the common zeros of P and Q.
+    (t (1 - alpha)^3 = (1 + alpha)^3 gives (1 + alpha)/(1 - alpha) = t^(1/3), where solveset
+    would give Cardano's formula.)"""
+    poly = sp.Poly(eq, t)
+    if poly.degree() != 1:
+        return None
+    (ca, fa), (cb, fb) = (sp.factor_list(c, alpha) for c in poly.all_coeffs())
+    k = 0
+    for _, mult in fa + fb:
+        k = sp.igcd(k, mult)
+    if k < 2 or not fa or not fb or not (ca.is_number and cb.is_number) or ca == 0 or cb == 0:
+        return None
+    P = sp.Mul(*(b ** (m // k) for b, m in fa))
+    Q = sp.Mul(*(b ** (m // k) for b, m in fb))
+    r = sp.nsimplify(-ca / cb)
+    w = (abs(r) * t) ** sp.Rational(1, k)
+    ratios = ([sp.sign(r) * w] if k % 2 else [w, -w] if r > 0 else [])
+    found = sp.solveset(sp.gcd(P, Q), alpha, sp.S.Reals)
+    for v in ratios:
+        found = found | sp.solveset(Q - v * P, alpha, sp.S.Reals)
+    return found
+
+
+def _stationary_points(slope, alpha, interval, t) -> sp.FiniteSet:
+    """Every real zero of the slope in closed form, or ``AnalysisError``.
+
+    Tried in turn: solveset over the reals and over the piece; with exp in place of trig and
+    hyperbolic functions; and first, for a polynomial A(alpha) t + B(alpha) with A, B constants
+    times k-th powers, by taking k-th roots (``_power_roots``).
+    """
+    eq = _drop_positive_factors(slope)
+    tries = [lambda: sp.solveset(eq, alpha, sp.S.Reals), lambda: sp.solveset(eq, alpha, interval)]
+    if eq.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sin, sp.cos, sp.tan):
+        tries.append(lambda: sp.solveset(eq.rewrite(sp.exp), alpha, sp.S.Reals))
+    if t is not None and eq.has(t) and eq.is_polynomial(alpha, t) and sp.degree(eq, alpha) > 2:
+        tries.insert(0, lambda: _power_roots(eq, alpha, t))
+    last = None
+    for attempt in tries:
+        last = attempt()
+        if last is None:
+            continue
+        listed = [e for fs in (last.atoms(sp.FiniteSet) | ({last} if isinstance(last, sp.FiniteSet) else set()))
+                  for e in fs.args]
+        if sum(sp.count_ops(e) for e in listed) > 400:
+            continue  # Cardano's formula and the like: no usable closed form, try the next way
+        roots = _real_roots(last, t)
+        if roots is not None and not any(r.has(sp.I) or sp.count_ops(r) > 80 for r in roots):
+            return roots
+    gave = str(last) if len(str(last)) <= 200 else "roots it cannot sort into real and complex ones"
+    raise AnalysisError(f"the stationarity condition {slope} = 0 has no closed-form solution "
+                        f"on {interval} (solveset gave {gave})")
 
 
 def _poles(expr, t) -> sp.Set:
     """The t > 0 where ``expr`` is undefined (zeros of its denominator)."""
     if t is None or not as_expr(expr).has(t):
         return sp.S.EmptySet
-    found = sp.solveset(sp.fraction(sp.together(expr))[1], t, T_DOMAIN)
+    found = solve_t(sp.fraction(sp.together(expr))[1], t)
     if not isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
         raise AnalysisError(f"cannot find where {expr} is undefined")
     return found
 
 
+# strictly increasing functions g of alpha, with their inverse: an objective that depends on alpha
+# only through g(alpha) is minimised in u = g(alpha) over g's image (the same candidates)
+LINKS = {sp.atan: sp.tan, sp.tanh: sp.atanh, sp.asinh: sp.sinh, sp.sinh: sp.asinh, sp.erf: sp.erfinv}
+
+
+def _link(h, alpha):
+    """(g(alpha), inverse) when ``h`` depends on alpha only through one g(alpha) of ``LINKS``
+    (g odd, so g(-alpha) = -g(alpha) is caught too); else None."""
+    atoms = {a for a in h.atoms(sp.Function) if a.has(alpha)}
+    if len(atoms) != 1:
+        return None
+    g = atoms.pop()
+    if g.func not in LINKS or g.args[0] != alpha:
+        return None
+    u = sp.Dummy("u", real=True)
+    return (g, LINKS[g.func], u) if not h.subs(g, u).has(alpha) else None
+
+
+def _linked_candidates(h, piece: Region, alpha, t, link):
+    """The piece solved in u = g(alpha) on (g(lo), g(hi)), and mapped back: a minimiser u* is
+    alpha = g^{-1}(u*), a limit at an end of g's image is the limit at the piece's end."""
+    g, inverse, u = link
+    lo, hi = (g.func(e) if e.is_finite else sp.limit(g.func(alpha), alpha, e) for e in (piece.lo, piece.hi))
+    image = Region(lo, hi)
+    found, stationary, flat = _piece_candidates(h.subs(g, u), image, u, t)
+    back = {lo: piece.lo, hi: piece.hi}
+
+    def alpha_of(x):
+        return _plain_root(inverse(x))
+
+    out = []
+    for c in found:
+        argmin = c.argmin
+        if isinstance(argmin, sp.FiniteSet):
+            argmin = sp.FiniteSet(*(alpha_of(x) for x in argmin))
+        elif argmin is not sp.S.EmptySet:
+            argmin = piece.as_set()  # flat on the whole image: flat on the whole piece
+        end = None if c.end is None else back.get(c.end, c.end)
+        how = (f"{alpha} = {alpha_of(next(iter(c.argmin)))}" if isinstance(c.argmin, sp.FiniteSet)
+               else f"{alpha} -> {end}" if end is not None else c.how)
+        out.append(Candidate(c.value, how, argmin, c.valid, end))
+    stationary = [Stationary(piece, h, alpha_of(st.root), st.valid) for st in stationary]
+    return out, stationary, flat
+
+
 def _piece_candidates(h, piece: Region, alpha, t):
     """Candidates of one open piece, its stationary points, and t where it turns flat."""
     h = as_expr(h)
+    link = _link(h, alpha)
+    if link is not None:
+        return _linked_candidates(h, piece, alpha, t, link)
     slope = sp.simplify(sp.diff(h, alpha))
     interval = piece.as_set()
     if slope == 0:
@@ -262,16 +471,12 @@ def _piece_candidates(h, piece: Region, alpha, t):
     for end, direction in ((piece.lo, "+"), (piece.hi, "-")):
         value = _limit(h, alpha, end, direction, t)
         if value is not None:
-            found.append(Candidate(tidy(value), f"{alpha} -> {end}{'' if end.is_infinite else direction}"))
+            found.append(Candidate(tidy(value), f"{alpha} -> {end}{'' if end.is_infinite else direction}",
+                                   end=end))
     flat = _flat_at(slope, piece, alpha, t)
     if not slope.has(alpha):  # affine in alpha: no stationary point (flat where the slope is 0)
         return found, [], flat
-    roots = _real_roots(sp.solveset(slope, alpha, sp.S.Reals))
-    if roots is None:
-        roots = _real_roots(sp.solveset(slope, alpha, interval))
-    if roots is None:
-        raise AnalysisError(f"the stationarity condition {slope} = 0 has no closed-form solution "
-                            f"on {interval} (solveset gave {roots})")
+    roots = _stationary_points(slope, alpha, interval, t)
     stationary = []
     for root in roots:
         valid = T_DOMAIN - _poles(root, t)
@@ -294,7 +499,7 @@ def _flat_at(slope, piece: Region, alpha, t) -> set:
     """
     if t is None or not slope.has(t):
         return set()
-    trial = sp.solveset(slope.subs(alpha, piece.sample()), t, T_DOMAIN)
+    trial = solve_t(slope.subs(alpha, piece.sample()), t)
     if not isinstance(trial, sp.FiniteSet):
         return set()
     return {r for r in trial if sp.simplify(slope.subs(t, r)) == 0}
@@ -326,7 +531,7 @@ def crossings(cands, t) -> set:
             diff = sp.simplify(a - b)
             if diff == 0 or not diff.has(t):
                 continue
-            roots = sp.solveset(diff, t, T_DOMAIN)
+            roots = solve_t(diff, t)
             if not isinstance(roots, (sp.FiniteSet, type(sp.S.EmptySet))):
                 raise AnalysisError(f"cannot find where {a} and {b} cross (solveset gave {roots})")
             points |= set(roots)
@@ -347,7 +552,8 @@ def minimum(cands, region: Region, t) -> RegionMin:
     tied = [c for c, v in zip(live, values) if abs(v - least) <= tol]
     value = min((c.value for c in tied), key=lambda e: (sp.count_ops(e), len(str(e))))
     argmin = sp.Union(*(c.argmin for c in tied)) if tied else sp.S.EmptySet
-    return RegionMin(region, value, argmin, tuple(c.how for c in tied))
+    ends = tuple(dict.fromkeys(c.end for c in tied if c.end is not None))
+    return RegionMin(region, value, argmin, tuple(c.how for c in tied), ends)
 
 
 def solve(loss, alpha, t) -> Pointwise:
@@ -367,22 +573,77 @@ def solve(loss, alpha, t) -> Pointwise:
             found.append(minimum(local, region, t))
         else:
             found.append(minimum(cands, region, t))
+    found = _merge(found, t)
     return Pointwise(loss, alpha, t, objective, pieces, tuple(cands), tuple(stationary),
-                     tuple(found), _assemble(found, t))
+                     tuple(found), _assemble(found, cands, t))
 
 
-def _assemble(found: list[RegionMin], t) -> sp.Expr:
-    """inf(t) = Min of the candidates that are least on some open region.
+def _same(a, b) -> bool:
+    return a == b or sp.simplify(a - b) == 0
 
-    Every candidate is >= the region's least one, so the Min of those least somewhere equals the
-    least one on every open region; at the crossings the infimum (concave in t, as an infimum
-    of affine functions, hence continuous) must agree, which is checked.
-    """
-    active: list[sp.Expr] = []
+
+def _same_set(a: sp.Set, b: sp.Set) -> bool:
+    """Two minimiser sets equal (element-wise up to simplification for finite sets)."""
+    if a == b:
+        return True
+    if isinstance(a, sp.FiniteSet) and isinstance(b, sp.FiniteSet) and len(a) == len(b):
+        rest = list(b.args)
+        for x in a.args:
+            hit = next((y for y in rest if _same(x, y)), None)
+            if hit is None:
+                return False
+            rest.remove(hit)
+        return True
+    return False
+
+
+def _merge(found: list[RegionMin], t) -> list[RegionMin]:
+    """Join (a, {p}, b) into one region where a and b have the same infimum and minimisers and the
+    point p is nothing special (its minimisers are the formula's at p): a crossing of two
+    candidates that are not the least there, or a stationary point leaving a piece that does
+    not matter, splits nothing."""
+    out: list[RegionMin] = []
     for r in found:
-        if not r.region.point and not any(sp.simplify(r.value - a) == 0 for a in active):
+        out.append(r)
+        while len(out) >= 3 and out[-2].region.point and not out[-3].region.point:
+            a, p, b = out[-3:]
+            at = a.argmin.subs(t, p.region.lo)
+            if not (_same(a.value, b.value) and _same_set(a.argmin, b.argmin) and _same_set(at, p.argmin)):
+                break
+            if set(a.ends) != set(b.ends):
+                break
+            out[-3:] = [RegionMin(Region(a.region.lo, b.region.hi), a.value, a.argmin, a.how, a.ends)]
+    return out
+
+
+def _assemble(found: list[RegionMin], cands, t) -> sp.Expr:
+    """inf(t) from the least candidate of every open region.
+
+    When every candidate that is least somewhere exists for every t > 0 (its ``valid`` set is
+    all of t > 0), each is an upper bound of the infimum everywhere, so their Min equals the
+    least one on every region. A candidate that exists only for some t (a stationary point
+    inside its piece only for t > 1, say) may undercut the infimum elsewhere; then the infimum
+    is written region by region as a Piecewise. At the crossings the infimum (concave in t, as
+    an infimum of affine functions, hence continuous) must agree either way, which is checked.
+    """
+    opens = [r for r in found if not r.region.point]
+    active: list[sp.Expr] = []
+    for r in opens:
+        if not any(sp.simplify(r.value - a) == 0 for a in active):
             active.append(r.value)
-    inf = active[0] if len(active) == 1 else sp.Min(*active)
+    everywhere = {c.value for c in cands if c.valid == T_DOMAIN}
+    if len(active) == 1:
+        inf = active[0]
+    elif all(a in everywhere for a in active):
+        inf = sp.Min(*active)
+    else:
+        merged: list[list] = []           # [value, upper end] with adjacent equal values joined
+        for r in opens:
+            if merged and sp.simplify(merged[-1][0] - r.value) == 0:
+                merged[-1][1] = r.region.hi
+            else:
+                merged.append([r.value, r.region.hi])
+        inf = sp.Piecewise(*[(v, t <= hi) for v, hi in merged[:-1]], (merged[-1][0], True))
     for r in found:
         if r.region.point:
             gap = _numeric(inf.subs(t, r.region.lo) - r.value)
