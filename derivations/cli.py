@@ -150,9 +150,15 @@ def _run_numeric(ids, device, samples, quiet):
     with progress_bar() as bar:
         task = bar.add_task("numeric", total=len(chosen))
         for check in chosen:
+            drawn = 0
+
+            def show(n, check_id=check.id):
+                nonlocal drawn
+                drawn += n
+                bar.update(task, description=f"numeric {check_id}: {drawn:,} samples drawn")
             bar.update(task, description=f"numeric {check.id}")
-            result = core.run_check(check, samples or core.DEFAULT_SAMPLES, device) if samples else \
-                core.run_check(check, device=device)
+            with core.on_chunk(show):
+                result = core.run_check(check, samples or core.DEFAULT_SAMPLES, device)
             for row, m in zip(result.rows(), result.measurements):
                 rows.append(row)
                 failed += not m.passed

@@ -230,6 +230,20 @@ def observe_streams():
         _OBSERVERS.remove(seen)
 
 
+_CHUNK_WATCHERS: list[Callable[[int], None]] = []
+
+
+@contextmanager
+def on_chunk(callback: Callable[[int], None]):
+    """Call ``callback(n)`` after each chunk of n samples any stream in the block draws (progress
+    on long runs; on a GPU the chunk has been queued, not necessarily finished)."""
+    _CHUNK_WATCHERS.append(callback)
+    try:
+        yield
+    finally:
+        _CHUNK_WATCHERS.remove(callback)
+
+
 def _moments(values, shift: torch.Tensor, float64: bool = True):
     """Shifted sums S1 = sum(v - c) and S2 = sum((v - c)^2) over the sample axis.
 
@@ -335,6 +349,8 @@ class _Stream:
                 s1, s2 = self.eager(n, gen)
             self.s1 = s1 if self.s1 is None else self.s1 + s1
             self.s2 = s2 if self.s2 is None else self.s2 + s2
+            for callback in _CHUNK_WATCHERS:
+                callback(n)
         return self
 
     def timed(self, n: int, gen: torch.Generator):

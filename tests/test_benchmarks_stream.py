@@ -293,3 +293,12 @@ def test_affine_columns_is_the_matrix_product():
     want = M @ x + b
     assert torch.allclose(torch.stack(core.affine_columns(M, x, b)), want, atol=1e-13)
     assert torch.allclose(torch.stack(core.affine_columns(M.tolist(), list(x))), M @ x, atol=1e-13)
+
+
+def test_on_chunk_reports_every_chunk_of_every_stream():
+    seen = []
+    with core.on_chunk(seen.append):
+        stream_mean(exponential, 10_000, seed=3, chunk=4096)
+    assert seen == [4096, 4096, 1808]
+    stream_mean(exponential, 100, seed=3)                     # outside the block: not reported
+    assert len(seen) == 3
