@@ -18,13 +18,16 @@ import numpy as np
 import sympy as sp
 
 from .. import registry
+from .. import symbols as symtab
 from ..latex import for_slot
 from ..latex.objects import KL
+from . import quadrature
 from .show import latex
 from .worlds import Integrated, differ, worlds
 
 MAX_NODES = 80
 MATCH_WORLDS = 8
+MAX_SYMBOL_MUTATIONS = 40
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,15 @@ def local(node):
             out.append(("dropped-sqrt", f"the square root over {_show(b)} dropped", 1 / b))
         elif e == 2:
             out.append(("dropped-square", f"the square on {_show(b)} dropped", b))
+            out.append(("dropped-square", "a norm where the squared norm belongs", sp.Abs(b)))
             if isinstance(b, sp.Symbol):
                 out.append(("sigma-vs-sigma2", f"{_show(b)} where {_show(node)} belongs", b))
         elif e == -2 and isinstance(b, sp.Symbol):
             out.append(("sigma-vs-sigma2", f"{_show(b)} where {_show(b ** 2)} belongs", 1 / b))
         elif e == -1:
             out.append(("inverted-ratio", f"{_show(b)} inverted", b))
+            if isinstance(b, sp.Symbol):
+                out.append(("sigma-vs-sigma2", f"{_show(b ** 2)} where {_show(b)} belongs", b ** -2))
     if isinstance(node, KL):
         a, b = node.args
         out.append(("swapped-kl", "the arguments of the KL divergence swapped", KL(b, a)))
@@ -100,9 +106,27 @@ def local(node):
             out.append(("dropped-inverse", f"the inverse on {_show(node.arg)} dropped", node.arg))
         if isinstance(node, sp.MatrixSymbol) and node.shape[0] == node.shape[1]:
             out.append(("misplaced-transpose", f"{_show(node)}^\\top where {_show(node)} belongs", node.T))
+            out.append(("misplaced-inverse", f"{_show(node)}^{{-1}} where {_show(node)} belongs", node.I))
         if isinstance(node, sp.MatMul) and len(node.args) == 2:
             out.append(("swapped-order", "the order of the matrix product reversed", node.args[1] * node.args[0]))
+        if isinstance(node, sp.MatMul):
+            for i, f in enumerate(node.args):
+                rest = node.args[:i] + node.args[i + 1:]
+                if rest and isinstance(f, sp.MatrixExpr) and _conforms(rest, node.shape):
+                    out.append(("dropped-factor", f"the factor {_show(f)} dropped", sp.MatMul(*rest).doit()))
+        if isinstance(node, sp.MatAdd):
+            for term in node.args:
+                out.append(("sign", f"the sign of the term {_show(term)} flipped", node - 2 * term))
+                out.append(("dropped-term", f"the term {_show(term)} dropped", node - term))
     return out
+
+
+def _conforms(factors, shape) -> bool:
+    """Do the matrix factors multiply, in order, to a matrix of ``shape``?"""
+    shapes = [f.shape for f in factors if isinstance(f, sp.MatrixExpr)]
+    if not shapes or any(a[1] != b[0] for a, b in zip(shapes, shapes[1:])):
+        return False
+    return (shapes[0][0], shapes[-1][1]) == tuple(shape)
 
 
 def _index_pairs(slot_id: str) -> list[tuple]:
@@ -130,16 +154,45 @@ def _siblings(slot) -> list:
 
 
 def mutations(slot) -> list[Mutation]:
-    """Local mutations of the reference, then t <-> t-1 swaps and sibling slots' results."""
+    """Local mutations of the reference, then t <-> t-1 swaps, one symbol for another, and
+    sibling slots' results."""
     ref = slot.reference
     found = _mutations_of(ref)
-    for a, b in _index_pairs(slot.id):
+    pairs = _index_pairs(slot.id)
+    for a, b in pairs:
         swapped = ref.xreplace({a: b, b: a})
         if swapped != ref:
             found.append(Mutation("index-swap", f"{_show(a)} and {_show(b)} swapped (t <-> t-1)", swapped))
+    found += _symbol_mutations(slot, ref, skip={frozenset(p) for p in pairs})
     for other in _siblings(slot):
         found.append(Mutation("sibling-slot", f"the result of {other.id}", other.reference))
     return found
+
+
+def _interchangeable(a, b) -> bool:
+    """Could a student write one symbol for the other? Both integers or both real scalars."""
+    return symtab.info(a).domain.integer == symtab.info(b).domain.integer
+
+
+def _symbol_mutations(slot, ref, skip=()) -> list[Mutation]:
+    """Another of the slot's symbols written for one of the reference's (x_t for x_0, sigma for
+    sigma_z), and two of the reference's symbols swapped (integers only with integers)."""
+    present = sorted((s for s in ref.free_symbols if isinstance(s, sp.Symbol)), key=str)
+    pool = [s for s in slot.symbols if isinstance(s, sp.Symbol)]
+    out = []
+    for a in present:
+        d = symtab.info(a).domain
+        if (d.lo, d.hi) == (0, 1):
+            out.append(Mutation("complement", f"{_show(1 - a)} written where {_show(a)} belongs",
+                                ref.xreplace({a: 1 - a})))
+        for b in pool:
+            if b == a or frozenset((a, b)) in skip or not _interchangeable(a, b):
+                continue
+            out.append(Mutation("wrong-symbol", f"{_show(b)} written where {_show(a)} belongs", ref.xreplace({a: b})))
+            if b in present and str(a) < str(b):
+                out.append(Mutation("swapped-symbols", f"{_show(a)} and {_show(b)} swapped",
+                                    ref.xreplace({a: b, b: a})))
+    return out[:MAX_SYMBOL_MUTATIONS]
 
 
 def _mutations_of(ref) -> list[Mutation]:
@@ -187,6 +240,8 @@ def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
     integrated = integrated_part(slot)
     skip = set(integrated.integrands)
     answer = expand(answer, slot.id, skip)
+    if quadrature.applies(expand(slot.reference, slot.id, skip)):
+        return _diagnose_quadrature(slot, answer, skip, seed)
     candidates = [(m, expand(m.expr, slot.id, skip)) for m in mutations(slot)]
     try:
         ws = worlds([answer, slot.reference] + [c for _, c in candidates], slot.conditions,
@@ -199,12 +254,81 @@ def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
         if _agrees(answer, cand, ws, integrated):
             return m.tag, f"looks like the reference with {m.description}" if m.tag != "sibling-slot" \
                 else f"looks like {m.description}"
+    return _off_by_a_constant(answer, slot.reference, ws, integrated)
+
+
+def _diagnose_quadrature(slot, answer, skip, seed) -> tuple[str | None, str]:
+    """Integrals of unknown smooth functions (score matching): a mutation matches when the
+    quadrature check finds it equal to the answer for random concrete functions."""
+    from .core import expand
+    from .equivalence import numeric_quadrature
+    for m in mutations(slot):
+        try:
+            ev = numeric_quadrature(answer, expand(m.expr, slot.id, skip), slot.conditions, seed)
+        except Exception:
+            continue
+        if ev.ok:
+            return m.tag, f"looks like the reference with {m.description}" if m.tag != "sibling-slot" \
+                else f"looks like {m.description}"
+    return _constant_gap(_quadrature_values(answer, expand(slot.reference, slot.id, skip), slot.conditions, seed))
+
+
+def _quadrature_values(answer, reference, conditions, seed) -> list[tuple]:
+    """(answer, reference) by quadrature for the random concrete functions of a few worlds."""
+    import random
+
+    from sympy.core.function import AppliedUndef
+    funcs = {f.func for e in (answer, reference) for f in e.atoms(AppliedUndef)}
+    pairs = []
+    for i, w in enumerate(worlds((answer, reference), conditions, n=4, seed=seed)):
+        functions = quadrature.random_functions(funcs, random.Random(seed * 31 + i))
+        try:
+            pairs.append((sp.Float(quadrature.value(answer, w.point, functions), 15),
+                          sp.Float(quadrature.value(reference, w.point, functions), 15)))
+        except Exception:
+            continue
+    return pairs
+
+
+def _off_by_a_constant(answer, reference, ws, integrated: Integrated) -> tuple[str | None, str]:
+    """The answer is a constant multiple of the reference (a factor 2, a log base), or the
+    reference plus a constant, in every world: say which constant."""
+    pairs = []
+    for w in ws:
+        try:
+            x, y = w.value(answer, integrated), w.value(reference, integrated)
+        except Exception:
+            continue
+        if x is not None and y is not None and x.is_real and y.is_real:
+            pairs.append((x, y))
+    return _constant_gap(pairs)
+
+
+def _constant_gap(pairs) -> tuple[str | None, str]:
+    """From (answer, reference) values in several worlds: a constant ratio or difference."""
+    if len(pairs) < 3:
+        return None, ""
+    if all(y != 0 for _, y in pairs):
+        ratios = [x / y for x, y in pairs]
+        if not any(differ(r, ratios[0]) for r in ratios) and differ(ratios[0], sp.S.One):
+            k = _constant(ratios[0])
+            return "constant-factor", f"looks like {latex(k)} times the reference (off by a constant factor)"
+    offsets = [x - y for x, y in pairs]
+    if not any(differ(o, offsets[0]) for o in offsets) and differ(offsets[0], sp.S.Zero):
+        c = _constant(offsets[0])
+        return "constant-offset", f"looks like the reference {'+' if c > 0 else '-'} {latex(abs(c))} " \
+                                  "(off by an additive constant)"
     return None, ""
+
+
+def _constant(value):
+    """A short closed form of a number when one fits (2, 1/2, 1/log 2), else the number."""
+    guess = sp.nsimplify(sp.Float(value, 30), [sp.pi, sp.E, sp.log(2)], tolerance=1e-20)
+    return guess if sp.count_ops(guess) <= 6 else sp.Float(value, 6)
 
 
 def _float(expr, world):
     """A float value for a quick screen (plain symbols only), else None."""
-    from . import quadrature
     if not isinstance(expr, sp.Expr) or expr.has(sp.Integral, sp.Sum, sp.Product, sp.Derivative,
                                                   sp.Min, sp.Max, sp.Piecewise, sp.Indexed) \
             or expr.atoms(sp.core.function.AppliedUndef):
