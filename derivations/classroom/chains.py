@@ -100,10 +100,46 @@ def _plain(d):
     return out
 
 
+def _statement(slot):
+    """The slot's own statement parsed in its scope (trusted text), or None."""
+    if slot is None or not slot.latex:
+        return None
+    try:
+        return parse(slot.latex, _scope(slot))
+    except Exception:
+        return None
+
+
+def slot_labels(slot) -> set:
+    """Names the slot's statement gives its quantity on the left (``l_3(\theta) = ...``): a step
+    starting ``l_3(\theta) = ...`` names the quantity, it does not claim an identity about a free
+    symbol. Only bare names count (a symbol), never an expression such as log p(X) - ELBO."""
+    chain = _statement(slot)
+    if chain is None or not chain.relations or chain.relations[0] != "=":
+        return set()
+    first = chain.members[0]
+    return {first} if isinstance(first, sp.Symbol) else set()
+
+
+def statement_bound(slot):
+    r"""(relation, other side) when the slot's statement makes its quantity a bound:
+    ``L(x) = E[...] \le \log p(x)`` gives ("<=", log p(x)); None otherwise."""
+    if slot is None or slot.kind == "relation":
+        return None
+    chain = _statement(slot)
+    if chain is None:
+        return None
+    members, rels = list(chain.members), list(chain.relations)
+    if len(rels) == 2 and rels[0] == "=" and rels[1] in _FLIP and members[2] is not None:
+        return rels[1], members[2]          # "L(x) = E[...] <= log p(x)", the label read or not
+    return None
+
+
 def read_chain(steps, scope, slot) -> Reading:
     """Parse every step and lay out the links (nothing is checked yet)."""
     r = Reading()
     prev = None
+    labels = slot_labels(slot)
     for k, text in enumerate(steps, start=1):
         try:
             chain = parse(text, scope, continuation=True)
@@ -126,6 +162,8 @@ def read_chain(steps, scope, slot) -> Reading:
             continue
         # "= C": the parser leaves the first member to us (no label was tried, so no label error)
         lead = rels[0] if members and members[0] is None and rels and not chain.label_error else None
+        if lead is None and len(members) > 1 and _is_label(members[0], labels):
+            members[0] = None           # "l_3(\theta) = ...": the slot's own name for its quantity
         if lead is not None:
             members, rels = members[1:], rels[1:]
             if k == 1 or prev is None:
@@ -160,6 +198,13 @@ def read_chain(steps, scope, slot) -> Reading:
     for link in r.links:
         link.text = " ".join(steps[link.step - 1].split())
     return r
+
+
+def _is_label(member, labels) -> bool:
+    try:
+        return member is not None and any(member == l for l in labels)
+    except Exception:
+        return False
 
 
 def _same(a, b) -> bool:
@@ -232,6 +277,9 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
             return grade_relation(slot.id, reading.first, reading.relation, reading.last, seed,
                                   symbolic_seconds).as_dict()
         if reading.relation != "=":
+            bound = _as_bound(slot, reading, seed, symbolic_seconds)
+            if bound is not None:
+                return bound
             what = "relations point both ways" if reading.relation is None else \
                 f"{_SHOW_REL[reading.relation]} links its start and its end"
             return AnswerResult(slot.id, "unchecked", "none", "", f"not checked: the chain's {what}, so its "
@@ -260,6 +308,47 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
                             parsed).as_dict()
     return AnswerResult(slot.id, "unchecked", ev.kind.value, ev.detail, f"not checked: {ev.detail}",
                         None, None, parsed).as_dict()
+
+
+_FLIP = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}
+
+
+def _as_bound(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
+    r"""A slot whose statement makes its quantity a bound (``L(x) = E[...] \le \log p(x)``),
+    answered by a chain from the other side down to the quantity (``\log p(x) = ... \ge E[...]``)
+    or from the quantity up to it: one end must be the slot's quantity, the other the statement's
+    other side, and the chain's relation the statement's (either orientation). None when the chain
+    is not of that shape (it is then left for a person, as any bound for a value slot)."""
+    from ..grading import core
+    from ..grading.result import AnswerResult
+    from ..grading.show import latex as show
+    spec = statement_bound(slot)
+    if spec is None or reading.relation not in _FLIP or reading.first is None:
+        return None
+    rel, other = spec
+    # the statement reads "quantity rel other"; the chain "first R last"
+    if reading.relation == _FLIP[rel] or reading.relation.rstrip("=") == _FLIP[rel].rstrip("="):
+        quantity, far = reading.last, reading.first       # other >= ... >= quantity
+    elif reading.relation == rel or reading.relation.rstrip("=") == rel.rstrip("="):
+        quantity, far = reading.first, reading.last       # quantity <= ... <= other
+    else:
+        return None
+    side = links.check_link(slot, far, "=", other, None, seed, symbolic_seconds)
+    if side.status is not Status.PROVED:
+        return None
+    ev = core.decide(slot, quantity, seed, symbolic_seconds)
+    parsed = show(quantity)
+    word = f"{show(far)} {_SHOW_REL[reading.relation if quantity is reading.last else _FLIP[reading.relation]]}"
+    if ev.status is Status.PROVED:
+        kind = max((ev.kind, side.kind), key=_WEAKER.get)
+        return AnswerResult(slot.id, "correct", kind.value, ev.detail, f"correct: the chain bounds the "
+                            f"slot's quantity as its statement does ({word} the quantity); {ev.detail}", None,
+                            None, parsed).as_dict()
+    if ev.status is Status.REFUTED:
+        return AnswerResult(slot.id, "wrong", ev.kind.value, ev.detail, f"wrong: the bounded end of the chain "
+                            f"is not the slot's quantity: {ev.detail}", None, _plain(ev.counterexample),
+                            parsed).as_dict()
+    return None
 
 
 def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: float) -> dict:
