@@ -20,6 +20,8 @@ CASES = [
     # matrices: a factor of a product, a term of a sum, an inverse where none belongs
     ("lemma.marginal_mean", r"\mu + b", "dropped-factor"),
     ("lemma.posterior_cov", r"(\Lambda + A^TL^{-1}A)^{-1}", "misplaced-inverse"),
+    # densities: one written for another of the same variable
+    ("vae.elbo_gap", r"\mathrm{KL}(q(Z)\|p(Z))", "wrong-density"),
     # integrals of unknown functions, decided by quadrature
     ("sm.esm", r"\mathbb{E}_{q(x)}\left[2\|s_\theta(x)-\nabla_x\log q(x)\|^2\right]", "constant-factor"),
     ("sm.dsm", r"\mathbb{E}_{x,\epsilon}\left[\frac12\left\|s_\theta(x+\sigma\epsilon) + \frac{\epsilon}{\sigma^2}"
@@ -38,3 +40,10 @@ def test_the_mistake_is_named(slot, latex, tag):
 def test_an_unrelated_wrong_answer_gets_no_name():
     r = grade_answer("gan.square.f", r"t^3 - \log t", sandbox=False)
     assert r.verdict == "wrong" and r.mistake is None
+
+
+def test_a_mutation_that_drops_a_dependence_does_not_redefine_the_model():
+    """p(X) for p(X|Z) in the ELBO must be judged in the slot's model (X depends on Z): there
+    E_{p(Z)}[log p(X|Z)] is not log p(X), so no mutation may claim this answer."""
+    r = grade_answer("vae.elbo_decomp", r"\mathbb{E}_{p(Z)}[\log p(X|Z)] - \mathrm{KL}(q(Z|X)\|p(Z))", sandbox=False)
+    assert r.verdict == "wrong" and r.mistake is None, r.message

@@ -215,14 +215,37 @@ def _mutations_of(ref) -> list[Mutation]:
     return found
 
 
+def _density_mutations(slot, ref) -> list[Mutation]:
+    """One of the slot's densities written for another of the same variables, differing in one
+    thing -- its family (q(Z) where p(Z) belongs) or what it is given (p(Z) for p(Z|X)) -- and
+    two of the reference's densities swapped."""
+    from ..latex.objects import Density
+    present = sorted(ref.atoms(Density), key=str)
+    pool = set(present) | {d for d in for_slot(slot.id, True).density_symbols if isinstance(d, Density)}
+    out = []
+    for a in present:
+        for b in sorted(pool, key=str):
+            if b == a or set(b.variables) != set(a.variables) or (b.family != a.family and b.given != a.given):
+                continue                      # one change at a time: the family, or what it is given
+            out.append(Mutation("wrong-density", f"{latex(b)} written where {latex(a)} belongs", ref.xreplace({a: b})))
+            if b in present and str(a) < str(b):
+                out.append(Mutation("swapped-densities", f"{latex(a)} and {latex(b)} swapped",
+                                    ref.xreplace({a: b, b: a})))
+    return out[:MAX_SYMBOL_MUTATIONS]
+
+
 def diagnose_structural(slot, answer, seed: int = 0) -> tuple[str | None, str]:
     """Mutations of the structured references (KL arguments swapped, a term's sign, ...)."""
     from . import structural
     from .core import structured_references, to_densities, to_symbols, expand
     answer = to_densities(expand(to_symbols(answer, slot), slot.id), slot)
-    for ref in structured_references(slot):
-        for m in _mutations_of(ref)[:60]:
-            ev = structural.compare_forms(answer, [m.expr], seed, models=3)
+    refs = structured_references(slot)
+    for ref in refs:
+        for m in _mutations_of(ref)[:60] + _density_mutations(slot, ref):
+            try:
+                ev = structural.compare_forms(answer, [m.expr], seed, models=3, model_from=refs)
+            except Exception:        # a mutation can leave a form no finite model evaluates
+                continue
             if ev.ok:
                 return m.tag, f"looks like the reference with {m.description}"
     return None, ""

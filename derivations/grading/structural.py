@@ -281,15 +281,22 @@ def free_variables(expr) -> set:
     return out
 
 
-def compare_forms(answer, references, seed: int = 0, models: int = MODELS) -> Evidence:
-    """Evidence that ``answer`` equals one of ``references`` in every random finite model."""
+def compare_forms(answer, references, seed: int = 0, models: int = MODELS, model_from=None) -> Evidence:
+    """Evidence that ``answer`` equals one of ``references`` in every random finite model.
+
+    The model (which density conditions on which) is read off ``model_from`` when given -- the
+    slot's own references, when ``references`` are mutations of them that may drop a
+    dependence (p(X) written for p(X|Z) must not make X independent of Z) -- else off each
+    reference."""
     started = time.perf_counter()
     ref_dens = [d for r in references for d in _densities(r)]
     answer = _same_case(answer, ref_dens)
     all_dens = ref_dens + _densities(answer)
+    structure = None if model_from is None else [d for r in model_from for d in _densities(r)]
+    all_dens += structure or []
     from . import rewrite
     for reference in references:
-        if rewrite.equal(answer, reference, references):
+        if rewrite.equal(answer, reference, model_from or references):
             return Evidence(Status.PROVED, Kind.SYMBOLIC,
                             "equal by the rewrite rules (KL definition, log of a product, the model's "
                             "chain rule, linearity of E, marginalisation)", seconds=time.perf_counter() - started)
@@ -300,7 +307,7 @@ def compare_forms(answer, references, seed: int = 0, models: int = MODELS) -> Ev
         try:
             with mpmath.workdps(DIGITS):
                 for i in range(models):
-                    model = make_model(_densities(reference), all_dens, rng, 2 + i % 2)
+                    model = make_model(structure or _densities(reference), all_dens, rng, 2 + i % 2)
                     free = sorted(free_variables(answer) | free_variables(reference), key=lambda s: s.name)
                     for values in itertools.product(*(model.support[v] for v in free)):
                         assign = dict(zip(free, values))
