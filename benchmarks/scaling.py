@@ -145,7 +145,8 @@ def mc_scaling(device: str, quick: bool, cap_seconds: float, budget_seconds: flo
             last[k] = (n, result.seconds)
     for key in sorted(rows):
         t.add(*rows[key])
-    t.notes.append(f"chunk: {core.default_chunk(device):,} samples unless a check sets its own; a run predicted "
+    t.notes.append(f"chunk: {core.default_chunk(device):,} samples unless a check sets its own (on a CPU, fewer "
+                   "when a sample keeps many numbers: core.default_chunk); a run predicted "
                    f"to exceed {cap_seconds:g} s, or the {budget_seconds:g} s budget of this table, is skipped; checks "
                    "without a stream (training) are left out; seconds = the check's stream_mean calls")
     t.notes.append("peak memory: most tensor memory alive at once, above the start ("
