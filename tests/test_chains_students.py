@@ -52,3 +52,50 @@ def test_a_value_slot_stated_as_a_bound_is_answered_by_a_chain_down_to_it():
     # a bound on something other than log p(x) is not the statement: left for a person
     other = check_chain("hvae.elbo", [rf"\log p(x) + 1 \ge {HQ}\left[\log {HW}\right]"])
     assert other["verdict"] != "correct"
+
+
+JENSEN = [r"\log p_\theta(X) = \log \mathbb{E}_{q(Z)}\left[\frac{p_\theta(X,Z)}{q(Z)}\right]",
+          r"\ge \mathbb{E}_{q(Z)}\left[\log \frac{p_\theta(X,Z)}{q(Z)}\right]",
+          r"= \mathbb{E}_{q(Z)}[\log p_\theta(X,Z)] - \mathbb{E}_{q(Z)}[\log q(Z)]"]
+
+
+def test_what_a_student_says_about_a_step_is_set_aside_not_read_as_mathematics():
+    said = [JENSEN[0] + r" \text{by IS}",
+            r"\stackrel{\text{Jensen}}{\geq}" + JENSEN[1][3:] + r" \quad (\text{Jensen})",
+            r"\overset{(b)}{=}" + JENSEN[2][1:] + r" \quad\text{by linearity} \tag{3}"]
+    r = check_chain("vae.jensen", said)
+    assert r["verdict"] == "correct" and statuses(r) == ["proved"] * 3
+    assert "Jensen" in r["chain"]["links"][1]["remark"]
+    # the same remarks around a reversed Jensen step: still step 2, still refuted
+    bad = check_chain("vae.jensen", [said[0], said[1].replace(r"\geq", r"\leq"), said[2]])
+    assert bad["verdict"] == "wrong" and bad["chain"]["first_invalid_step"] == 2
+    # a leading connective and a trailing row break
+    r = check_chain("gan.square.f", [r"f(t) = -\frac{4t}{t+1}", r"\implies f(t) = -4 + \frac{4}{t+1} \\"])
+    assert r["verdict"] == "correct"
+
+
+def test_an_aligned_block_in_one_step_is_one_step_per_row():
+    block = r"\begin{align*} " + JENSEN[0].replace(" = ", " &= ", 1) + r" \\ &" + JENSEN[1] + r" \\ &" \
+        + JENSEN[2] + r" \end{align*}"
+    r = check_chain("vae.jensen", [block])
+    assert r["verdict"] == "correct" and r["chain"]["steps"] == 3
+
+
+def test_approximate_and_up_to_a_constant_links_are_left_for_a_person():
+    # log E[w] "approx" E[log w]: not an equality (Jensen's gap), never passed, never refuted
+    r = check_chain("vae.jensen", [JENSEN[0], JENSEN[1].replace(r"\ge", r"\approx")])
+    assert r["verdict"] == "unchecked" and r["chain"]["unchecked_steps"] == [2]
+    assert r["chain"]["links"][1]["relation"] == "~"
+    # an approximation that holds exactly is proved, and the chain is an equality again
+    r = check_chain("gan.square.f", [r"-\frac{4t}{t+1} = -\frac{4t + 4 - 4}{t+1} \approx -4 + \frac{4}{t+1}"])
+    assert r["verdict"] == "correct"
+    # "+ const" (sm.ism: the dropped C_1 does not depend on theta): unchecked, not unreadable
+    r = check_chain("sm.ism", [
+        r"l_1(\theta) = \mathbb{E}_{q(x)}\left[\frac12 (s_\theta(x) - \nabla_x \log q(x))^2\right]",
+        r"= \mathbb{E}_{q(x)}\left[\frac12 s_\theta(x)^2 - s_\theta(x)\nabla_x \log q(x)\right] + \text{const}"])
+    assert r["verdict"] == "unchecked" and r["chain"]["unchecked_steps"] == [2]
+    # dropping the constant with a plain "=" is a wrong step
+    r = check_chain("sm.ism", [
+        r"l_1(\theta) = \mathbb{E}_{q(x)}\left[\frac12 (s_\theta(x) - \nabla_x \log q(x))^2\right]",
+        r"= \mathbb{E}_{q(x)}\left[\frac12 s_\theta(x)^2 - s_\theta(x)\nabla_x \log q(x)\right]"])
+    assert r["verdict"] == "wrong" and r["chain"]["first_invalid_step"] == 2

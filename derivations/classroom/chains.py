@@ -27,7 +27,7 @@ from ..evidence import Evidence, Kind, Status
 from ..latex import DimensionError, LatexError, LimitError, parse
 from . import links
 
-_SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
+_SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">", "~": r"\approx"}
 _WEAKER = {Kind.SYMBOLIC: 0, Kind.SYMBOLIC_FAMILY: 1, Kind.EXACT_NUMERIC: 2, Kind.MONTE_CARLO: 3, Kind.NONE: 4}
 QUANTITY = r"\text{(the slot's quantity)}"
 
@@ -36,6 +36,8 @@ def compose(a: str | None, b: str) -> str | None:
     """The relation of a chain ``x a y b z`` between x and z (None when directions mix)."""
     if a is None:
         return None
+    if "~" in (a, b):                  # an approximation anywhere: the chain only approximates
+        return "~"
     if a == "=":
         return b
     if b == "=":
@@ -54,6 +56,8 @@ class Link:
     evidence: Evidence | None = None
     note: str = ""                 # "between steps 2 and 3", "names the slot's quantity"
     text: str = ""                 # the step as the student wrote it
+    remark: str = ""               # what the student said about the step (\text{Jensen}), not checked
+    upto: bool = False             # a side carried "+ const": claimed equal up to an additive constant
 
     def claim(self) -> str:
         from ..grading.show import latex as show
@@ -62,7 +66,8 @@ class Link:
 
     def as_dict(self) -> dict:
         ev = self.evidence
-        return {"step": self.step, "text": self.text, "claim": self.claim(), "relation": self.rel, "note": self.note,
+        return {"step": self.step, "text": self.text, "claim": self.claim() + (r" + \text{const}" if self.upto else ""),
+                "relation": self.rel, "note": self.note, "remark": self.remark,
                 "status": ev.status.value if ev else "unchecked", "kind": ev.kind.value if ev else "none",
                 "detail": ev.detail if ev else "", "counterexample": _plain(ev.counterexample) if ev else None}
 
@@ -111,7 +116,7 @@ def _statement(slot):
 
 
 def slot_labels(slot) -> set:
-    """Names the slot's statement gives its quantity on the left (``l_3(\theta) = ...``): a step
+    r"""Names the slot's statement gives its quantity on the left (``l_3(\theta) = ...``): a step
     starting ``l_3(\theta) = ...`` names the quantity, it does not claim an identity about a free
     symbol. Only bare names count (a symbol), never an expression such as log p(X) - ELBO."""
     chain = _statement(slot)
@@ -135,14 +140,310 @@ def statement_bound(slot):
     return None
 
 
+# --------------------------------------------------------------------------------------------
+# A step as students write it: the mathematics, and what is said about it.
+#
+# Only text is moved here, never read as mathematics: the parser reads what is left. It is used
+# only when a step as written cannot be read, so a step the parser reads is never changed.
+
+_TEXT_CMDS = {"text", "textrm", "textit", "textbf", "textsf", "mbox", "emph", "textnormal"}
+_WIDE = {"quad", "qquad", "hfill", "hspace", "hspace*"}
+_SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "thinspace", "enspace"}
+_OVER = {"overset", "stackrel", "underset"}
+_RELATION_CMDS = {"le", "leq", "leqslant", "ge", "geq", "geqslant", "lt", "gt", "approx", "simeq", "equiv",
+                  "coloneqq", "triangleq"}
+_OPERATOR_CMDS = _RELATION_CMDS | {"cdot", "times", "pm", "mp", "div", "left", "right", "middle", "big", "Big",
+                                   "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "frac", "tfrac", "dfrac",
+                                   "sqrt", "log", "ln", "exp", "sum", "prod", "int", "iint", "nabla", "partial",
+                                   "mathbb", "mathrm", "operatorname", "mathcal", "min", "max", "inf", "sup",
+                                   "lvert", "lVert", "langle", "mid", "|"}
+_CONNECTIVES = {"implies", "Rightarrow", "Longrightarrow", "therefore", "iff", "Leftrightarrow"}
+_CONNECTIVE_WORDS = {"so", "hence", "thus", "therefore", "then", "i.e.", "ie", "and", "which", "gives",
+                     "we", "get", "obtain", "finally"}
+_APPROX = {"approx", "simeq", "thickapprox"}
+_CONSTANT_WORDS = {"const", "const.", "constant", "cst", "cte", "cst.", "cte."}
+
+
+@dataclass
+class StepText:
+    pieces: list                      # the mathematics, split at \approx
+    remarks: list = field(default_factory=list)
+    constant: bool = False            # "+ \text{const}" was set aside
+
+
+def _command(text: str, i: int):
+    """(name, end) of the command starting at text[i] == '\\'."""
+    j = i + 1
+    if j < len(text) and text[j].isalpha():
+        while j < len(text) and text[j].isalpha():
+            j += 1
+        if j < len(text) and text[j] == "*" and text[i + 1:j] in ("hspace", "tag", "operatorname"):
+            j += 1
+        return text[i + 1:j], j
+    return (text[j] if j < len(text) else ""), min(j + 1, len(text))
+
+
+def _group(text: str, i: int):
+    """(content, end) of the ``{...}`` group starting at or after text[i] (spaces skipped); a single
+    token when there is no brace; None when nothing is there or a brace is never closed."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text):
+        return None
+    if text[i] != "{":
+        if text[i] == "\\":
+            _, end = _command(text, i)
+            return text[i:end], end
+        return text[i], i + 1
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "\\":
+            continue
+        if text[j] == "{" and (j == 0 or text[j - 1] != "\\"):
+            depth += 1
+        elif text[j] == "}" and text[j - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j], j + 1
+    return None
+
+
+def _words(content: str) -> str:
+    """The words of a remark, its markup dropped: ``\\text{by } (\\text{Jensen})`` -> ``by (Jensen)``."""
+    out, i = [], 0
+    while i < len(content):
+        c = content[i]
+        if c == "\\":
+            name, end = _command(content, i)
+            if name in _TEXT_CMDS or name in ("mathrm", "operatorname", "textup"):
+                g = _group(content, end)
+                if g is not None:
+                    out.append(_words(g[0]))
+                    i = g[1]
+                    continue
+            out.append(" " if name in _SPACING else name)
+            i = end
+            continue
+        if c not in "{}$&":
+            out.append(c)
+        i += 1
+    return " ".join("".join(out).split())
+
+
+def _tokens(text: str):
+    """Top-level tokens: (kind, value, start, end, depth) with kind 'cmd', 'char' or 'group'
+    (a braced group as one token); depth counts open \\begin environments."""
+    out, i, env = [], 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            name, end = _command(text, i)
+            if name in ("begin", "end"):
+                g = _group(text, end)
+                end = g[1] if g else end
+                if name == "end":
+                    env = max(env - 1, 0)
+                out.append(("cmd", name, i, end, env))
+                if name == "begin":
+                    env += 1
+                i = end
+                continue
+            out.append(("cmd", name, i, end, env))
+            i = end
+        elif c == "{":
+            g = _group(text, i)
+            end = g[1] if g else len(text)
+            out.append(("group", text[i:end], i, end, env))
+            i = end
+        elif c.isspace():
+            i += 1
+        else:
+            out.append(("char", c, i, i + 1, env))
+            i += 1
+    return out
+
+
+def _is_operand_end(tok) -> bool:
+    """Does this token end an operand (a remark that follows it is not a factor of anything)?"""
+    kind, value = tok[0], tok[1]
+    if kind == "group":
+        return True
+    if kind == "char":
+        return value.isalnum() or value in ")]|!'"
+    return value not in _OPERATOR_CMDS and value not in _SPACING and value not in _WIDE
+
+
+def _text_at(toks, n) -> bool:
+    """Is tokens[n] a text command, or an opening bracket directly followed by one?"""
+    if n >= len(toks):
+        return False
+    kind, value = toks[n][0], toks[n][1]
+    if kind == "cmd" and (value in _TEXT_CMDS or value in ("because", "since")):
+        return True
+    if kind == "char" and value in "([" and n + 1 < len(toks):
+        return toks[n + 1][0] == "cmd" and toks[n + 1][1] in _TEXT_CMDS
+    return False
+
+
+def _cut_remark(text: str, remarks: list) -> str:
+    """Cut what is said about the step from where it starts: a wide space (``\\quad``) followed by
+    words, or words (``\\text{...}``, ``(\\text{...})``, ``\\because``) right after a complete
+    operand. Only outside environments (``cases`` keeps its ``\\text{if}``)."""
+    toks = _tokens(text)
+    for n, tok in enumerate(toks):
+        kind, value, start, _, env = tok
+        if env:
+            continue
+        if kind == "cmd" and value in _WIDE:
+            m = n + 1
+            while m < len(toks) and toks[m][0] == "cmd" and (toks[m][1] in _SPACING or toks[m][1] in _WIDE):
+                m += 1
+            if m < len(toks) and toks[m][0] == "group" and value.startswith("hspace"):
+                m += 1
+            if _text_at(toks, m):
+                remarks.append(" ".join(text[toks[m][2]:].split()))
+                return text[:start]
+        if _text_at(toks, n) and n > 0:
+            prev = n - 1
+            while prev >= 0 and toks[prev][0] == "cmd" and toks[prev][1] in _SPACING:
+                prev -= 1
+            if prev >= 0 and _is_operand_end(toks[prev]) and not (kind == "cmd" and value in _TEXT_CMDS
+                                                                  and _is_name_use(toks, n)):
+                remarks.append(" ".join(text[start:].split()))
+                return text[:start]
+    return text
+
+
+def _is_name_use(toks, n) -> bool:
+    """``\\text{KL}(q \\| p)``, ``\\text{JS}_{...}``: a word used as a name, not a remark."""
+    m = n + 1
+    if m < len(toks) and toks[m][0] == "group":
+        m += 1
+    return m < len(toks) and toks[m][0] == "char" and toks[m][1] in "(_^"
+
+
+def _unstack(text: str, remarks: list) -> str:
+    r"""``\overset{\text{Jensen}}{\ge}`` -> ``\ge`` (the label kept as a remark)."""
+    for _ in range(8):
+        toks = _tokens(text)
+        hit = next((t for t in toks if t[0] == "cmd" and t[1] in _OVER), None)
+        if hit is None:
+            return text
+        a = _group(text, hit[3])
+        b = _group(text, a[1]) if a else None
+        if b is None:
+            return text
+        rel = b[0].strip()
+        inner = _unstack(rel, remarks) if any(f"\\{o}" in rel for o in _OVER) else rel
+        name = inner[1:] if inner.startswith("\\") else ""
+        if not (inner in ("=", "<", ">") or name in _RELATION_CMDS):
+            return text
+        remarks.append(" ".join(a[0].split()))
+        text = text[:hit[2]] + " " + inner + " " + text[b[1]:]
+    return text
+
+
+def _drop_commands(text: str) -> str:
+    r"""``\tag{3}``, ``\label{..}``, ``\nonumber``: numbering, not mathematics."""
+    out, last = [], 0
+    for kind, value, start, end, _ in _tokens(text):
+        if kind == "cmd" and value in ("tag", "tag*", "label", "nonumber", "notag", "hfill"):
+            stop = end
+            if value in ("tag", "tag*", "label"):
+                g = _group(text, end)
+                stop = g[1] if g else end
+            out.append(text[last:start] + " ")
+            last = stop
+    return "".join(out) + text[last:]
+
+
+def _lead_in(text: str, remarks: list) -> str:
+    r"""``\Rightarrow``, ``\therefore``, ``\text{so}`` opening a step: a connective, not mathematics."""
+    for _ in range(4):
+        s = text.lstrip(" &")
+        toks = _tokens(s)
+        if not toks:
+            return s
+        kind, value, _, end, _ = toks[0]
+        if kind == "cmd" and value in _CONNECTIVES:
+            text = s[end:]
+            continue
+        if kind == "cmd" and value in _TEXT_CMDS:
+            g = _group(s, end)
+            words = _words(g[0]).strip(" ,.:").lower().split() if g else []
+            if g and words and all(w.strip(",.:") in _CONNECTIVE_WORDS for w in words):
+                remarks.append(" ".join(g[0].split()))
+                text = s[g[1]:]
+                continue
+        return s
+    return text
+
+
+def _trailing(text: str) -> str:
+    r"""A row break ``\\`` or an alignment mark left at the end of a step."""
+    s = text.rstrip()
+    while True:
+        t = s.rstrip(" &")
+        if t.endswith("\\\\"):
+            t = t[:-2].rstrip()
+        if t.endswith(",") or t.endswith(".") and not t.endswith("\\."):
+            t = t[:-1].rstrip()
+        if t == s:
+            return s
+        s = t
+
+
+def _constant(text: str) -> tuple[str, bool]:
+    r"""``... + \text{const}``: the additive constant set aside (the links it touches are checked
+    only as "equal up to a constant")."""
+    toks = _tokens(text)
+    cuts = []
+    for n, (kind, value, start, end, env) in enumerate(toks):
+        if kind != "char" or value not in "+-" or env or n + 1 >= len(toks):
+            continue
+        nxt = toks[n + 1]
+        if nxt[0] == "cmd" and nxt[1] in _TEXT_CMDS | {"mathrm", "operatorname"}:
+            g = _group(text, nxt[3])
+            if g and _words(g[0]).lower() in _CONSTANT_WORDS:
+                cuts.append((start, g[1]))
+    for start, stop in reversed(cuts):
+        text = text[:start] + " " + text[stop:]
+    return text, bool(cuts)
+
+
+def _split_approx(text: str) -> list:
+    toks = _tokens(text)
+    cuts = [(s, e) for kind, v, s, e, env in toks if kind == "cmd" and v in _APPROX and not env]
+    pieces, last = [], 0
+    for s, e in cuts:
+        pieces.append(text[last:s])
+        last = e
+    pieces.append(text[last:])
+    return pieces
+
+
+def prepare_step(text: str) -> StepText:
+    """The step's mathematics and what is said about it (remarks, ``+ const``, ``\\approx``)."""
+    remarks: list = []
+    s = _unstack(text, remarks)
+    s = _drop_commands(s)
+    s = _lead_in(s, remarks)
+    s = _cut_remark(s, remarks)
+    s = s.replace("\\equiv", "=")
+    s, constant = _constant(s)
+    s = _trailing(s)
+    return StepText([p for p in _split_approx(s)], [r for r in remarks if r], constant)
+
+
 def read_chain(steps, scope, slot) -> Reading:
     """Parse every step and lay out the links (nothing is checked yet)."""
     r = Reading()
     prev = None
     labels = slot_labels(slot)
+    prev_constant = False
     for k, text in enumerate(steps, start=1):
         try:
-            chain = parse(text, scope, continuation=True)
+            chain, said = _read_step(text, scope)
         except DimensionError as exc:
             r.unreadable.append((k, f"dimension mismatch: {exc}", False))
             prev = None
@@ -156,6 +457,7 @@ def read_chain(steps, scope, slot) -> Reading:
             prev = None
             continue
         members, rels = list(chain.members), list(chain.relations)
+        first_link = len(r.links)
         if any(isinstance(m, sp.Basic) and getattr(m, "is_Relational", False) for m in members if m is not None):
             r.unreadable.append((k, "a relation inside a member", False))
             prev = None
@@ -194,10 +496,60 @@ def read_chain(steps, scope, slot) -> Reading:
             r.links.append(Link(k, members[i], rel, members[i + 1]))
             r.relation = compose(r.relation, rel)
         prev = members[-1] if members else prev
+        mine = r.links[first_link:]
+        if said is not None:
+            for link in mine:
+                link.remark = "; ".join(said.remarks)
+                link.upto = link.upto or said.constant
+        if prev_constant and mine:
+            mine[0].upto = True          # the step continues from an expression "+ const"
+        prev_constant = bool(said is not None and said.constant)
     r.last = prev
     for link in r.links:
         link.text = " ".join(steps[link.step - 1].split())
     return r
+
+
+def _read_step(text: str, scope):
+    """The step parsed as written; when that fails, its mathematics without what is said about it
+    (``prepare_step``): remarks, numbering, a leading connective, ``+ const``, ``\approx`` (the
+    relation ``~``). A step that still cannot be read reports the error of the step as written."""
+    try:
+        return parse(text, scope, continuation=True), None
+    except (DimensionError, LimitError):
+        raise
+    except LatexError as exc:
+        said = prepare_step(text)
+        if said.pieces == [text] and not said.remarks and not said.constant:
+            raise
+        try:
+            return _join(said, scope), said
+        except (DimensionError, LimitError):
+            raise
+        except LatexError as again:
+            if said.pieces == [text]:
+                raise exc from None
+            raise (exc if len(said.pieces) == 1 else again) from None
+
+
+def _join(said: StepText, scope):
+    from ..latex import Chain
+    first = said.pieces[0]
+    if first.strip():
+        chain = parse(first, scope, continuation=True)
+        members, rels, label_error = list(chain.members), list(chain.relations), chain.label_error
+    else:
+        members, rels, label_error = [None], [], ""        # "\approx C": continues the step before
+    for piece in said.pieces[1:]:
+        if not piece.strip():
+            raise LatexError("\\approx must stand between two expressions")
+        chain = parse(piece, scope)
+        if chain.members[0] is None:
+            raise LatexError(f"after \\approx: {chain.label_error or 'nothing to read'}")
+        rels.append("~")
+        members += list(chain.members)
+        rels += list(chain.relations)
+    return Chain(members, rels, label_error)
 
 
 def _is_label(member, labels) -> bool:
@@ -222,20 +574,35 @@ def check_chain(slot_id: str | None, steps, seed: int = 0, symbolic_seconds: flo
     densities fixing the models' factorisation); its final expression is then not graded.
     """
     started = time.perf_counter()
-    steps = list(steps)
+    steps = _rows(steps)
     slot = registry.get_slot(slot_id) if slot_id is not None else None
     scope = _scope(slot)
     reading = read_chain(steps, scope, slot)
     for link in reading.links:
+        rel = "=" if link.rel == "~" else link.rel
         if link.lhs is None:
-            link.evidence = _named(slot, link, seed, symbolic_seconds)
+            link.evidence = _named(slot, link, seed, symbolic_seconds, rel)
         else:
-            link.evidence = _sides(links.check_link(slot, link.lhs, link.rel, link.rhs, factors, seed,
+            link.evidence = _sides(links.check_link(slot, link.lhs, rel, link.rhs, factors, seed,
                                                     symbolic_seconds))
+        if link.rel == "~" or link.upto:
+            link.evidence = _weaker_claim(link, link.evidence)
+    reading.relation = _composed(reading)
     final = _final(slot, reading, seed, symbolic_seconds)
     if final is not None:
         final.pop("seconds", None)      # timings vary between runs; results must not
     return _verdict(slot_id or "", steps, reading, final, time.perf_counter() - started)
+
+
+def _rows(steps) -> list:
+    r"""Steps given as display maths (one ``\begin{align} ... \\ ... \end{align}`` block) split
+    into one step per row, as the sheet readers do; other steps are kept as they are."""
+    from .sheets.display import display_rows
+    out = []
+    for step in steps:
+        rows = display_rows(step) if isinstance(step, str) else None
+        out.extend([step] if rows is None else [r for r in rows if r.strip()] or [step])
+    return out
 
 
 def _scope(slot):
@@ -246,12 +613,34 @@ def _scope(slot):
     return scope_for(slot)
 
 
-def _named(slot, link, seed, symbolic_seconds) -> Evidence:
+def _weaker_claim(link, ev: Evidence) -> Evidence:
+    """``A \approx B`` and ``A = B + const`` claim less than ``A = B``: the exact equality, when it
+    holds, proves them; otherwise nothing here says how good the approximation is or what the
+    constant may depend on, so the link is left for a person (never refuted, never passed)."""
+    what = "an approximation (\\approx)" if link.rel == "~" else "an equality up to an additive constant"
+    if ev is not None and ev.status is Status.PROVED:
+        return Evidence(ev.status, ev.kind, f"{what}; it holds exactly: {ev.detail}", None, ev.seconds, ev.extra)
+    return Evidence(Status.UNCHECKED, Kind.NONE, f"{what} is not checked (the exact equality "
+                    f"{'fails' if ev is not None and ev.status is Status.REFUTED else 'is not decided'}); "
+                    "a person must judge it", None, ev.seconds if ev is not None else 0.0)
+
+
+def _composed(reading: Reading) -> str | None:
+    """The relation the links compose to, an approximation proved exact counting as =."""
+    rel = "="
+    for link in reading.links:
+        exact = link.evidence is not None and link.evidence.status is Status.PROVED
+        rel = compose(rel, "=" if link.rel == "~" and exact else link.rel)
+    return rel
+
+
+def _named(slot, link, seed, symbolic_seconds, rel=None) -> Evidence:
     """``L(x) = B`` as a first step: B must be the slot's quantity (like a single answer)."""
+    rel = link.rel if rel is None else rel
     if slot is None:
         return Evidence(Status.UNCHECKED, Kind.NONE, "the left side names a quantity, and there is no slot "
                         "to say what it is")
-    if slot.kind == "relation" or link.rel != "=":
+    if slot.kind == "relation" or rel != "=":
         return Evidence(Status.UNCHECKED, Kind.NONE, "the left side is a label, not an expression")
     from ..grading.core import decide
     return decide(slot, link.rhs, seed, symbolic_seconds)
@@ -269,6 +658,10 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
     if reading.unreadable or reading.last is None:
         return AnswerResult(slot.id, "invalid", "none", "", "not graded: a step could not be read").as_dict()
     try:
+        if reading.relation == "~":
+            return AnswerResult(slot.id, "unchecked", "none", "", "not checked: a step of the chain is only an "
+                                "approximation (\\approx), so the chain does not establish the result exactly",
+                                parsed_latex=show(reading.last)).as_dict()
         if slot.kind == "relation":
             if reading.first is None or reading.relation is None:
                 why = "the chain's relations point both ways" if reading.relation is None else \
