@@ -99,3 +99,12 @@ def test_approximate_and_up_to_a_constant_links_are_left_for_a_person():
         r"l_1(\theta) = \mathbb{E}_{q(x)}\left[\frac12 (s_\theta(x) - \nabla_x \log q(x))^2\right]",
         r"= \mathbb{E}_{q(x)}\left[\frac12 s_\theta(x)^2 - s_\theta(x)\nabla_x \log q(x)\right]"])
     assert r["verdict"] == "wrong" and r["chain"]["first_invalid_step"] == 2
+
+
+def test_a_bound_after_the_value_is_a_remark_about_it():
+    # log p(X) - ELBO = KL(q || p(Z|X)) >= 0: the equality answers the slot, ">= 0" says more
+    r = check_chain("vae.elbo_gap", [r"\log p(X) - \mathrm{ELBO} = \mathrm{KL}(q(Z)\|p(Z|X))", r"\ge 0"])
+    assert r["verdict"] == "correct" and r["chain"]["relation"] == ">="
+    # a bound with no equality before it still does not answer a value slot
+    r = check_chain("ddim.marginal_var", [r"1 - \bar\alpha_{t-1} \le 1"])
+    assert r["verdict"] == "unchecked"

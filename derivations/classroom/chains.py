@@ -671,6 +671,8 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
                                   symbolic_seconds).as_dict()
         if reading.relation != "=":
             bound = _as_bound(slot, reading, seed, symbolic_seconds)
+            if bound is None:
+                bound = _value_then_bound(slot, reading, seed, symbolic_seconds)
             if bound is not None:
                 return bound
             what = "relations point both ways" if reading.relation is None else \
@@ -742,6 +744,28 @@ def _as_bound(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
                             f"is not the slot's quantity: {ev.detail}", None, _plain(ev.counterexample),
                             parsed).as_dict()
     return None
+
+
+def _value_then_bound(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
+    r"""``A = B = KL(q \| p) \ge 0``: the equalities reach the slot's quantity and what follows only
+    bounds it (a remark, as ``A = B \ge 0`` is for a single answer). The expression the equalities
+    reach is graded; None when no equality comes before the first inequality, or when it is not
+    the quantity (the chain is then left for a person as before)."""
+    from ..grading import core
+    from ..grading.result import AnswerResult
+    from ..grading.show import latex as show
+    if slot.kind == "relation" or reading.relation is None:
+        return None
+    k = next((i for i, l in enumerate(reading.links) if l.rel != "="), None)
+    if not k or reading.links[k].lhs is None:
+        return None
+    value = reading.links[k].lhs
+    ev = core.decide(slot, value, seed, symbolic_seconds)
+    if ev.status is not Status.PROVED:
+        return None
+    return AnswerResult(slot.id, "correct", ev.kind.value, ev.detail, f"correct: the equalities reach the slot's "
+                        f"quantity (step {reading.links[k].step}); what follows only bounds it: {ev.detail}", None,
+                        None, show(value)).as_dict()
 
 
 def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: float) -> dict:
