@@ -108,3 +108,27 @@ def test_a_bound_after_the_value_is_a_remark_about_it():
     # a bound with no equality before it still does not answer a value slot
     r = check_chain("ddim.marginal_var", [r"1 - \bar\alpha_{t-1} \le 1"])
     assert r["verdict"] == "unchecked"
+
+
+def test_a_class_of_student_chains_in_every_sheet_format():
+    from pathlib import Path
+
+    import yaml
+
+    from derivations import registry
+    from derivations.classroom.sheets import read_class
+    folder = Path(__file__).parent / "data" / "chains"
+    labels = yaml.safe_load((folder / "labels.yaml").read_text())
+    sheets, problems = read_class([folder / "class"], registry.slots())
+    assert not problems
+    seen = set()
+    for sheet in sheets:
+        for slot, steps in sheet.chains.items():
+            want = labels[sheet.student][slot]
+            r = check_chain(slot, steps)
+            assert (r["verdict"], r["chain"]["first_invalid_step"]) == (want["verdict"], want["first_invalid_step"]), \
+                (sheet.student, slot, r["message"])
+            if want["verdict"] == "unchecked":
+                assert r["chain"]["unchecked_steps"]
+            seen.add((sheet.student, slot))
+    assert seen == {(s, k) for s, slots in labels.items() for k in slots}
