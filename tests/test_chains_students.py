@@ -132,3 +132,15 @@ def test_a_class_of_student_chains_in_every_sheet_format():
                 assert r["chain"]["unchecked_steps"]
             seen.add((sheet.student, slot))
     assert seen == {(s, k) for s, slots in labels.items() for k in slots}
+
+
+def test_an_expectation_under_a_bare_q_is_over_every_latent():
+    # E_q[...] (no arguments) = E_{q(z1|x)}[E_{q(z2|z1)}[...]]: the same number, z1 and z2 bound
+    body = r"\log p(x|z_1) + \log p(z_1|z_2) + \log p(z_2) - \log q(z_1|x) - \log q(z_2|z_1)"
+    nested = (r"\mathbb{E}_{q(z_1|x)}[\log p(x|z_1)] - \mathbb{E}_{q(z_1|x)}\left[\mathbb{E}_{q(z_2|z_1)}[\log q(z_1|x)"
+              r" - \log p(z_1|z_2)]\right] - \mathbb{E}_{q(z_1|x)}[\mathrm{KL}(q(z_2|z_1)\|p(z_2))]")
+    r = check_chain("hvae.decomp", [rf"L(x) = \mathbb{{E}}_{{q}}\left[{body}\right]", "= " + nested])
+    assert r["verdict"] == "correct" and statuses(r) == ["proved", "proved"]
+    bad = check_chain("hvae.decomp", [rf"L(x) = \mathbb{{E}}_{{q}}\left[{body}\right]",
+                                      "= " + nested.replace(r"- \log p(z_1|z_2)", r"+ \log p(z_1|z_2)")])
+    assert bad["verdict"] == "wrong" and bad["chain"]["first_invalid_step"] == 2

@@ -134,10 +134,40 @@ def check_link(slot, lhs, rel: str, rhs, factors=None, seed: int = 0,
                         f"({type(exc).__name__}: {str(exc)[:200]})")
 
 
+def explicit_measures(expr, densities):
+    """``E_q[...]`` written without arguments as the finite models read it -- q over every latent
+    variable (the variables of the q densities), p over every variable -- written out, so that
+    those variables are bound by the expectation rather than read as free variables."""
+    if not isinstance(expr, sp.Basic) or not expr.has(Expectation):
+        return expr
+    variables = sorted({v for d in densities for v in d.variables + d.given}, key=lambda v: v.name)
+    latents = sorted({v for d in densities if d.family == "q" for v in d.variables}, key=lambda v: v.name)
+
+    def whole(e):
+        if not isinstance(e, Expectation):
+            return None
+        measure = list(e.measure)
+        if not any(isinstance(m, Density) and not m.variables for m in measure):
+            return None
+        out = []
+        for m in measure:
+            if isinstance(m, Density) and not m.variables:
+                over = latents if m.family == "q" else variables
+                if not over:
+                    return None
+                m = Density.make(m.family, over)
+            out.append(m)
+        return Expectation.make(e.body, out)
+
+    return expr.replace(lambda e: whole(e) is not None, whole)
+
+
 def _compare_structured(a, rel, b, factors, seed) -> Evidence:
-    """``structural.compare_relation``, with chained measures nested first for the finite models
-    (the rewrite rules see the sides as written: a proof by them stands)."""
-    na, nb = nest_measures(a), nest_measures(b)
+    """``structural.compare_relation``, with bare and chained measures written out and nested
+    first for the finite models (the rewrite rules see the sides as written: a proof by them
+    stands)."""
+    dens = list(factors) + [d for e in (a, b) if isinstance(e, sp.Basic) for d in e.atoms(Density)]
+    na, nb = nest_measures(explicit_measures(a, dens)), nest_measures(explicit_measures(b, dens))
     if na is a and nb is b:
         return structural.compare_relation(a, rel, b, factors, seed)
     if rel == "=":
