@@ -23,6 +23,8 @@ from .worlds import Integrated
 
 SYMBOLIC_SECONDS = 2.0
 DIAGNOSIS_SECONDS = 4.0
+ACCEPTS_SECONDS = 6.0      # a slot's own acceptance test (fdiv's region-wise proofs)
+PROBE_SECONDS = 1.0        # the float probe for values too large to evaluate
 MAX_EXPANSION_ROUNDS = 6
 
 
@@ -97,11 +99,26 @@ def _result(slot_id, verdict, ev: Evidence | None, message, parsed, started, mis
 
 
 def grade_in_process(slot_id: str, latex: str, seed: int = 0,
-                     symbolic_seconds: float = SYMBOLIC_SECONDS, diagnose: bool = True) -> AnswerResult:
+                     symbolic_seconds: float = SYMBOLIC_SECONDS, diagnose: bool = True,
+                     seconds: float | None = None) -> AnswerResult:
+    """Grade one answer here; ``seconds`` bounds the whole check (the sandbox passes a little less
+    than its own wall-clock limit, so that a slow check ends as ``unchecked`` with its reason
+    rather than by the worker being killed)."""
     started = time.perf_counter()
+    try:
+        with time_limit(seconds):
+            return _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started)
+    except CheckTimeout:
+        within = f"within {seconds:g} s" if seconds else "within its time limit"
+        return _result(slot_id, "unchecked", None, f"not checked: the check did not finish {within} "
+                       "(the answer's values are too large or too complex to evaluate in time)", None, started)
+
+
+def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerResult:
     slot = registry.get_slot(slot_id)
     try:
-        chain = parse(latex, scope_for(slot))
+        # "= A" is the answer A with its left side (the slot's quantity) left out
+        chain = parse(latex, scope_for(slot), continuation=True)
     except LimitError as exc:
         return _result(slot_id, "unchecked", None, f"not checked: {exc}", None, started)
     except DimensionError as exc:
@@ -256,13 +273,22 @@ def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECON
 
 def _too_large(answer, slot, seed) -> bool:
     """Does the answer overflow float64 at some admissible point? (e^{e^{e^{e^t}}}: the slot's own
-    checker would then spend unbounded time in high-precision arithmetic)"""
+    checker would then spend unbounded time in high-precision arithmetic.) The probe substitutes
+    15-digit floats, never exact rationals (an exact (t^{999}+1)^{999} or a tower of logs of
+    negative numbers is what it guards against); a probe that itself runs out of time counts as
+    too large."""
     from .worlds import _overflows, worlds
     try:
-        return any(_overflows(answer.xreplace(w.point)) for w in worlds([answer, slot.reference], slot.conditions,
-                                                                         n=8, seed=seed))
+        with time_limit(PROBE_SECONDS):
+            for w in worlds([answer, slot.reference], slot.conditions, n=8, seed=seed):
+                probe = answer.xreplace({s: sp.Float(v, 15) for s, v in w.point.items()})
+                if _overflows(probe):
+                    return True
+    except CheckTimeout:
+        return True
     except Exception:
         return False
+    return False
 
 
 _FLIP = {"<=": ">=", "<": ">", ">=": "<=", ">": "<", "=": "="}
@@ -368,7 +394,13 @@ def _unwrap_extremum(answer):
 def _accepts(slot, answer, fallback: Evidence | None) -> Evidence:
     """The slot's own acceptance test (set-valued slots, region-wise proofs)."""
     try:
-        ev = slot.accepts(answer)
+        with time_limit(ACCEPTS_SECONDS):
+            ev = slot.accepts(answer)
+    except CheckTimeout:
+        ev = Evidence(Status.UNCHECKED, Kind.NONE, f"the slot's own test of the answer did not finish within "
+                      f"{ACCEPTS_SECONDS:g} s")
+    except RecursionError:
+        ev = Evidence(Status.UNCHECKED, Kind.NONE, "the answer is nested too deeply for the slot's own test")
     except Exception as exc:  # a slot's checker failing must not crash grading
         ev = Evidence(Status.ERROR, Kind.NONE, f"the slot's acceptance test failed: {type(exc).__name__}")
     if ev.status in (Status.PROVED, Status.REFUTED) or fallback is None:

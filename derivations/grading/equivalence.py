@@ -188,7 +188,7 @@ def compare(answer, reference, conditions=(), integrated: Integrated | None = No
     except CheckTimeout:
         return Evidence(Status.UNCHECKED, Kind.NONE,
                         f"evaluating the answer at random points took longer than {NUMERIC_SECONDS:g} s "
-                        "(numbers too large to evaluate)", seconds=time.perf_counter() - started)
+                        "(its values are too large or too intricate to evaluate)", seconds=time.perf_counter() - started)
     if ev.status is not Status.PROVED or integrated:
         return ev
     if symbolic(answer, reference, symbolic_seconds):

@@ -67,15 +67,28 @@ def _warm() -> None:
             pass
 
 
-def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float, diagnose: bool = True) -> dict:
+def budget(timeout: float | None) -> float | None:
+    """The in-worker deadline for one answer: a little less than the sandbox's wall-clock limit, so
+    a slow check ends with its own reason (``unchecked``) before the worker has to be killed."""
+    if not timeout:
+        return None
+    return max(0.5, min(timeout - 2.0, 0.85 * timeout))
+
+
+def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float, diagnose: bool = True,
+          seconds: float | None = None) -> dict:
     from .core import grade_in_process
+    started = time.perf_counter()
     try:
         return grade_in_process(slot_id, latex, seed=seed, symbolic_seconds=symbolic_seconds,
-                                diagnose=diagnose).as_dict()
+                                diagnose=diagnose, seconds=seconds).as_dict()
     except MemoryError:
-        return _unchecked(slot_id, "the check ran out of memory", 0.0).as_dict()
+        return _unchecked(slot_id, "the check ran out of memory", time.perf_counter() - started).as_dict()
     except RecursionError:
-        return _unchecked(slot_id, "the answer is nested too deeply to check", 0.0).as_dict()
+        return _unchecked(slot_id, "the answer is nested too deeply to check", time.perf_counter() - started).as_dict()
+    except Exception as exc:   # a bug in a checker: this answer is unchecked, the run goes on
+        return _unchecked(slot_id, f"the grader failed on this answer ({type(exc).__name__}); it is left for a "
+                          "person to review", time.perf_counter() - started).as_dict()
 
 
 def _unchecked(slot_id: str, why: str, seconds: float) -> AnswerResult:
@@ -137,7 +150,7 @@ class Grader:
                 continue
             started = time.perf_counter()
             future = self.pool.schedule(_task, args=(slot_id, latex, self.seed, self.symbolic_seconds,
-                                                     self.diagnose), timeout=self.timeout)
+                                                     self.diagnose, budget(self.timeout)), timeout=self.timeout)
             pending[key] = (future, [i], started, slot_id)
         for key, (future, where, started, slot_id) in pending.items():
             result, cacheable = self._collect(future, slot_id, started)
@@ -160,7 +173,7 @@ class Grader:
             return _unchecked(slot_id, f"the check's worker died (exit code {exc.exitcode}; memory "
                               "limit or crash) and was replaced", time.perf_counter() - started), False
         except Exception as exc:  # a bug in a checker: reported, never a crash of the caller
-            return _unchecked(slot_id, f"internal error while checking ({type(exc).__name__}: {exc})",
+            return _unchecked(slot_id, f"internal error while checking ({type(exc).__name__})",
                               time.perf_counter() - started), False
 
     def grade(self, slot_id: str, latex: str) -> AnswerResult:

@@ -12,7 +12,14 @@ class UnknownName(LatexError):
     def __init__(self, name: str, what: str = "symbol", known: tuple[str, ...] = ()):
         self.name, self.what = name, what
         hint = f"; this slot knows {', '.join(known)}" if known else ""
-        super().__init__(f"unknown {what} {name}{hint}")
+        super().__init__(f"unknown {what} {clip(name)}{hint}")
+
+
+def clip(text: str, n: int = 40) -> str:
+    """At most ``n`` characters of the student's text, for a message (a 2000-letter \\text{...}
+    is named by its start, not echoed whole)."""
+    text = str(text)
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
 
 
 class LimitError(LatexError):

@@ -20,7 +20,7 @@ MAX_CHARS = 2000      # a long answer is ~200 characters; 2000 leaves room for a
 MAX_TOKENS = 600
 MAX_DEPTH = 30        # brackets and braces nested in one another
 
-_RAW = re.compile(r"\\[a-zA-Z]+|\\.|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|\s+|.", re.S)
+_RAW = re.compile(r"\\[a-zA-Z]+|\\.|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|\s+|[^\x00-\x7f]+|.", re.S)
 
 GREEK = set("""partial alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho
 sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
@@ -82,6 +82,8 @@ def raw_tokens(text: str) -> list[tuple[str, str]]:
             out.append(("space", " "))
         elif s.startswith("\\"):
             out.append(("cmd", s[1:]))
+        elif not s.isascii():
+            out.append(("foreign", s))          # Persian or Arabic words (unicode.clean keeps no other)
         elif s[0].isdigit() or (s[0] == "." and len(s) > 1):
             out.append(("num", s))
         elif s.isalpha():
@@ -137,6 +139,9 @@ def _font_word(font: str, content) -> list[Token]:
 
 
 CASES = {"cases", "dcases"}
+# Math-mode wrappers around one formula, like $...$ and \[...\]: read as if absent.
+MATH_ENVIRONMENTS = {"equation", "equation*", "displaymath", "math"}
+MATH_DELIMITERS = {"(", ")", "[", "]"}          # \( ... \) and \[ ... \]
 # \text{for} t > 0, \text{where } \epsilon \sim N(0, I): a remark after the formula, not part of it
 # ("and", "i.e." are not among them: what follows would be a second claim, not a condition)
 REMARK_WORDS = {"for", "where", "with", "if", "when", "whenever", "since", "given", "on", "s.t.",
@@ -146,6 +151,11 @@ REMARK_WORDS = {"for", "where", "with", "if", "when", "whenever", "since", "give
 TEXT_FONTS = ("text", "mathrm", "textrm", "mbox")
 CASE_WORDS = {"otherwise": "OTHERWISE", "else": "OTHERWISE", "elsewhere": "OTHERWISE",
               "if": None, "for": None, "when": None, "where": None}
+# The same words in Persian (the course's homework is Persian): "otherwise", "else", "in other
+# cases"; "if", "for", "when", "for every".
+PERSIAN_CASE_WORDS = {"درغیراینصورت": "OTHERWISE", "وگرنه": "OTHERWISE", "درسایرموارد": "OTHERWISE",
+                      "سایرموارد": "OTHERWISE", "درغیرانصورت": "OTHERWISE",
+                      "اگر": None, "برای": None, "وقتی": None, "هرگاه": None, "بهازای": None, "بهازای": None}
 MAX_CASES_DEPTH = 3
 
 
@@ -159,6 +169,11 @@ def _environment(raw, i) -> tuple[str, int]:
 def _case_word(content) -> str | None:
     """``\\text{otherwise}``, ``\\text{if }``, ``\\text{, else}`` inside a cases row: its token type
     (None: a word to drop), or "" when the text is not one of those words."""
+    if _foreign(content):
+        word = "".join(v for k, v in content if k == "foreign").replace("\u200c", "")
+        if all(k in ("foreign", "space") or v in (",", ".", "\u060c") for k, v in content):
+            return PERSIAN_CASE_WORDS.get(word, "")
+        return ""
     if any(k not in ("letter", "space") and v not in (",", ".") for k, v in content):
         return ""
     word = "".join(v for k, v in content if k == "letter")
@@ -180,6 +195,8 @@ def normalise(raw) -> list[Token]:
             continue
         if kind == "cmd" and v in ("begin", "end"):
             name, i = _environment(raw, i)
+            if name in MATH_ENVIRONMENTS:
+                continue                            # \begin{equation} X \end{equation} is X
             if name not in CASES:
                 raise LatexError(f"\\{v}{{{name}}} {'starts' if v == 'begin' else 'ends'} an environment; "
                                  "only cases is read (one formula at a time)")
@@ -209,6 +226,14 @@ def normalise(raw) -> list[Token]:
         if cases and (kind, v) == ("punct", "&"):
             out.append(_tok("AMP", v))
             continue
+        if kind == "cmd" and v in MATH_DELIMITERS:
+            continue                                # \( ... \), \[ ... \]: math-mode delimiters
+        if kind == "cmd" and v == "\\" and (not out or out[-1].type == "REL" or _relation_follows(raw, i)
+                                             or _only_filler(raw, i)):
+            continue                                # a line break inside one chain (A = \\ B) or at its end
+        if kind == "foreign":
+            raise LatexError("Persian or Arabic text outside \\text{...}: the formula is read as LaTeX; "
+                             "write words in \\text{...}")
         if kind == "cmd":
             v = RENAME.get(v, v)
             if v in REFUSED:
@@ -221,7 +246,9 @@ def normalise(raw) -> list[Token]:
                 if i < len(raw) and raw[i] == ("punct", "*"):
                     i += 1                      # \operatorname*{...}
                 content, i = _group(raw, i)
-                if v in TEXT_FONTS and out and _remark_word(content):
+                if v in TEXT_FONTS and _is_label(content, out, raw, i):
+                    continue                    # \text{Answer:} or \text{پاسخ} before the formula
+                if v in TEXT_FONTS and out and (_remark_word(content) or _foreign(content)):
                     words = "".join(x for _, x in content).strip()
                     level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
                     if level or cases or _more_prose(raw, i):
@@ -245,12 +272,16 @@ def normalise(raw) -> list[Token]:
                 out.append(_tok("REL", RELATIONS[v]))
             elif v in CMD:
                 out.append(_tok(CMD[v], v))
+            elif not v.strip():
+                raise LatexError("a lone backslash \\ with no command name after it")
             else:
-                raise LatexError(f"unknown command \\{v}")
+                raise LatexError(f"unknown command \\{v[:40]}")
             if CMD.get(v) in ("FRAC", "SQRT") or v == "sqrt":
                 _split_digits(raw, i)
             continue
         if kind == "num":
+            if i >= 2 and raw[i - 2][0] == "num" and v.startswith("."):
+                raise LatexError(f"a number with two decimal points ({raw[i - 2][1]}{v})")
             if len(v.replace(".", "")) > 40:
                 raise LimitError(f"a number with {len(v)} digits is beyond the grader's limits")
             out.append(_tok("NUMBER", v))
@@ -285,6 +316,31 @@ def normalise(raw) -> list[Token]:
     if cases:
         raise LatexError("\\begin{cases} is never closed by \\end{cases}")
     return out
+
+
+def _foreign(content) -> bool:
+    """Does a \\text{...} hold Persian or Arabic words? (prose: a remark, never part of the formula)"""
+    return any(k == "foreign" for k, _ in content)
+
+
+def _is_label(content, out, raw, i) -> bool:
+    """``\\text{Answer:}``, ``\\text{پاسخ:}`` before the formula; or Persian words there when no
+    other words follow (``\\text{اگر} t < 1 \\text{آنگاه} ...`` is a definition in prose, refused)."""
+    if out:
+        return False
+    text = "".join(v for k, v in content if k != "space").strip()
+    if not text or not any(ch.isalpha() for ch in text):
+        return False
+    return text.endswith(":") or (_foreign(content) and not _more_prose(raw, i))
+
+
+def _relation_follows(raw, i) -> bool:
+    """Is the next thing after ``raw[i - 1]`` (spacing and & aside) a relation such as = or \\le?"""
+    for k, v in raw[i:]:
+        if k == "space" or (k, v) == ("punct", "&") or (k == "cmd" and RENAME.get(v, v) in DROP):
+            continue
+        return (k == "punct" and v in "=<>") or (k == "cmd" and v in RELATIONS)
+    return False
 
 
 def _remark_word(content) -> bool:

@@ -21,6 +21,9 @@ from .objects import KL, Density, Expectation, Infimum, Supremum
 MAX_EXPONENT = 1000        # |n| in x^n
 MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
 MAX_TOWER = 2              # exponents with symbols in them nested in one another: e^{e^{t}} is 2
+MAX_DEGREE = MAX_EXPONENT  # polynomial degree of a value: (t^{1000}+1)^{1000} would be 10^6
+MAX_TERMS = MAX_EXPONENT   # terms of a sum or product with a numeric range (\sum_{i=1}^{10^{12}})
+MAX_WORD = 16              # letters in a run read as one name (TV, ELBO written without \mathrm)
 
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
 _BRACKETS = ("paren", "bracket", "braces")
@@ -62,6 +65,16 @@ class Reader:
     def __init__(self, scope: Scope):
         self.scope = scope
         self.bound: list[dict[Key, sp.Basic]] = []
+        self.limits = 0            # > 0 while reading a range or a condition, where \infty is read
+
+    def as_limit(self, t):
+        """``t`` read where \\infty is a limit, not a number: a sum's or an integral's range, or
+        a case's condition."""
+        self.limits += 1
+        try:
+            return self.value(t)
+        finally:
+            self.limits -= 1
 
     # --- entry points ---------------------------------------------------------------
     def chain(self, tree: Tree) -> Chain:
@@ -94,8 +107,11 @@ class Reader:
             raise LatexError(f"{'an expectation' if v.kind == 'E' else v.kind} without its argument")
         if isinstance(v, sp.FunctionClass) or callable(v) and not isinstance(v, sp.Basic):
             raise LatexError(f"the function {v} is used without its argument")
-        if isinstance(v, sp.Basic) and v.has(sp.zoo, sp.nan):
-            raise LatexError("the answer divides by zero")
+        if isinstance(v, sp.Basic) and v.has(sp.nan):
+            raise LatexError("the answer has no value: an indeterminate form such as 0/0, "
+                             "\\infty - \\infty or 0 \\cdot \\infty")
+        if isinstance(v, sp.Basic) and v.has(sp.zoo):
+            raise LatexError("the answer has no finite value: a division by zero or a log of 0")
         return v
 
     # --- dispatch -------------------------------------------------------------------
@@ -116,6 +132,9 @@ class Reader:
         if ty == "NUMBER":
             return sp.Rational(v) if "." in v else sp.Integer(v)
         if ty == "INFTY":
+            if not self.limits:
+                raise LatexError("\\infty is not a number: it is read only as the limit of a sum or an "
+                                 "integral (\\infty - \\infty, 1/\\infty, e^{-\\infty} have no value here)")
             return sp.oo
         key = name_key(tok)
         if key is not None:
@@ -199,10 +218,17 @@ class Reader:
         return self.value(t.children[1])
 
     def n_mul(self, t):
-        return _mul(self.value(t.children[0]), self.value(t.children[2]))
+        """``a \\cdot b / c \\cdot d``: a left-nested run, walked in a loop (no recursion per factor)."""
+        ops, node = [], t
+        while isinstance(node, Tree) and node.data in ("mul", "div"):
+            ops.append((node.data, node.children[2]))
+            node = node.children[0]
+        total = self.value(node)
+        for op, operand in reversed(ops):
+            total = (_mul if op == "mul" else _div)(total, self.value(operand))
+        return total
 
-    def n_div(self, t):
-        return _div(self.value(t.children[0]), self.value(t.children[2]))
+    n_div = n_mul
 
     def n_juxt(self, t):
         factors = []
@@ -224,7 +250,7 @@ class Reader:
                 out.append(called)
                 i += 2
                 continue
-            for j in range(len(factors), i + 1, -1):
+            for j in range(min(len(factors), i + MAX_WORD), i + 1, -1):
                 run = factors[i:j]
                 if all(isinstance(f, Tree) and f.data == "atom" and f.children[0].type == "LETTER"
                        for f in run):
@@ -339,7 +365,7 @@ class Reader:
                     raise LatexError("'otherwise' must be the last case")
                 cond = sp.true
             else:
-                sides = [self.value(x) for x in parts[0::2]]
+                sides = [self.as_limit(x) for x in parts[0::2]]
                 rels = [r.value for r in parts[1::2]]
                 if any(r not in ("<", "<=", ">", ">=", "=") for r in rels):
                     raise LatexError("a case's condition must be a comparison such as x \\ge 0")
@@ -895,24 +921,27 @@ class Reader:
                 var_tree, rel, lo_tree = inner[0].children
                 if rel.value != "=":
                     raise LatexError(f"\\{name}_{{i {rel.value} ...}} is not read")
-                lo = self.value(lo_tree)
+                lo = self.as_limit(lo_tree)
         key = name_key(var_tree)
         if key is None or key.sub or key.decor:
             raise LatexError(f"\\{name}: the index must be a letter")
         index = sp.Symbol(key.text(), integer=True)
-        hi = self.value(scripts["sup"]) if "sup" in scripts else None
+        hi = self.as_limit(scripts["sup"]) if "sup" in scripts else None
         if lo is None or hi is None:
             limits = self.scope.index_limits.get(key.text())
             if limits is None:
                 raise LatexError(f"\\{name}_{{{key.text()}}} needs its range, e.g. _{{{key.text()}=1}}^{{m}}")
             lo = limits[0] if lo is None else lo
             hi = limits[1] if hi is None else hi
+        _check_range(name, lo, hi)
         self.bound.append({key: index})
         try:
             body = self.product([self.value(p) for p in chain.children])
         finally:
             self.bound.pop()
-        return (sp.Sum if name == "sum" else sp.Product)(body, (index, lo, hi))
+        value = (sp.Sum if name == "sum" else sp.Product)(body, (index, lo, hi))
+        check_degree(value)
+        return value
 
     def n_integral(self, t):
         _, scripts_tree, body, _, dvar = t.children
@@ -934,8 +963,8 @@ class Reader:
         if set(scripts) == {"sub"} and self.is_whole_space(scripts["sub"]):
             return sp.Integral(integrand, (var, -sp.oo, sp.oo))     # \int_{\mathcal{X}}, \int_{\mathbb{R}^d}
         if scripts:
-            lo = self.value(scripts["sub"]) if "sub" in scripts else -sp.oo
-            hi = self.value(scripts["sup"]) if "sup" in scripts else sp.oo
+            lo = self.as_limit(scripts["sub"]) if "sub" in scripts else -sp.oo
+            hi = self.as_limit(scripts["sup"]) if "sup" in scripts else sp.oo
             return sp.Integral(integrand, (var, lo, hi))
         return sp.Integral(integrand, (var, -sp.oo, sp.oo))
 
@@ -1107,9 +1136,11 @@ def _mul(a, b):
     if is_matrix(a) and is_matrix(b) and a.shape[1] != b.shape[0]:
         raise DimensionError(f"{_shape(a)} times {_shape(b)}")
     try:
-        return a * b
+        product = a * b
     except (sp.ShapeError, TypeError) as exc:
         raise DimensionError(f"shapes do not match: {exc}") from None
+    check_degree(product)
+    return product
 
 
 def _div(a, b):
@@ -1126,12 +1157,14 @@ def _power(b, e):
     if is_matrix(e):
         raise LatexError("a matrix exponent")
     if e.is_Number:
-        if abs(e) > MAX_EXPONENT:
-            raise LimitError(f"the exponent {e} is beyond the grader's limit ({MAX_EXPONENT})")
-        if b.is_Number and e.is_Integer and b != 0:
-            digits = abs(int(e)) * max(len(str(abs(sp.Rational(b).p))), len(str(abs(sp.Rational(b).q))))
+        if not e.is_finite or abs(e) > MAX_EXPONENT:
+            raise LimitError(f"the exponent {short(e)} is beyond the grader's limit ({MAX_EXPONENT})")
+        if b.is_Rational and e.is_Integer and b != 0:
+            digits = abs(int(e)) * max(len(str(abs(b.p))), len(str(abs(b.q))))
             if digits > MAX_DIGITS:
-                raise LimitError(f"{b}^{e} has about {digits} digits; the limit is {MAX_DIGITS}")
+                raise LimitError(f"{short(b)}^{short(e)} has about {digits} digits; the limit is {MAX_DIGITS}")
+        if b == 0 and e == 0:
+            raise LatexError("0^0 has no value")
     elif e.is_number and b.is_number:
         pass
     elif e.has(sp.Pow) and any(a.is_Number and abs(a) > MAX_EXPONENT for a in e.atoms(sp.Number)):
@@ -1146,7 +1179,80 @@ def _power(b, e):
         raise LatexError("the answer divides by zero")
     if not e.is_Number:
         _check_tower(1 + tower(e))
-    return b ** e
+    value = b ** e
+    check_degree(value)
+    return value
+
+
+def short(x, n: int = 24) -> str:
+    """A number (or any value) as text of at most about ``n`` characters, for a message."""
+    text = str(x)
+    if len(text) <= n:
+        return text
+    if isinstance(x, sp.Integer):
+        return f"{text[:6]}...({len(text.lstrip('-'))} digits)"
+    return text[:n] + "..."
+
+
+def degree(e, memo=None) -> float:
+    """The polynomial degree a value can reach when expanded: t^{1000} is 1000, (t^{10}+1)^{10} is
+    100, t^{1000}(1+t)^{1000} is 2000; a product over a numeric range multiplies its body's.
+    Arguments of functions (log, exp, |.|) count apart: they are never expanded together."""
+    if memo is None:
+        memo = {}
+    if not isinstance(e, sp.Basic) or e.is_Number or e.is_NumberSymbol:
+        return 0
+    if e.is_Atom:
+        return 1
+    if e in memo:
+        return memo[e]
+    if isinstance(e, (sp.Pow, sp.MatPow)) and len(e.args) == 2:
+        base, exp = e.args
+        if exp.is_Number and exp.is_finite:
+            try:
+                d = float(abs(exp)) * degree(base, memo)
+            except OverflowError:
+                d = float("inf")
+        else:
+            d = max(degree(base, memo), degree(exp, memo))
+    elif isinstance(e, (sp.Mul, sp.MatMul)):
+        d = sum(degree(a, memo) for a in e.args)
+    elif isinstance(e, sp.Product):
+        body = degree(e.function, memo)
+        n = 1
+        for lim in e.limits:
+            span = lim[2] - lim[1] + 1 if len(lim) == 3 else None
+            n *= int(span) if span is not None and span.is_Integer and span > 0 else 1
+        d = body * n
+    else:
+        d = max((degree(a, memo) for a in e.args), default=0)
+    memo[e] = d
+    return d
+
+
+def check_degree(value) -> None:
+    """Refuse a value whose expansion would be beyond the grader's limits (see ``degree``)."""
+    try:
+        d = degree(value)
+    except RecursionError:
+        raise LimitError("the answer is nested too deeply to check") from None
+    if d > MAX_DEGREE:
+        raise LimitError(f"the answer has degree about {d:.0f} when multiplied out (such as (t^{{1000}}+1)^{{1000}}); "
+                         f"the limit is {MAX_DEGREE}")
+
+
+def _check_range(name: str, lo, hi) -> None:
+    """A sum or product over a numeric range of more than ``MAX_TERMS`` terms, or with a range
+    whose ends hold huge numbers (\\sum_{i=1}^{10^{12}}), is refused before SymPy tries it."""
+    for end in (lo, hi):
+        if isinstance(end, sp.Basic) and any(a.is_Number and a.is_finite and abs(a) > MAX_TERMS
+                                             for a in end.atoms(sp.Number)):
+            raise LimitError(f"\\{name} over a range with an end beyond {MAX_TERMS} "
+                             f"({short(end)}) is beyond the grader's limits")
+    if isinstance(lo, sp.Basic) and isinstance(hi, sp.Basic):
+        span = hi - lo
+        if span.is_Number and span.is_finite and span + 1 > MAX_TERMS:
+            raise LimitError(f"\\{name} of {short(span + 1)} terms is beyond the grader's limit ({MAX_TERMS})")
 
 
 def tower(e) -> int:

@@ -12,8 +12,27 @@ from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
 
-from .errors import LatexError
+from .errors import LatexError, LimitError
 from .lexer import tokenize
+
+# How deep the reader (and SymPy after it) may recurse: bracket nesting is bounded by the lexer,
+# but operators nest without brackets too (- - - t, \log \log t, \sum \sum t). The longest
+# students' answers reach ~25; thirty nested \frac{1}{...} reach ~150.
+MAX_TREE_DEPTH = 160
+_CHAINS = {"add", "sub", "juxt", "mul", "div"}     # left-nested runs the reader walks in a loop
+
+
+def tree_depth(tree) -> int:
+    """Nesting depth of a parse tree, computed without recursion; a run a + b + c counts once."""
+    best, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        if isinstance(node, Tree):
+            for i, child in enumerate(node.children):
+                same = i == 0 and node.data in _CHAINS and isinstance(child, Tree) and child.data in _CHAINS
+                stack.append((child, d if same else d + 1))
+    return best
 
 
 class _Given(Lexer):
@@ -43,12 +62,17 @@ def parse_tree(text: str, continuation: bool = False) -> Tree:
     toks = tokenize(text)
     start = "continuation" if continuation and toks and toks[0].type == "REL" else "start"
     try:
-        return parser().parse(toks, start=start)
+        tree = parser().parse(toks, start=start)
     except UnexpectedToken as exc:
         tok = exc.token
         where = _SHOW.get(tok.type, repr(str(tok.value))) if tok is not None else "the end"
         if tok is not None and tok.type == "$END":
             raise LatexError("the answer ends too early (an operator or bracket is missing its operand)") from None
         raise LatexError(f"unexpected {where} in the answer") from None
-    except UnexpectedInput as exc:
-        raise LatexError(f"cannot read the answer: {exc.__class__.__name__}") from None
+    except UnexpectedInput:
+        raise LatexError("cannot read the answer") from None
+    depth = tree_depth(tree)
+    if depth > MAX_TREE_DEPTH:
+        raise LimitError(f"operators nested {depth} deep (such as - - - t or \\log \\log t); "
+                         f"the limit is {MAX_TREE_DEPTH}")
+    return tree

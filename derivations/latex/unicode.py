@@ -3,7 +3,9 @@
 Students paste answers from word processors and chat apps: fullwidth or Persian digits,
 Cyrillic look-alikes of Latin letters, zero-width joiners, Unicode maths (α, −, ≤). Each is
 mapped to the plain LaTeX it looks like; invisible formatting characters are dropped; control
-characters (NUL included) are refused, because no answer contains one on purpose.
+characters (NUL included) are refused, because no answer contains one on purpose. Persian
+(Arabic-script) words are kept as they are: the lexer reads them as prose inside \\text{...}
+(a remark or a label) and refuses them anywhere else.
 """
 from __future__ import annotations
 
@@ -47,6 +49,11 @@ GREEK = {
 COMBINING = {"\u0304": "bar", "\u0305": "bar", "\u0303": "tilde", "\u0302": "hat"}
 
 
+def _arabic_script(ch: str) -> bool:
+    """A Persian/Arabic letter, mark or punctuation sign (kept for \\text{...}; digits are mapped)."""
+    return unicodedata.name(ch, "").startswith("ARABIC")
+
+
 def clean(text: str) -> str:
     """``text`` as plain-ASCII LaTeX, or ``LatexError`` naming the character it cannot read."""
     if not isinstance(text, str):
@@ -77,6 +84,8 @@ def clean(text: str) -> str:
                 out.append(f"\\{GREEK[folded]} ")
             elif unicodedata.category(ch) == "Zs":
                 out.append(" ")
+            elif _arabic_script(ch):
+                out.append(ch)          # Persian words: the lexer reads them as prose in \text{...} only
             else:
                 name = unicodedata.name(ch, "unnamed")
                 raise LatexError(f"character {ch!r} (U+{code:04X} {name}) is not LaTeX the grader reads")
