@@ -26,7 +26,7 @@ import sympy as sp
 
 from .. import prove, registry
 from ..evidence import Evidence, Kind, Status
-from ..latex.objects import Density, Expectation, is_structured
+from ..latex.objects import Density, is_structured
 from ..limits import CheckTimeout, time_limit
 from . import core, matrices, structural
 from .equivalence import compare
@@ -65,45 +65,6 @@ def _as_densities(expr, slot):
     return core.to_densities(core.expand(core.to_symbols(expr, slot), slot.id), slot)
 
 
-def _measure_order(measure) -> list | None:
-    """The factors of a product measure, each after the factors that draw what it is given
-    (q(z1|x) before q(z2|z1)); None when they cannot be so ordered or are not all densities."""
-    factors = list(measure)
-    if len(factors) < 2 or not all(isinstance(m, Density) and m.variables for m in factors):
-        return None
-    drawn = {v for m in factors for v in m.variables}
-    placed, order = set(), []
-    while factors:
-        ready = [m for m in factors if not (set(m.given) & drawn) - placed]
-        if not ready:
-            return None
-        order.append(ready[0])
-        placed |= set(ready[0].variables)
-        factors.remove(ready[0])
-    return order
-
-
-def nest_measures(expr):
-    """``E_{q(z1|x) q(z2|z1)}[f]`` as ``E_{q(z1|x)}[E_{q(z2|z1)}[f]]`` (the same number: the tower
-    rule), so that a variable one factor draws and another is given (z1) is bound, not read as a
-    free variable of the expression. Measures whose factors do not condition on one another, or
-    cannot be ordered, are left as written."""
-    if not isinstance(expr, sp.Basic) or not expr.has(Expectation):
-        return expr
-    if isinstance(expr, Expectation):
-        body = nest_measures(expr.body)
-        order = _measure_order(expr.measure)
-        drawn = {v for m in expr.measure if isinstance(m, Density) for v in m.variables}
-        chained = order is not None and any(set(m.given) & drawn for m in order)
-        if not chained:
-            return Expectation.make(body, expr.measure) if body is not expr.body else expr
-        for m in reversed(order):
-            body = Expectation.make(body, (m,))
-        return body
-    args = [nest_measures(a) for a in expr.args]
-    return expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
-
-
 def _structured(slot, *exprs) -> bool:
     if any(isinstance(e, sp.Basic) and (is_structured(e) or e.atoms(Density)) for e in exprs):
         return True
@@ -134,47 +95,10 @@ def check_link(slot, lhs, rel: str, rhs, factors=None, seed: int = 0,
                         f"({type(exc).__name__}: {str(exc)[:200]})")
 
 
-def explicit_measures(expr, densities):
-    """``E_q[...]`` written without arguments as the finite models read it -- q over every latent
-    variable (the variables of the q densities), p over every variable -- written out, so that
-    those variables are bound by the expectation rather than read as free variables."""
-    if not isinstance(expr, sp.Basic) or not expr.has(Expectation):
-        return expr
-    variables = sorted({v for d in densities for v in d.variables + d.given}, key=lambda v: v.name)
-    latents = sorted({v for d in densities if d.family == "q" for v in d.variables}, key=lambda v: v.name)
-
-    def whole(e):
-        if not isinstance(e, Expectation):
-            return None
-        measure = list(e.measure)
-        if not any(isinstance(m, Density) and not m.variables for m in measure):
-            return None
-        out = []
-        for m in measure:
-            if isinstance(m, Density) and not m.variables:
-                over = latents if m.family == "q" else variables
-                if not over:
-                    return None
-                m = Density.make(m.family, over)
-            out.append(m)
-        return Expectation.make(e.body, out)
-
-    return expr.replace(lambda e: whole(e) is not None, whole)
-
-
 def _compare_structured(a, rel, b, factors, seed) -> Evidence:
-    """``structural.compare_relation``, with bare and chained measures written out and nested
-    first for the finite models (the rewrite rules see the sides as written: a proof by them
-    stands)."""
-    dens = list(factors) + [d for e in (a, b) if isinstance(e, sp.Basic) for d in e.atoms(Density)]
-    na, nb = nest_measures(explicit_measures(a, dens)), nest_measures(explicit_measures(b, dens))
-    if na is a and nb is b:
-        return structural.compare_relation(a, rel, b, factors, seed)
-    if rel == "=":
-        first = structural.compare_relation(a, rel, b, factors, seed, models=0)
-        if first.status is Status.PROVED and first.kind is Kind.SYMBOLIC:
-            return first
-    return structural.compare_relation(na, rel, nb, factors, seed)
+    """``structural.compare_relation`` (which writes bare and chained measures out for the finite
+    models; the rewrite rules see the sides as written)."""
+    return structural.compare_relation(a, rel, b, factors, seed)
 
 
 def _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds) -> Evidence:

@@ -261,6 +261,79 @@ def _whole(measure, model):
     return out
 
 
+def _measure_order(measure) -> list | None:
+    """The factors of a product measure, each after the factors that draw what it is given
+    (q(z1|x) before q(z2|z1)); None when they cannot be so ordered or are not all densities."""
+    factors = list(measure)
+    if len(factors) < 2 or not all(isinstance(m, Density) and m.variables for m in factors):
+        return None
+    drawn = {v for m in factors for v in m.variables}
+    placed, order = set(), []
+    while factors:
+        ready = [m for m in factors if not (set(m.given) & drawn) - placed]
+        if not ready:
+            return None
+        order.append(ready[0])
+        placed |= set(ready[0].variables)
+        factors.remove(ready[0])
+    return order
+
+
+def nest_measures(expr):
+    """``E_{q(z1|x) q(z2|z1)}[f]`` as ``E_{q(z1|x)}[E_{q(z2|z1)}[f]]`` (the same number: the tower
+    rule), so that a variable one factor draws and another is given (z1) is bound, not read as a
+    free variable of the expression. Measures whose factors do not condition on one another, or
+    cannot be ordered, are left as written."""
+    if not isinstance(expr, sp.Basic) or not expr.has(Expectation):
+        return expr
+    if isinstance(expr, Expectation):
+        body = nest_measures(expr.body)
+        order = _measure_order(expr.measure)
+        drawn = {v for m in expr.measure if isinstance(m, Density) for v in m.variables}
+        chained = order is not None and any(set(m.given) & drawn for m in order)
+        if not chained:
+            return Expectation.make(body, expr.measure) if body is not expr.body else expr
+        for m in reversed(order):
+            body = Expectation.make(body, (m,))
+        return body
+    args = [nest_measures(a) for a in expr.args]
+    return expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
+
+
+def explicit_measures(expr, densities):
+    """``E_q[...]`` written without arguments as the finite models read it -- q over every latent
+    variable (the variables of the q densities), p over every variable -- written out, so that
+    those variables are bound by the expectation rather than read as free variables."""
+    if not isinstance(expr, sp.Basic) or not expr.has(Expectation):
+        return expr
+    variables = sorted({v for d in densities for v in d.variables + d.given}, key=lambda v: v.name)
+    latents = sorted({v for d in densities if d.family == "q" for v in d.variables}, key=lambda v: v.name)
+
+    def whole(e):
+        if not isinstance(e, Expectation):
+            return None
+        measure = list(e.measure)
+        if not any(isinstance(m, Density) and not m.variables for m in measure):
+            return None
+        out = []
+        for m in measure:
+            if isinstance(m, Density) and not m.variables:
+                over = latents if m.family == "q" else variables
+                if not over:
+                    return None
+                m = Density.make(m.family, over)
+            out.append(m)
+        return Expectation.make(e.body, out)
+
+    return expr.replace(lambda e: whole(e) is not None, whole)
+
+
+def for_models(expr, densities):
+    """``expr`` as the finite models evaluate it: bare measures written out, chained product
+    measures nested (both leave the value unchanged)."""
+    return nest_measures(explicit_measures(expr, densities))
+
+
 def free_variables(expr) -> set:
     """Random variables with no value from an enclosing expectation or KL."""
     if isinstance(expr, Density):
@@ -269,7 +342,7 @@ def free_variables(expr) -> set:
         bound = {v for m in expr.measure if isinstance(m, Density) for v in m.variables}
         inner = free_variables(expr.body) - bound
         given = {v for m in expr.measure if isinstance(m, Density) for v in m.given}
-        return inner | given
+        return inner | (given - bound)      # q(z1|x) q(z2|z1): z1 is drawn, not given from outside
     if isinstance(expr, KL):
         a, b = expr.args
         return (set(a.given) | set(b.given)) | (free_variables(a) | free_variables(b)) - set(a.variables)
@@ -301,17 +374,19 @@ def compare_forms(answer, references, seed: int = 0, models: int = MODELS, model
                             "equal by the rewrite rules (KL definition, log of a product, the model's "
                             "chain rule, linearity of E, marginalisation)", seconds=time.perf_counter() - started)
     best = None
+    answer_m = for_models(answer, all_dens)
     for reference in references:
+        ref_m = for_models(reference, all_dens)
         rng = random.Random(seed)
         ok, example = True, None
         try:
             with mpmath.workdps(DIGITS):
                 for i in range(models):
                     model = make_model(structure or _densities(reference), all_dens, rng, 2 + i % 2)
-                    free = sorted(free_variables(answer) | free_variables(reference), key=lambda s: s.name)
+                    free = sorted(free_variables(answer_m) | free_variables(ref_m), key=lambda s: s.name)
                     for values in itertools.product(*(model.support[v] for v in free)):
                         assign = dict(zip(free, values))
-                        a, r = evaluate(answer, model, assign), evaluate(reference, model, assign)
+                        a, r = evaluate(answer_m, model, assign), evaluate(ref_m, model, assign)
                         if abs(a - r) > TOL * max(1, abs(r)):
                             ok = False
                             example = {"model": i, "support size": 2 + i % 2,
@@ -392,6 +467,7 @@ def compare_relation(lhs, rel: str, rhs, factors=(), seed: int = 0, models: int 
             pass
     sides = [e for e in (lhs, rhs) if isinstance(e, sp.Basic)]
     all_dens = factors + _densities(*sides)
+    lhs, rhs = for_models(lhs, all_dens), for_models(rhs, all_dens)
     rng = random.Random(seed)
     try:
         with mpmath.workdps(DIGITS):
