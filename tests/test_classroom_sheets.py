@@ -147,3 +147,10 @@ def test_review_cells_cannot_become_spreadsheet_formulas():
     from derivations.classroom.sheets import Problem
     text = review_csv([], [Problem("s.yaml", "unknown slot id", "s1", '=HYPERLINK("http://x")')]).decode()
     assert "'=HYPERLINK" in text
+
+
+def test_a_parenthesised_remark_after_a_step_is_dropped_but_a_function_argument_is_kept():
+    from derivations.classroom.sheets import chain_steps
+    assert chain_steps([r"\ge \mathbb{E}[\log w] \quad (\text{Jensen})", r"= a (\text{by Bayes})."]) == \
+        [r"\ge \mathbb{E}[\log w]", "= a"]
+    assert chain_steps([r"= f(\text{x})"]) == [r"= f(\text{x})"]

@@ -16,7 +16,8 @@ _LEADING_REL = re.compile(r"^(?:&|\s)*(?:=|<|>|\\le(?:q|qslant)?(?![A-Za-z])|\\g
                           r"\\leqslant|\\geqslant)")
 _ANNOTATION = re.compile(r"\s*(?:\\q?quad|\\hspace\*?\{[^{}]*\})(?:\\q?quad|\\hspace\*?\{[^{}]*\}|\\[,;:!]|~|\s)*"
                          r"\\(?:text|textrm|mbox|textit|emph)\{[^{}]*\}\s*[.,]?\s*$"
-                         r"|\s*\\(?:text|textrm|mbox)\{\s*\([^{}]*\)\s*\}\s*[.,]?\s*$")
+                         r"|\s*\\(?:text|textrm|mbox)\{\s*\([^{}]*\)\s*\}\s*[.,]?\s*$"
+                         r"|(?:\\q?quad|\\[,;:!]|~|\s)+\(\s*\\(?:text|textrm|mbox|textit)\{[^{}]*\}\s*\)\s*[.,]?\s*$")
 
 
 def display_rows(text: str) -> list[str] | None:
