@@ -14,6 +14,7 @@ from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
 from ..latex import UnknownName, DimensionError, LatexError, LimitError, for_slot, parse
+from ..latex.errors import clip
 from ..latex.objects import Extremum, is_structured
 from . import matrices, mutations, structural
 from .equivalence import compare, numeric
@@ -23,7 +24,10 @@ from .worlds import Integrated
 
 SYMBOLIC_SECONDS = 2.0
 DIAGNOSIS_SECONDS = 4.0
-ACCEPTS_SECONDS = 6.0      # a slot's own acceptance test (fdiv's region-wise proofs)
+ACCEPTS_SECONDS = 10.0     # a slot's own acceptance test (fdiv's region-wise proofs)
+# Constants numeric evidence cannot see past: at 50 digits with a relative tolerance of 1e-28, a
+# term such as 10^{-40} (or a condition p_d > p_g + 10^{-40}) is invisible at every sampled point.
+TINY, HUGE = sp.Rational(1, 10**15), sp.Integer(10**15)
 PROBE_SECONDS = 1.0        # the float probe for values too large to evaluate
 MAX_EXPANSION_ROUNDS = 6
 
@@ -144,6 +148,13 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
         if ev.status is not Status.PROVED:
             break
     last = outcomes[-1]
+    if last.status is Status.PROVED and last.kind not in (Kind.SYMBOLIC, Kind.SYMBOLIC_FAMILY):
+        extreme = next((c for m in members for c in extreme_constants(m)), None)
+        if extreme is not None:
+            return _result(slot_id, "unchecked", last, f"not checked: the answer agrees with the reference "
+                           f"numerically ({last.detail}), but it holds the constant {clip(show_latex(extreme), 30)}, "
+                           "too small or too large for numeric checks to see; without a symbolic proof it is "
+                           "not accepted", parsed, started)
     if last.status is Status.PROVED:
         what = "" if len(members) == 1 else f" (all {len(members)} members of the chain)"
         return _result(slot_id, "correct", last, f"correct{what}: {last.detail}", parsed, started)
@@ -161,6 +172,32 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
     if last.status is Status.ERROR:
         return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
     return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
+
+
+def extreme_constants(expr, limit: int = 4000) -> list:
+    """Constants in ``expr`` numeric checks cannot resolve: a rational with more than 15 digits
+    (10^{-40}, or 1 + 10^{-40} in an exponent) or a constant subexpression below ``TINY`` or above
+    ``HUGE`` in size (e^{-1000})."""
+    if not isinstance(expr, sp.Basic):
+        return []
+    out = []
+    try:
+        with time_limit(PROBE_SECONDS):
+            for k, node in enumerate(sp.preorder_traversal(expr)):
+                if k > limit:
+                    break
+                if not isinstance(node, sp.Basic):
+                    continue
+                if node.is_Rational:
+                    if node != 0 and (abs(node.p) > HUGE or node.q > HUGE):
+                        out.append(node)
+                elif node.is_number and not node.is_Atom and not isinstance(node, sp.Tuple):
+                    v = node.evalf(20)
+                    if v.is_Number and v != 0 and not TINY <= abs(v) <= HUGE:
+                        out.append(node)
+    except (CheckTimeout, TypeError, ValueError, ArithmeticError, RecursionError):
+        return out
+    return out
 
 
 def uses_densities(slot) -> bool:

@@ -1174,7 +1174,9 @@ def _power(b, e):
             raise LatexError("a matrix to a non-integer power")
         if b.shape[0] != b.shape[1]:
             raise DimensionError("a power of a non-square matrix")
-        return b ** e
+        value = b ** e
+        check_degree(value)
+        return value
     if b == 0 and e.is_negative:
         raise LatexError("the answer divides by zero")
     if not e.is_Number:
