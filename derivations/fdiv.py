@@ -51,10 +51,25 @@ def in_densities(expr) -> sp.Expr:
     e = e.replace(lambda x: isinstance(x, (sp.sign, sp.Heaviside)),
                   lambda x: x.func(sp.factor(sp.together(x.args[0])) * p_g, *x.args[1:]))
     e = cancel_radicals(sp.cancel(e)) if not e.has(sp.log, sp.exp, sp.Piecewise) else e
+    e = _no_leading_minus(e)
     return e.replace(lambda x: isinstance(x, sp.Function) and not isinstance(x, (sp.sign, sp.Heaviside,
                                                                                sp.Piecewise))
                      and isinstance(x.args[0], sp.Expr) and not x.args[0].is_Atom,
                      lambda x: x.func(sp.factor(sp.cancel(sp.together(x.args[0]))), *x.args[1:]))
+
+
+def _no_leading_minus(e) -> sp.Expr:
+    """-(p_g - p_d)/(p_d + p_g) -> (p_d - p_g)/(p_d + p_g): the -1 taken into a sum factor."""
+    c, rest = e.as_coeff_Mul()
+    if not e.is_Mul or not c.is_negative:
+        return e
+    factors = list(sp.Mul.make_args(rest))
+    negatives = lambda f: sum(1 for a in f.args if a.could_extract_minus_sign())
+    for i, f in enumerate(factors):
+        if f.is_Add and 2 * negatives(f) >= len(f.args):
+            factors[i] = sp.Add(*(-a for a in f.args))
+            return sp.Mul(-c, *factors)
+    return e
 
 
 def ratio_text(region) -> str:
@@ -116,7 +131,7 @@ def representative(pointwise: Pointwise) -> sp.Expr | None:
         return chosen[0][0]
     scale = chosen[-1][0]
     for cut in {reg.lo for _, reg in chosen if reg.lo != 0}:
-        if scale.is_positive and all(sp.simplify(e - scale * sp.sign(reg.sample() - cut)) == 0
+        if scale.is_nonzero and all(sp.simplify(e - scale * sp.sign(reg.sample() - cut)) == 0
                                      for e, reg in chosen):
             return scale * sp.sign(t - cut)
     merged: list[list] = []  # [expression, upper end of its run of regions]

@@ -24,6 +24,7 @@ from .symbols import as_expr
 from sympy.calculus.util import continuous_domain
 
 from .fdiv_pieces import Region, breakpoints, is_smooth, regions, resolve
+from .limits import CheckTimeout, time_limit
 
 oo = sp.oo
 T_DOMAIN = sp.Interval.open(0, oo)
@@ -228,27 +229,35 @@ def _t_set(cond, t) -> sp.Set:
     return found
 
 
+SOLVE_SECONDS = 8.0   # one solveset call; SymPy's radical solver can run without end
+
+
+def bounded(call, seconds: float = SOLVE_SECONDS):
+    """call() within a wall-clock limit: None when it runs out or SymPy raises on the way."""
+    try:
+        with time_limit(seconds):
+            return call()
+    except (CheckTimeout, TypeError, NotImplementedError, ValueError, RecursionError):
+        return None
+
+
 def solve_t(eq, t) -> sp.Set | None:
     """The t > 0 where ``eq`` (an expression = 0, or a relational) holds, or None.
 
-    Roots of t (t^(1/3), from a loss with powers) defeat solveset, sometimes with a TypeError:
-    then the problem is solved in s = t^(1/m) > 0, m the lcm of the root orders, and mapped back
-    by s -> s^m (increasing, so intervals map to intervals)."""
-    try:
-        found = sp.solveset(eq, t, T_DOMAIN)
-    except (TypeError, NotImplementedError, ValueError):
-        found = None
+    Roots of t (t^(1/3), from a loss with powers) defeat solveset (a TypeError, or a radical
+    solver that does not stop): then the problem is solved in s = t^(1/m) > 0, m the lcm of the
+    root orders, and mapped back by s -> s^m (increasing, so intervals map to intervals)."""
     m = sp.ilcm(1, 1, *(p.exp.q for p in eq.atoms(sp.Pow) if p.base == t and p.exp.is_Rational))
-    if (found is None or isinstance(found, sp.ConditionSet)) and m > 1:
+    found = None
+    if m > 1:
         s = sp.Dummy("s", positive=True)
-        try:
-            in_s = sp.solveset(eq.subs(t, s ** m), s, T_DOMAIN)
-        except (TypeError, NotImplementedError, ValueError):
-            in_s = None
-        if in_s is not None and not isinstance(in_s, sp.ConditionSet):
+        in_s = bounded(lambda: sp.solveset(eq.subs(t, s ** m), s, T_DOMAIN))
+        if isinstance(in_s, (sp.FiniteSet, type(sp.S.EmptySet))):
+            found = sp.FiniteSet(*(x ** m for x in in_s))
+        elif in_s is not None and not isinstance(in_s, sp.ConditionSet):
             found = sp.imageset(sp.Lambda(s, s ** m), in_s)
-            if isinstance(found, sp.ImageSet) and isinstance(in_s, sp.FiniteSet):
-                found = sp.FiniteSet(*(x ** m for x in in_s))
+    if found is None or isinstance(found, (sp.ConditionSet, sp.ImageSet)):
+        found = bounded(lambda: sp.solveset(eq, t, T_DOMAIN))
     if found is None or isinstance(found, (sp.ConditionSet, sp.ImageSet)):
         return None
     return found
@@ -284,18 +293,21 @@ def _plain_root(root) -> sp.Expr:
 
 
 def _without_abs(root, t) -> list[sp.Expr]:
-    """A root with Abs(X) in t stands for X or -X depending on t: both branches are real points,
-    and extra real points only add attained values (upper bounds) to the candidates, so both are
-    kept; every Abs goes (the minimum then needs no case split inside a region)."""
-    roots = [root]
-    while True:
-        absent = [r for r in roots if any(a.has(t) for a in r.atoms(sp.Abs))]
-        if not absent:
-            return roots
-        r = absent[0]
-        a = next(a for a in r.atoms(sp.Abs) if a.has(t))
-        roots.remove(r)
-        roots += [cancel_radicals(sp.simplify(r.xreplace({a: sign * a.args[0]}))) for sign in (1, -1)]
+    """A root with Abs(X) in t stands for X or -X depending on t. Where both branches are real
+    for every t, both are kept (extra real points only add attained values, upper bounds, to the
+    candidates) and the Abs goes, so the minimum needs no case split inside a region; a branch
+    that is complex for some t (|log t|^(1/3) -> (log t)^(1/3)) leaves the root as it is."""
+    roots, done = [root], []
+    while roots:
+        r = roots.pop()
+        a = next((a for a in r.atoms(sp.Abs) if a.has(t)), None)
+        branches = [] if a is None else [cancel_radicals(sp.simplify(r.xreplace({a: sign * a.args[0]})))
+                                         for sign in (1, -1)]
+        if branches and all(_numerically_real(b, t) for b in branches):
+            roots += branches
+        else:  # |log t|^(1/3) sign(log t): a branch would be complex for some t; keep it whole
+            done.append(r)
+    return done
 
 
 def _real_roots(found, t=None) -> sp.FiniteSet | None:
@@ -345,6 +357,19 @@ def _drop_positive_factors(slope) -> sp.Expr:
     return sp.Mul(*[f for f in sp.Mul.make_args(sp.factor_terms(num)) if f.is_positive is not True])
 
 
+def _power_factors(expr, alpha):
+    """expr = c * prod b_i^(e_i), with c free of alpha and e_i rational: (c, [(b_i, e_i)])."""
+    expr = sp.factor(expr)
+    c, rest = expr.as_independent(alpha, as_Add=False)
+    out = []
+    for f in sp.Mul.make_args(rest):
+        b, e = f.as_base_exp()
+        if not e.is_Rational:
+            return c, []
+        out.append((b, e))
+    return c, out
+
+
 def _power_roots(eq, alpha, t) -> sp.Set | None:
     """The real zeros of eq = c_A P(alpha)^k t + c_B Q(alpha)^k (k >= 2), or None for another form.
 
@@ -352,20 +377,30 @@ def _power_roots(eq, alpha, t) -> sp.Set | None:
     for even k, Q = +-w P when r > 0 and nothing when r < 0; plus the common zeros of P and Q.
     (t (1 - alpha)^3 = (1 + alpha)^3 gives (1 + alpha)/(1 - alpha) = t^(1/3), where solveset
     would give Cardano's formula.)"""
-    poly = sp.Poly(eq, t)
-    if poly.degree() != 1:
+    A, B = sp.S.Zero, sp.S.Zero
+    for term in sp.Add.make_args(sp.expand_mul(eq)):
+        rest, in_t = term.as_independent(t, as_Add=False)
+        if in_t == t:
+            A += rest
+        elif in_t == 1:
+            B += rest
+        else:
+            return None
+    (ca, fa), (cb, fb) = _power_factors(A, alpha), _power_factors(B, alpha)
+    exps = [sp.Rational(m) for _, m in fa + fb]
+    if not fa or not fb or not all(e.is_Rational and e > 0 for e in exps):
         return None
-    (ca, fa), (cb, fb) = (sp.factor_list(c, alpha) for c in poly.all_coeffs())
-    k = 0
-    for _, mult in fa + fb:
-        k = sp.igcd(k, mult)
-    if k < 2 or not fa or not fb or not (ca.is_number and cb.is_number) or ca == 0 or cb == 0:
+    k = sp.Rational(sp.igcd(*(e.p for e in exps), 0), sp.ilcm(*(e.q for e in exps), 1))
+    if k <= 1 or not (ca.is_number and cb.is_number) or ca == 0 or cb == 0:
         return None
-    P = sp.Mul(*(b ** (m // k) for b, m in fa))
-    Q = sp.Mul(*(b ** (m // k) for b, m in fb))
+    P = sp.Mul(*(b ** (m / k) for b, m in fa))
+    Q = sp.Mul(*(b ** (m / k) for b, m in fb))
     r = sp.nsimplify(-ca / cb)
-    w = (abs(r) * t) ** sp.Rational(1, k)
-    ratios = ([sp.sign(r) * w] if k % 2 else [w, -w] if r > 0 else [])
+    w = (abs(r) * t) ** (1 / k)
+    if not k.is_Integer:  # a real power of a base needs the base >= 0: Q/P >= 0
+        ratios = [w] if r > 0 else []
+    else:
+        ratios = [sp.sign(r) * w] if k % 2 else [w, -w] if r > 0 else []
     found = sp.solveset(sp.gcd(P, Q), alpha, sp.S.Reals)
     for v in ratios:
         found = found | sp.solveset(Q - v * P, alpha, sp.S.Reals)
@@ -375,19 +410,19 @@ def _power_roots(eq, alpha, t) -> sp.Set | None:
 def _stationary_points(slope, alpha, interval, t) -> sp.FiniteSet:
     """Every real zero of the slope in closed form, or ``AnalysisError``.
 
-    Tried in turn: solveset over the reals and over the piece; with exp in place of trig and
-    hyperbolic functions; and first, for a polynomial A(alpha) t + B(alpha) with A, B constants
+    Tried in turn: solveset over the reals and over the piece; with exp in place of hyperbolic
+    functions; and first, for a polynomial A(alpha) t + B(alpha) with A, B constants
     times k-th powers, by taking k-th roots (``_power_roots``).
     """
     eq = _drop_positive_factors(slope)
     tries = [lambda: sp.solveset(eq, alpha, sp.S.Reals), lambda: sp.solveset(eq, alpha, interval)]
-    if eq.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sin, sp.cos, sp.tan):
+    if eq.has(sp.tanh, sp.sinh, sp.cosh, sp.coth) and not eq.has(sp.sin, sp.cos, sp.tan):
         tries.append(lambda: sp.solveset(eq.rewrite(sp.exp), alpha, sp.S.Reals))
-    if t is not None and eq.has(t) and eq.is_polynomial(alpha, t) and sp.degree(eq, alpha) > 2:
+    if t is not None and eq.has(t) and (not eq.is_polynomial(alpha) or sp.degree(eq, alpha) > 2):
         tries.insert(0, lambda: _power_roots(eq, alpha, t))
     last = None
     for attempt in tries:
-        last = attempt()
+        last = bounded(attempt)
         if last is None:
             continue
         listed = [e for fs in (last.atoms(sp.FiniteSet) | ({last} if isinstance(last, sp.FiniteSet) else set()))
@@ -421,6 +456,12 @@ def _link(h, alpha):
     """(g(alpha), inverse) when ``h`` depends on alpha only through one g(alpha) of ``LINKS``
     (g odd, so g(-alpha) = -g(alpha) is caught too); else None."""
     atoms = {a for a in h.atoms(sp.Function) if a.has(alpha)}
+    powers = {p.exp for p in h.atoms(sp.Pow) if p.base == alpha}
+    k = sp.igcd(0, *powers) if powers and all(e.is_Integer and e > 0 for e in powers) else 0
+    if k >= 3 and k % 2 == 1:  # alpha^3 (odd, so increasing): u = alpha^3, alpha = real cube root
+        u = sp.Dummy("u", real=True)
+        if not h.subs(alpha ** k, u).has(alpha):
+            return alpha ** k, lambda x, k=k: sp.real_root(x, k), u
     if len(atoms) != 1:
         return None
     g = atoms.pop()
@@ -434,13 +475,13 @@ def _linked_candidates(h, piece: Region, alpha, t, link):
     """The piece solved in u = g(alpha) on (g(lo), g(hi)), and mapped back: a minimiser u* is
     alpha = g^{-1}(u*), a limit at an end of g's image is the limit at the piece's end."""
     g, inverse, u = link
-    lo, hi = (g.func(e) if e.is_finite else sp.limit(g.func(alpha), alpha, e) for e in (piece.lo, piece.hi))
+    lo, hi = (g.subs(alpha, e) if e.is_finite else sp.limit(g, alpha, e) for e in (piece.lo, piece.hi))
     image = Region(lo, hi)
     found, stationary, flat = _piece_candidates(h.subs(g, u), image, u, t)
     back = {lo: piece.lo, hi: piece.hi}
 
     def alpha_of(x):
-        return _plain_root(inverse(x))
+        return _plain_root(inverse(x)) if isinstance(inverse, type) else inverse(x)
 
     out = []
     for c in found:
@@ -479,6 +520,8 @@ def _piece_candidates(h, piece: Region, alpha, t):
     roots = _stationary_points(slope, alpha, interval, t)
     stationary = []
     for root in roots:
+        if _extraneous(slope, alpha, root, t):
+            continue
         valid = T_DOMAIN - _poles(root, t)
         if piece.lo.is_finite:
             valid = valid & _t_set(sp.StrictGreaterThan(root, piece.lo), t)
@@ -489,6 +532,22 @@ def _piece_candidates(h, piece: Region, alpha, t):
         found.append(Candidate(tidy(h.subs(alpha, root)), f"{alpha} = {root}", sp.FiniteSet(root), valid))
         stationary.append(Stationary(piece, h, root, valid))
     return found, stationary, flat
+
+
+def _extraneous(slope, alpha, root, t) -> bool:
+    """A root that solveset found by squaring (sqrt(a - 1) t = -sqrt(a + 1) 'solved' as
+    a = (t^2 + 1)/(t^2 - 1)) and that zeroes the slope at none of the probe t where it is real.
+    Dropping it loses nothing: it is not a stationary point."""
+    probes = REAL_PROBE_T if t is not None and root.has(t) else (None,)
+    for v in probes:
+        at = root if v is None else root.subs(t, v)
+        x = sp.N(at, 30)
+        if not x.is_number or x.has(sp.nan, sp.zoo, oo, -oo) or abs(sp.im(x)) > 1e-20:
+            continue
+        value = sp.N((slope if v is None else slope.subs(t, v)).subs(alpha, sp.re(x)), 30)
+        if not value.is_number or abs(value) <= sp.Float(10) ** -15 * (1 + abs(sp.re(x))):
+            return False
+    return True
 
 
 def _flat_at(slope, piece: Region, alpha, t) -> set:

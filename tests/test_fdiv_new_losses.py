@@ -154,3 +154,34 @@ def test_no_closed_form_message_is_short():
     with pytest.raises(AnalysisError) as info:
         analyse(sp.log(1 + (1 - a) ** 2), prove=False)
     assert "no closed-form solution" in str(info.value) and len(str(info.value)) < 400
+
+
+# --- powers: k-th roots with rational k, odd powers of alpha, roots found by squaring ----------
+def test_fractional_power_hinge():
+    """max(0, 1 - a)^(5/2): t (1 - a)^(3/2) = (1 + a)^(3/2), so (1 + a)/(1 - a) = t^(2/3) and
+    f = -4 sqrt(2) t/(t^(2/3) + 1)^(3/2). (Before: no closed form; then a solveset hang.)"""
+    res = analyse(sp.Max(0, 1 - a) ** sp.Rational(5, 2), prove=False)
+    _proved(res.accepts_f(-4 * sp.sqrt(2) * t / (t ** sp.Rational(2, 3) + 1) ** sp.Rational(3, 2)))
+
+
+def test_odd_power_link_gives_a_real_cube_root():
+    """e^{-a^3} is e^{-u} in u = a^3: u* = log(t)/2, a* its REAL cube root (the principal root
+    log(t)^(1/3) is complex for t < 1), f = -2 sqrt(t)."""
+    res = analyse(sp.exp(-a ** 3), prove=False)
+    _proved(res.accepts_f(-2 * sp.sqrt(t)))
+    for v in (sp.Rational(1, 5), sp.S(5)):
+        x = sp.N(res.dstar_t.subs(t, v))
+        assert x.is_real and abs(x ** 3 - sp.N(sp.log(v) / 2)) < 1e-12
+
+
+def test_extraneous_roots_are_dropped():
+    """|1 - a|^(3/2): on a > 1 solveset 'solves' t sqrt(a - 1) = -sqrt(a + 1) by squaring;
+    that root is not stationary and must not become a candidate (before: a crossing error)."""
+    res = analyse(sp.Abs(1 - a) ** sp.Rational(3, 2), prove=False)
+    _proved(res.accepts_f(-2 * sp.sqrt(2) * t / sp.sqrt(t ** 2 + 1)))
+
+
+def test_reversed_zero_one_dstar_is_minus_sign():
+    res = analyse(sp.Piecewise((1, a >= 0), (0, True)), prove=False)
+    assert sp.simplify(res.dstar_t + sp.sign(t - 1)) == 0
+    assert res.calibration[0] == "reversed"
