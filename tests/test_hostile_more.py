@@ -33,7 +33,8 @@ def reference_of(latex, slot="gan.square.f"):
     (SQUARE + r" + e^{-\infty}", "is not a number"), (r"\infty - \infty", "is not a number"),
     (r"\begin{cases} \infty & t > 1 \\ 0 & \text{otherwise}\end{cases}", "is not a number"),
     (r"0^0", "0^0 has no value"), (r"\log 0", "no finite value"), (r"\log(t - t)", "no finite value"),
-    (r"\frac{0}{0}", "divides by zero"),
+    (r"\frac{0}{0}", "divides by zero"), (r"\sqrt{999 = t}", "inside brackets"),     # was a TypeError
+    (r"\log(\sum_{i=1}^{t = 10^{40}} t)", "inside brackets"),
     ("t" + "\\", "lone backslash"), ("1.5.5", "two decimal points"), (r"1 \\ 2", "breaks the line"),
     (r"\frac{-4t}{1+t} \\ \frac{-4t}{1+t}", "breaks the line"),
     ("\u062c\u0648\u0627\u0628 = " + SQUARE, "outside \\text"),

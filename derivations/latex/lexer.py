@@ -134,7 +134,7 @@ def _font_word(font: str, content) -> list[Token]:
         return [_tok("WORD", WORD_SYNONYMS.get(word, word))]
     if font in ("mathbf", "mathrm", "operatorname"):
         return normalise(content)          # \mathbf{\mu}, \boldsymbol{\Sigma}: the font is dropped
-    text = " ".join(parts)
+    text = " ".join("".join(v if k != "space" else " " for k, v in content).split())
     raise LatexError(f"prose is not an answer: {text[:40]!r}")
 
 

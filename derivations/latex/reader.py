@@ -180,13 +180,13 @@ class Reader:
         items = self.items(t.children[1])
         if len(items) != 1 or items[0][0] is not None:
             raise LatexError("a list {a, b} is not a value")
-        return items[0][1]
+        return _no_relation(items[0][1])
 
     def n_paren(self, t):
         items = self.items(t.children[1])
         if len(items) != 1:
             raise LatexError("a tuple (a, b) is not a value")
-        return items[0][1]
+        return _no_relation(items[0][1])
 
     n_bracket = n_paren
 
@@ -194,7 +194,7 @@ class Reader:
         items = self.items(t.children[1])
         if len(items) != 1:
             raise LatexError(r"a set \{a, b\} is not a value")
-        return items[0][1]
+        return _no_relation(items[0][1])
 
     def n_add(self, t):
         terms, sign = [], []
@@ -1107,6 +1107,13 @@ def _apply(f, args):
     return f(*args)
 
 
+def _no_relation(v):
+    """A bracket's content where a value is expected: ``\\sqrt{a = b}``, ``\\log(t > 0)`` are refused."""
+    if isinstance(v, sp.core.relational.Relational) or isinstance(v, tuple):
+        raise LatexError("a relation (=, <, ~) inside brackets where a value is expected")
+    return v
+
+
 def _check_operands(*xs):
     for x in xs:
         if not isinstance(x, sp.Basic):
@@ -1188,12 +1195,14 @@ def _power(b, e):
 
 def short(x, n: int = 24) -> str:
     """A number (or any value) as text of at most about ``n`` characters, for a message."""
-    text = str(x)
-    if len(text) <= n:
-        return text
-    if isinstance(x, sp.Integer):
+    if isinstance(x, sp.Integer) and abs(x) > 10**n:
+        text = str(x)
         return f"{text[:6]}...({len(text.lstrip('-'))} digits)"
-    return text[:n] + "..."
+    try:
+        text = sp.latex(x) if isinstance(x, sp.Basic) else str(x)
+    except Exception:                                    # never let a message fail
+        text = type(x).__name__
+    return text if len(text) <= n else text[:n] + "..."
 
 
 def degree(e, memo=None) -> float:
@@ -1247,6 +1256,8 @@ def _check_range(name: str, lo, hi) -> None:
     """A sum or product over a numeric range of more than ``MAX_TERMS`` terms, or with a range
     whose ends hold huge numbers (\\sum_{i=1}^{10^{12}}), is refused before SymPy tries it."""
     for end in (lo, hi):
+        if isinstance(end, (sp.core.relational.Relational, tuple)) or is_matrix(end):
+            raise LatexError(f"\\{name}: the ends of its range must be numbers")
         if isinstance(end, sp.Basic) and any(a.is_Number and a.is_finite and abs(a) > MAX_TERMS
                                              for a in end.atoms(sp.Number)):
             raise LimitError(f"\\{name} over a range with an end beyond {MAX_TERMS} "
