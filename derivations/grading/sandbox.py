@@ -72,7 +72,7 @@ def budget(timeout: float | None) -> float | None:
     a slow check ends with its own reason (``unchecked``) before the worker has to be killed."""
     if not timeout:
         return None
-    return max(0.5, min(timeout - 2.0, 0.85 * timeout))
+    return max(0.5 * timeout, min(timeout - 1.0, 0.85 * timeout))
 
 
 def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float, diagnose: bool = True,
