@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
-from .tasks import Task, collect, run, unchecked
+from ..grading.sandbox import budget
+from .tasks import SEED, SYMBOLIC_SECONDS, Task, collect, run, unchecked
 
 _POOLS: dict = {}
 _LOCK = threading.Lock()
@@ -49,7 +50,8 @@ def grade_on_worker(slot: str, kind: str, payload, timeout: float) -> tuple[dict
     task = Task(slot, kind, payload)
     started = time.perf_counter()
     grader = _local_grader(timeout)
-    future = grader.submit(run, slot, kind, payload, timeout=task.timeout(timeout))
+    limit = task.timeout(timeout)
+    future = grader.submit(run, slot, kind, payload, SEED, SYMBOLIC_SECONDS, budget(limit), timeout=limit)
     return collect(future, task, task.timeout(timeout), started)
 
 

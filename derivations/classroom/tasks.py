@@ -17,6 +17,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 
+from ..grading.sandbox import budget
+
 SEED = 0
 SYMBOLIC_SECONDS = 2.0
 CHAIN_TIMEOUT_FACTOR = 6           # a chain gets up to this many answers' time
@@ -44,14 +46,18 @@ class Task:
         return base
 
 
-def run(slot: str, kind: str, payload, seed: int = SEED, symbolic_seconds: float = SYMBOLIC_SECONDS) -> dict:
-    """Grade one task in this (sandboxed worker) process."""
+def run(slot: str, kind: str, payload, seed: int = SEED, symbolic_seconds: float = SYMBOLIC_SECONDS,
+        seconds: float | None = None) -> dict:
+    """Grade one task in this (sandboxed worker) process; ``seconds`` bounds a single answer's
+    whole check (``sandbox.budget``: a little under the worker's limit, so a slow answer ends
+    ``unchecked`` with its reason instead of its worker being killed)."""
     try:
         if kind == "chain":
             from .chains import check_chain
             return check_chain(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds)
         from ..grading.core import grade_in_process
-        return grade_in_process(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds).as_dict()
+        return grade_in_process(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds,
+                                seconds=seconds).as_dict()
     except MemoryError:
         return unchecked(slot, "the check ran out of memory")
     except RecursionError:
@@ -74,7 +80,7 @@ def collect(future, task: Task, timeout: float, started: float) -> tuple[dict, b
     except ProcessExpired as exc:
         why = f"the check's worker died (exit code {exc.exitcode}; memory limit or crash) and was replaced"
     except Exception as exc:  # a checker's bug: reported for review, never a crash of the class run
-        why = f"internal error while checking ({type(exc).__name__}: {str(exc)[:200]})"
+        why = f"internal error while checking ({type(exc).__name__}); the answer is left for a person"
     return unchecked(task.slot, why, time.perf_counter() - started), False
 
 
@@ -97,7 +103,8 @@ class ProcessExecutor:
         pending = {}
         for task in tasks:
             t = task.timeout(self.timeout)
-            fut = self._grader.submit(run, task.slot, task.kind, task.payload, timeout=t)
+            fut = self._grader.submit(run, task.slot, task.kind, task.payload, SEED, SYMBOLIC_SECONDS, budget(t),
+                                      timeout=t)
             pending[fut] = (task, t, time.perf_counter())
         for fut in as_completed(pending):
             task, t, started = pending.pop(fut)
