@@ -235,29 +235,40 @@ def answer(slot_id, latex, as_json, timeout):
 @main.command(context_settings=LATEX_ARGS)
 @click.argument("loss")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds for the analysis (in a sandboxed worker).")
 def fdiv(loss, as_json, timeout):
     """Derive D*, f, convexity, monotonicity, the best risk and the named divergence of a
     margin loss given in LaTeX in \\alpha, e.g. 'e^{-2\\alpha}' or '\\max(0, 1-\\alpha)^2'."""
-    from .fdiv import analyse
-    from .fdiv_pointwise import FDivError
-    from .latex import LatexError, parse_loss
-    from .limits import CheckTimeout, time_limit
+    from concurrent.futures import TimeoutError as FutureTimeout
 
-    try:
-        expr = parse_loss(loss)
-        with time_limit(timeout):
-            result = analyse(expr)
-    except LatexError as exc:
-        raise click.UsageError(f"could not read the loss: {exc}") from None
-    except FDivError as exc:
-        raise click.UsageError(f"not a usable margin loss: {exc}") from None
-    except CheckTimeout:
-        raise click.ClickException(f"the analysis did not finish within {timeout:g} s") from None
+    from pebble import ProcessExpired
+
+    from .fdiv import analyse_latex
+    from .fdiv_pointwise import FDivError, InvalidLoss
+    from .grading.sandbox import Grader, budget
+    from .latex import LatexError
+
+    # the loss is untrusted text: it is read and analysed in a sandboxed worker (memory cap, no
+    # file writes, killed past the timeout), never in this process
+    with Grader(jobs=1, timeout=timeout) as sandbox:
+        try:
+            result = sandbox.submit(analyse_latex, loss, budget(timeout)).result()
+        except LatexError as exc:
+            raise click.UsageError(f"could not read the loss: {exc}") from None
+        except InvalidLoss as exc:
+            raise click.UsageError(f"not a usable margin loss: {exc}") from None
+        except FDivError as exc:              # a usable loss the analysis cannot carry through
+            raise click.ClickException(f"cannot analyse this loss: {exc}") from None
+        except FutureTimeout:
+            raise click.ClickException(f"the analysis did not finish within {timeout:g} s") from None
+        except ProcessExpired:
+            raise click.ClickException("the analysis ran out of memory or crashed (its sandboxed worker "
+                                       "died)") from None
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        click.echo(json.dumps(result["json"], indent=2, default=str))
     else:
-        console.print(escape(result.describe()), soft_wrap=True)
+        console.print(escape(result["text"]), soft_wrap=True)
 
 
 @main.command()

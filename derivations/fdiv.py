@@ -323,3 +323,25 @@ def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
     if prove:
         result.evidence = checks.all_evidence(result)
     return result
+
+
+def analyse_latex(latex: str, seconds: float | None = None) -> dict:
+    """``analyse`` of a loss written in LaTeX, as plain data ({"json": ..., "text": ...}), for a
+    sandboxed worker: the text is read and analysed there, under ``seconds``. LatexError and
+    FDivError propagate with their messages; running out of time is an AnalysisError."""
+    from .latex import parse_loss
+    from .limits import CheckTimeout, time_limit
+    try:
+        with time_limit(seconds) if seconds else _no_limit():
+            result = analyse(parse_loss(latex))
+    except CheckTimeout:
+        raise AnalysisError(f"the analysis did not finish within {seconds:g} s") from None
+    return {"json": result.as_dict(), "text": result.describe()}
+
+
+class _no_limit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

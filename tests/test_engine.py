@@ -165,3 +165,12 @@ def test_slot_without_a_reference_sends_unknown_vocabulary_to_review():
     from derivations.grading import grade_answer
     r = grade_answer("vae.grad_theta", r"\mathbb{E}_{q_\lambda(Z)}[\nabla_\theta \log p_\theta(X, Z)]", sandbox=False)
     assert r.verdict == "unchecked"
+
+
+def test_cli_fdiv_runs_in_the_sandbox_and_separates_bad_losses_from_hard_ones():
+    ok = CliRunner().invoke(main, ["fdiv", r"e^{-2\alpha}", "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["smooth"] is True
+    unbounded = CliRunner().invoke(main, ["fdiv", r"\alpha"])
+    assert unbounded.exit_code == 2 and "not a usable margin loss" in unbounded.output
+    unreadable = CliRunner().invoke(main, ["fdiv", r"\foo"])
+    assert unreadable.exit_code == 2 and "could not read the loss" in unreadable.output
