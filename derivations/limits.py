@@ -12,12 +12,17 @@ class CheckTimeout(BaseException):
     internal `except Exception` blocks cannot swallow it."""
 
 
+REPEAT = 0.25     # after the deadline, the alarm fires again this often until the block is left
+
+
 @contextmanager
 def time_limit(seconds: float | None):
     """Raise ``CheckTimeout`` in this block after ``seconds`` (main thread; elsewhere no limit).
 
-    SymPy is pure Python, so SIGALRM interrupts it between bytecodes. Nested limits keep the
-    tighter outer deadline.
+    SymPy is pure Python, so SIGALRM interrupts it between bytecodes. A CheckTimeout raised where
+    Python ignores exceptions (a weakref or GC callback, a ``__del__``) would be lost, so after
+    the deadline the alarm repeats every REPEAT seconds until the block is left. Nested limits keep
+    the tighter outer deadline.
     """
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
@@ -26,16 +31,21 @@ def time_limit(seconds: float | None):
     def _raise(signum, frame):
         raise CheckTimeout(f"exceeded {seconds:g} s")
 
-    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer_left, outer_repeat = signal.getitimer(signal.ITIMER_REAL)
     previous = signal.signal(signal.SIGALRM, _raise)
     budget = min(seconds, outer_left) if outer_left else seconds
-    signal.setitimer(signal.ITIMER_REAL, budget)
+    signal.setitimer(signal.ITIMER_REAL, budget, REPEAT)
     started = time.monotonic()
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        while True:              # a repeat may land on this very call: disarm until it sticks
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except CheckTimeout:
+                continue
         signal.signal(signal.SIGALRM, previous)
         if outer_left:  # restore what is left of the enclosing deadline
             left = outer_left - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_repeat)

@@ -174,3 +174,24 @@ def test_cli_fdiv_runs_in_the_sandbox_and_separates_bad_losses_from_hard_ones():
     assert unbounded.exit_code == 2 and "not a usable margin loss" in unbounded.output
     unreadable = CliRunner().invoke(main, ["fdiv", r"\foo"])
     assert unreadable.exit_code == 2 and "could not read the loss" in unreadable.output
+
+
+def test_a_swallowed_time_limit_fires_again():
+    """A CheckTimeout lost where Python ignores exceptions (a weakref callback) must not lose
+    the limit: the alarm repeats until the block is left."""
+    import signal
+    import time
+
+    from derivations.limits import CheckTimeout, time_limit
+    swallowed, started = 0, time.monotonic()
+    with pytest.raises(CheckTimeout):
+        with time_limit(0.2):
+            while time.monotonic() - started < 0.6:          # every timeout in here is swallowed
+                try:
+                    sum(range(2000))
+                except CheckTimeout:
+                    swallowed += 1
+            while time.monotonic() - started < 5:            # the limit must still end this
+                sum(range(2000))
+    assert time.monotonic() - started < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
