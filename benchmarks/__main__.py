@@ -119,9 +119,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(NAMES)} (default: all)")
     ap.add_argument("--json", dest="json_path", help="write every figure and the machine description as JSON")
-    ap.add_argument("--results", default=str(RESULTS), help="the Markdown results file to update (default: %(default)s)")
+    ap.add_argument("--results", default=None,
+                    help=f"the Markdown results file to update (default: {RESULTS}; with --quick, none unless given)")
     ap.add_argument("--no-results", action="store_true", help="do not touch the results file")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test; the figures mean little)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test; the figures mean little, and the results file is not touched)")
     ap.add_argument("--checks", nargs="+", default=None, metavar="PREFIX",
                     help="mc/scaling: only numeric checks whose slot id starts with PREFIX")
     ap.add_argument("--no-compile", action="store_true", help="mc: skip the torch.compile reference on the CPU")
@@ -155,8 +156,9 @@ def main(argv=None) -> int:
     payload = {"command": command, "seconds": total, "machine": machine.describe(), "benchmarks": results}
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(payload, indent=2, default=str))
-    if not args.no_results:
-        update_results(Path(args.results), {n: section(n, r, command) for n, r in results.items()})
+    # a smoke test never replaces the measured figures unless told where to write
+    if not args.no_results and (args.results or not args.quick):
+        update_results(Path(args.results or RESULTS), {n: section(n, r, command) for n, r in results.items()})
     return 1 if failed else 0
 
 

@@ -187,6 +187,8 @@ def slots(as_json, ids):
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table("slot", "reference", "symbols", "conditions", box=None)
+    for column in table.columns:
+        column.overflow = "fold"                        # wrap long LaTeX, never cut it with an ellipsis
     for row in rows:
         symbols = ", ".join(f"{s['latex']} in {s['domain']}" for s in row["symbols"])
         table.add_row(row["id"], escape(row["reference_latex"] or row["statement"]), escape(symbols),
