@@ -209,3 +209,36 @@ def test_a_changed_grader_regrades_everyone(graded, tmp_path, pinned_fingerprint
         pinned_fingerprint.setattr("derivations.classroom.journal.fingerprint", lambda: "pinned")
     assert rc == 0 and "0 students from earlier runs" in text and "13 graded this run" in text
     assert outputs_of(out) == outputs_of(reference)
+
+
+def test_the_assignment_is_the_rubrics_listed_slots_when_it_lists_any():
+    """A slot only a classmate answered is 'missing' for the others only when nothing says
+    what was assigned; a rubric that lists slots says it."""
+    from derivations.classroom.rubric import Rubric
+    from derivations.classroom.runner import build_rows
+    from derivations.classroom.sheets import Sheet
+    alice = Sheet("alice", answers={"gan.square.f": "x"})
+    bob = Sheet("bob", answers={"gan.square.f": "x", "sm.ism_constant_gauss": "y"})
+    ok = {"verdict": "correct"}
+    results = {"alice": {"gan.square.f": ok}, "bob": {"gan.square.f": ok, "sm.ism_constant_gauss": ok}}
+
+    def cells(rubric):
+        return {(r.student, r.slot): r.verdict for r in build_rows([alice, bob], [], results, rubric)}
+    assert cells(Rubric())[("alice", "sm.ism_constant_gauss")] == "missing"          # no rubric: the class's union
+    listed = cells(Rubric(points={"gan.square.f": 1.0, "ddim.gamma": 1.0}))
+    assert ("alice", "sm.ism_constant_gauss") not in listed                       # bob's extra is not alice's
+    assert listed[("bob", "sm.ism_constant_gauss")] == "correct"                  # but bob keeps his own
+    assert listed[("alice", "ddim.gamma")] == "missing"                           # listed: assigned to all
+
+
+def test_outputs_of_a_student_no_longer_in_the_class_are_removed(tmp_path):
+    from derivations.classroom import outputs
+    out = tmp_path / "out"
+    (out / "feedback").mkdir(parents=True)
+    (out / "gradescope" / "ghost").mkdir(parents=True)
+    (out / "feedback" / "ghost.md").write_text("old")
+    (out / "gradescope" / "ghost" / "results.json").write_text("{}")
+    (out / "feedback" / "alice.md").write_text("kept")
+    outputs.prune(out, {"alice"})
+    assert not (out / "feedback" / "ghost.md").exists() and not (out / "gradescope" / "ghost").exists()
+    assert (out / "feedback" / "alice.md").exists()

@@ -200,3 +200,19 @@ def write_all(out: Path, rows: list[Row], problems, reveal: bool) -> None:
     for student, mine in by_student.items():
         write_atomic(out / "gradescope" / student / "results.json", gradescope(mine), durable=False)
         write_atomic(out / "feedback" / f"{student}.md", feedback(student, mine, references), durable=False)
+    prune(out, set(by_student))
+
+
+def prune(out: Path, students: set) -> None:
+    """Remove the per-student files of students no longer in the class (a sheet deleted since
+    the last run), so an uploaded gradescope/ folder holds exactly this run's class."""
+    for path in (out / "feedback").glob("*.md"):
+        if path.stem not in students:
+            path.unlink(missing_ok=True)
+    for folder in (out / "gradescope").glob("*"):
+        if folder.is_dir() and folder.name not in students:
+            (folder / "results.json").unlink(missing_ok=True)
+            try:
+                folder.rmdir()
+            except OSError:            # something else is in it: not ours to delete
+                pass

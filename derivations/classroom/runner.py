@@ -149,8 +149,12 @@ class Run:
 
 
 def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
+    """One row per student and slot of the assignment: the rubric's listed slots when it lists
+    any (then a slot only some students chose to answer is not "missing" for the others), else
+    every slot anyone in the class answered; plus each student's own answers and problems."""
     known = registry.slots()
-    slots = set(rubric.points)
+    assigned = set(rubric.points)
+    slots = set(assigned)
     for sheet in sheets:
         slots |= set(sheet.answers) | set(sheet.chains)
     slot_problems, lost = {}, {}
@@ -163,7 +167,8 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
     rows = []
     for sheet in sorted(sheets, key=lambda s: s.student):
         mine = results.get(sheet.student, {})
-        for slot in sorted(slots):
+        own = set(sheet.answers) | set(sheet.chains) | {s for (who, s) in slot_problems if who == sheet.student}
+        for slot in sorted(assigned | own if assigned else slots):
             full = rubric.max_points(slot)
             if slot in mine:
                 res = mine[slot]
