@@ -287,6 +287,9 @@ def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_refere
     grades.jsonl, review.csv, Gradescope results and per-student feedback. Resumable."""
     from .classroom.runner import DEFAULT_TIMEOUT, grade_command
 
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler is the address of a Dask scheduler: use it with --executor dask")
+
     sys.exit(grade_command(sheets, out, rubric, jobs, timeout or DEFAULT_TIMEOUT, executor, scheduler,
                            reveal_reference, console=console))
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INSTALL_HINT = ("no TeX engine found (latexmk or pdflatex). Install the minimal set with: "
-                "sudo apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended")
+                "sudo apt-get install -y --no-install-recommends texlive-latex-base "
+                "(texlive-latex-recommended adds nicer rules and colours)")
 OVERFULL_LIMIT_PT = 30.0
+AUXILIARY = (".aux", ".out", ".toc", ".fls", ".fdb_latexmk")      # the .log stays: overfull boxes, errors
 TIMEOUT_SECONDS = 300
 _OVERFULL = re.compile(r"^Overfull \\hbox \(([\d.]+)pt too wide\)(.*)$", re.M)
 _PAGES = re.compile(r"Output written on .*? \((\d+) pages?")
@@ -90,5 +92,8 @@ def compile_pdf(tex_path, engine: str | None = None, timeout: float = TIMEOUT_SE
     if proc.returncode != 0 and not errors:
         errors = [f"{cmd[0]} exited with status {proc.returncode}: {proc.stdout[-500:]}"]
     pdf = folder / f"{stem}.pdf"
-    return CompileResult(tex_path, pdf if pdf.exists() and proc.returncode == 0 else None, engine, seconds,
-                         errors, overfull, pages)
+    made = pdf.exists() and proc.returncode == 0
+    if made and not errors:                  # TeX's working files, once the PDF is made
+        for suffix in AUXILIARY:
+            (folder / f"{stem}{suffix}").unlink(missing_ok=True)
+    return CompileResult(tex_path, pdf if made else None, engine, seconds, errors, overfull, pages)
