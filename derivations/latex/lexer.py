@@ -40,16 +40,22 @@ SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Bi
           "big", "Big", "bigg", "Bigg", "bigm", "Bigm", "middle"}
 FONTS = {"mathrm", "operatorname", "mathbf", "text", "mathcal", "mathbb", "mathfrak", "rm"}
 KEEP_FONT = {"mathcal": "cal", "mathbb": "bb", "mathfrak": "frak"}
-OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup"}
+OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup", "argmin", "argmax"}
+ARG_OPS = {"min": "argmin", "max": "argmax"}    # \arg\min, \operatorname*{arg\,min}, \mathrm{argmin}
 DECOR = {"bar", "tilde", "hat"}
 CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "MUL",
        "sum": "BIGOP", "prod": "BIGOP", "int": "INT", "nabla": "NABLA", "infty": "INFTY",
-       "top": "TOP", "sim": "SIM", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
+       "top": "TOP", "sim": "SIM", "in": "IN", "mid": "BAR", "vert": "BAR", "lvert": "BAR", "rvert": "BAR",
        "|": "DBAR", "Vert": "DBAR", "lVert": "DBAR", "rVert": "DBAR", "parallel": "DBAR",
        "{": "LSET", "}": "RSET",
        "lbrace": "LSET", "rbrace": "RSET", "prime": "PRIME"}
 RELATIONS = {"eqqcolon": "=:", "le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=",
-             "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "="}
+             "lt": "<", "gt": ">", "coloneqq": "=", "triangleq": "=", "equiv": "="}
+# \overset{\text{Jensen}}{\ge}, \stackrel{(a)}{=}: a label over (or under) a relation; the relation is read
+OVER_RELATION = {"overset", "stackrel", "underset"}
+# \implies, \Rightarrow, \therefore opening the answer: a connective from the previous line, dropped
+# (between two formulas they join two statements, and are refused)
+CONNECTIVES = {"implies", "Rightarrow", "Longrightarrow", "therefore", "iff", "Leftrightarrow"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "=": "REL", "<": "REL", ">": "REL",
          "(": "LPAR", ")": "RPAR", "[": "LSQB", "]": "RSQB", "{": "LBRACE", "}": "RBRACE",
          ",": "COMMA", ";": "SEMI", "^": "SUP", "_": "SUB", "'": "PRIME", "|": "BAR"}
@@ -61,6 +67,11 @@ REFUSED = {"input": "reads a file", "include": "reads a file", "write": "writes 
            "end": "ends an environment", "approx": "is not an equality", "ne": "is not an equality",
            "neq": "is not an equality", "pm": "is ambiguous (two answers)", "cdots": "elides terms",
            "Rightarrow": "joins two statements; grade one formula at a time",
+           "implies": "joins two statements; grade one formula at a time",
+           "Longrightarrow": "joins two statements; grade one formula at a time",
+           "therefore": "joins two statements; grade one formula at a time",
+           "iff": "joins two statements; grade one formula at a time",
+           "Leftrightarrow": "joins two statements; grade one formula at a time",
            "ldots": "elides terms", "dots": "elides terms",
            "\\": "breaks the line; grade one formula at a time"}
 
@@ -121,6 +132,10 @@ def _font_word(font: str, content) -> list[Token]:
     spaced = any(k == "space" for k, _ in content) and len(parts) > 1
     if not parts:
         return []
+    letters = "".join(v for k, v in content if k == "letter")
+    if letters in ("argmin", "argmax") and all(k in ("letter", "space") or k == "cmd" and v in DROP
+                                               for k, v in content):
+        return [_tok("OPNAME", letters)]         # \operatorname*{arg\,min}
     if all(k in ("letter", "num") for k, v in content if k != "space") and not spaced:
         word = "".join(parts)
         if font in KEEP_FONT:
@@ -145,7 +160,8 @@ MATH_DELIMITERS = {"(", ")", "[", "]"}          # \( ... \) and \[ ... \]
 # \text{for} t > 0, \text{where } \epsilon \sim N(0, I): a remark after the formula, not part of it
 # ("and", "i.e." are not among them: what follows would be a second claim, not a condition)
 REMARK_WORDS = {"for", "where", "with", "if", "when", "whenever", "since", "given", "on", "s.t.",
-                "assuming", "provided", "because"}
+                "assuming", "provided", "because", "by", "using", "via"}
+ANSWER_REMARK_WORDS = {"by", "using", "via"}
 # A remark is cut only when no other word follows it: "-t \text{ if } t < 1 \text{ and } -1
 # \text{ otherwise}" is a definition by cases in prose (refused), not a value and a remark.
 TEXT_FONTS = ("text", "mathrm", "textrm", "mbox")
@@ -180,11 +196,15 @@ def _case_word(content) -> str | None:
     return CASE_WORDS.get(word, "")
 
 
-def normalise(raw) -> list[Token]:
+def normalise(raw, remarks: bool = True) -> list[Token]:
     """Macro normalisation: raw tokens -> grammar tokens (delimiters not yet classified).
 
     ``\\begin{cases} v_1 & c_1 \\\\ v_2 & \\text{otherwise} \\end{cases}`` is the one environment
-    read: inside it ``&`` and ``\\\\`` separate the value, its condition and the rows."""
+    read: inside it ``&`` and ``\\\\`` separate the value, its condition and the rows.
+
+    ``remarks=False`` (a step of a chain, whose remarks the chain reader sets aside and keeps):
+    the words by/using/via, ``(\\text{...})`` after spacing, a label over a relation and a leading
+    connective are not taken as remarks here."""
     out: list[Token] = []
     cases = 0
     i = 0
@@ -236,6 +256,12 @@ def normalise(raw) -> list[Token]:
                              "write words in \\text{...}")
         if kind == "cmd":
             v = RENAME.get(v, v)
+            if remarks and v in CONNECTIVES and not out and not cases:
+                continue                        # "\implies A = B": the connective opening the line
+            if remarks and v in OVER_RELATION:
+                out.append(_over_relation(raw, i, v))
+                i = _group(raw, _group(raw, i)[1])[1]
+                continue
             if v in REFUSED:
                 raise LatexError(f"\\{v} {REFUSED[v]}; it is not part of an answer")
             if v in DROP:
@@ -248,7 +274,7 @@ def normalise(raw) -> list[Token]:
                 content, i = _group(raw, i)
                 if v in TEXT_FONTS and _is_label(content, out, raw, i):
                     continue                    # \text{Answer:} or \text{پاسخ} before the formula
-                if v in TEXT_FONTS and out and (_remark_word(content) or _foreign(content)):
+                if v in TEXT_FONTS and out and (_remark_word(content, remarks) or _foreign(content)):
                     words = "".join(x for _, x in content).strip()
                     level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
                     if level or cases or _more_prose(raw, i):
@@ -258,6 +284,11 @@ def normalise(raw) -> list[Token]:
                         out.pop()              # "A, \text{where} ...": the comma joins the remark
                     return out             # what follows is a remark (t \in (0, \infty)), not read
 
+                if remarks and v in TEXT_FONTS and out and not cases and _only_filler(raw, i) and \
+                        _parenthesised(content):
+                    level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+                    if not level:
+                        return out              # "A \quad \text{(by Jensen)}": a remark closing the answer
                 if _punctuation_only(content) and _only_filler(raw, i):
                     continue                    # \text{.} closing the sentence
                 out.extend(_font_word(v, content))
@@ -267,7 +298,12 @@ def normalise(raw) -> list[Token]:
             elif v in DECOR:
                 out.append(_tok("DECOR", v))
             elif v in OPNAMES:
+                if v in ARG_OPS and out and out[-1].type in ("OPNAME", "WORD") and out[-1].value == "arg":
+                    out[-1] = _tok("OPNAME", ARG_OPS[v])       # \arg\min_D: one operator
+                    continue
                 out.append(_tok("OPNAME", v) if v != "sqrt" else _tok("SQRT", v))
+            elif v == "arg":
+                out.append(_tok("OPNAME", "arg"))            # read only before \min or \max
             elif v in RELATIONS:
                 out.append(_tok("REL", RELATIONS[v]))
             elif v in CMD:
@@ -297,6 +333,11 @@ def normalise(raw) -> list[Token]:
             i += 1
         elif v in ".," and _only_filler(raw, i):
             continue                            # a sentence's full stop or comma after the formula
+        elif v == "(" and remarks and out and not cases and _spaced_remark(raw, i):
+            level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+            if not level:
+                return out                      # "A \quad (\text{by Jensen})": a remark after the formula
+            out.append(_tok(PUNCT[v], v))
         elif v in PUNCT:
             if v == "^" and _star_follows(raw, i):
                 out.extend([_tok("SUP", "^"), _tok("LETTER", "*")])     # D^*, D^{*}: a label
@@ -316,6 +357,49 @@ def normalise(raw) -> list[Token]:
     if cases:
         raise LatexError("\\begin{cases} is never closed by \\end{cases}")
     return out
+
+
+def _over_relation(raw, i, cmd) -> Token:
+    """``\\overset{label}{=}``, ``\\stackrel{(a)}{\\ge}``: the relation under (or over) the label, as a
+    REL token; the label is a remark. Anything but one relation in the second group is refused."""
+    _, j = _group(raw, i)
+    content, _ = _group(raw, j)
+    parts = [(k, v) for k, v in content if k != "space"]
+    if len(parts) == 1:
+        k, v = parts[0]
+        if k == "punct" and v in "=<>":
+            return _tok("REL", v)
+        if k == "cmd" and RENAME.get(v, v) in RELATIONS:
+            return _tok("REL", RELATIONS[RENAME.get(v, v)])
+        if k == "cmd" and v in REFUSED:
+            raise LatexError(f"\\{cmd}{{...}}{{\\{v}}}: \\{v} {REFUSED[v]}")
+    raise LatexError(f"\\{cmd}{{...}}{{...}} is read only over a relation such as = or \\le")
+
+
+def _spaced_remark(raw, i) -> bool:
+    """Is the ``(`` at ``raw[i - 1]`` a remark ``(\\text{...})`` after spacing that ends the answer
+    (``A \\quad (\\text{by Jensen})``, ``A \\ (\\text{Bayes})``)?"""
+    before = raw[i - 2] if i >= 2 else None
+    if before is None or not (before[0] == "space" or before == ("punct", "~") or before[0] == "cmd"
+                              and RENAME.get(before[1], before[1]) in DROP and before[1] not in SIZERS):
+        return False
+    j = i
+    while j < len(raw) and raw[j][0] == "space":
+        j += 1
+    if j >= len(raw) or raw[j][0] != "cmd" or RENAME.get(raw[j][1], raw[j][1]) not in TEXT_FONTS:
+        return False
+    j += 1
+    if j < len(raw) and raw[j] == ("punct", "*"):
+        j += 1
+    try:
+        content, j = _group(raw, j)
+    except LatexError:
+        return False
+    if not any(k == "foreign" or k == "letter" for k, _ in content):
+        return False
+    while j < len(raw) and raw[j][0] == "space":
+        j += 1
+    return j < len(raw) and raw[j] == ("punct", ")") and _only_filler(raw, j + 1)
 
 
 def _foreign(content) -> bool:
@@ -339,14 +423,18 @@ def _relation_follows(raw, i) -> bool:
     for k, v in raw[i:]:
         if k == "space" or (k, v) == ("punct", "&") or (k == "cmd" and RENAME.get(v, v) in DROP):
             continue
-        return (k == "punct" and v in "=<>") or (k == "cmd" and v in RELATIONS)
+        return (k == "punct" and v in "=<>") or (k == "cmd" and (v in RELATIONS or v in OVER_RELATION))
     return False
 
 
-def _remark_word(content) -> bool:
-    """``\\text{for }``, ``\\text{ where}``, ``\\text{, if}``: a word that starts a remark."""
+def _remark_word(content, remarks: bool = True) -> bool:
+    """``\\text{for }``, ``\\text{ where}``, ``\\text{, if}``: a word that starts a remark (by, using,
+    via only in a single answer: a chain's reader keeps those remarks itself)."""
     words = "".join(v if k != "space" else " " for k, v in content).replace(",", " ").split()
-    return bool(words) and words[0].lstrip("([").lower() in REMARK_WORDS
+    if not words:
+        return False
+    word = words[0].lstrip("([").lower()
+    return word in REMARK_WORDS and (remarks or word not in ANSWER_REMARK_WORDS)
 
 
 def _more_prose(raw, i) -> bool:
@@ -361,6 +449,13 @@ def _more_prose(raw, i) -> bool:
             if any(x.isalpha() for _, x in content):
                 return True
     return False
+
+
+def _parenthesised(content) -> bool:
+    """``\text{(by Jensen)}``: words in brackets, the whole of the text."""
+    parts = [v for k, v in content if k != "space"]
+    return len(parts) > 2 and parts[0] == "(" and parts[-1] == ")" and \
+        any(k in ("letter", "foreign") for k, _ in content)
 
 
 def _punctuation_only(content) -> bool:
@@ -579,7 +674,7 @@ def depth(toks) -> int:
     return best
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, remarks: bool = True) -> list[Token]:
     """Bounded, cleaned, normalised and classified tokens of ``text``."""
     if not isinstance(text, str):
         raise LatexError(f"an answer is text, not {type(text).__name__}")
@@ -589,7 +684,7 @@ def tokenize(text: str) -> list[Token]:
     nesting = max_nesting(text)
     if nesting > MAX_DEPTH:
         raise LimitError(f"brackets nested {nesting} deep; the limit is {MAX_DEPTH}")
-    toks = normalise(raw_tokens(text))
+    toks = normalise(raw_tokens(text), remarks)
     if len(toks) > MAX_TOKENS:
         raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
     toks = _cut_remark(toks)
@@ -613,7 +708,7 @@ def _cut_remark(toks: list[Token]) -> list[Token]:
         elif t.type in CLOSERS:
             level -= 1
         elif t.type == "COMMA" and level == 0 and i and \
-                any(x.type in ("REL", "SIM") for x in toks[i + 1:]):
+                any(x.type in ("REL", "SIM", "IN") for x in toks[i + 1:]):
             return toks[:i]
     return toks
 

@@ -224,3 +224,24 @@ def free_atoms(expr) -> tuple[set, set, set]:
         funcs |= {a.func for a in e.atoms(AppliedUndef)}
         bases |= set(e.atoms(sp.IndexedBase))
     return syms, funcs, bases
+
+
+_DECLARED_KEYS: dict = {}
+
+
+def declared_symbol(key: Key):
+    """The one scalar symbol the registry declares under the LaTeX name ``key`` (its LaTeX or an
+    alias); None when there is none or more than one (a name that is not the registry's to say)."""
+    table = symtab.declared()
+    if _DECLARED_KEYS.get("n") != len(table):
+        keys: dict = {}
+        for info in table:
+            if isinstance(info.symbol, sp.Symbol):
+                for form in (info.latex, *info.aliases):
+                    k = key_of_latex(form)
+                    if k is not None:
+                        keys.setdefault(k, set()).add(info.symbol)
+        _DECLARED_KEYS.clear()
+        _DECLARED_KEYS.update(n=len(table), keys=keys)
+    found = _DECLARED_KEYS["keys"].get(key, ())
+    return next(iter(found)) if len(found) == 1 else None

@@ -115,6 +115,26 @@ class Supremum(Extremum):
     is_infimum = False
 
 
+class ArgExtremum(sp.Function):
+    """argmin_v[body] (``ArgMin``) or argmax_v[body] (``ArgMax``): the point where the extremum is
+    reached, kept unevaluated (it is no value of body, so it is not an ``Extremum``)."""
+
+    nargs = 2
+    is_min = True
+
+    def _latex(self, printer):
+        op = r"\arg\min" if self.is_min else r"\arg\max"
+        return rf"{op}_{{{printer._print(self.args[1])}}}\left[{printer._print(self.args[0])}\right]"
+
+
+class ArgMin(ArgExtremum):
+    is_min = True
+
+
+class ArgMax(ArgExtremum):
+    is_min = False
+
+
 STRUCTURED = (Density, Expectation, KL)
 
 

@@ -15,8 +15,8 @@ from lark import Token, Tree
 
 from .errors import LatexError, LimitError, UnknownName
 from .lexer import WORD_SYNONYMS
-from .names import Key, Scope, _flat, canon, name_key
-from .objects import KL, Density, Expectation, Infimum, Supremum
+from .names import Key, Scope, _flat, canon, declared_symbol, name_key
+from .objects import KL, ArgMax, ArgMin, Density, Expectation, Infimum, Supremum
 
 MAX_EXPONENT = 1000        # |n| in x^n
 MAX_DIGITS = 2000          # digits of an exact integer power such as 10^{100}
@@ -28,6 +28,7 @@ MAX_WORD = 16              # letters in a run read as one name (TV, ELBO written
 _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
 _BRACKETS = ("paren", "bracket", "braces")
 DIVERGENCE_BASES = ("D", "\\mathcal{D}", "\\mathrm{D}", "\\mathbb{D}")   # D_{KL}(q \| p) and its fonts
+MOMENT_NAMES = ("\\mathrm{Var}", "\\mathrm{Cov}", "\\mathbb{V}", "\\mathrm{var}", "\\mathrm{cov}")
 PHRASE_ROOTS = {"call", "sub_script", "sup_script", "op", "juxt", "frac", "bigop", "integral",
                 "prime", "decor", "nabla"}
 
@@ -39,6 +40,19 @@ class Chain:
     members: list
     relations: list[str]
     label_error: str = ""
+
+
+class BareDensity(sp.Function):
+    """A bare ``q`` or ``p`` written as a value (``\\log q``) while it is read: the expectation around
+    it gives it its variables; one left over is refused (it never reaches a grader)."""
+
+    nargs = 1
+
+    def _eval_is_positive(self):
+        return True
+
+    def _eval_is_real(self):
+        return True
 
 
 class _Operator:
@@ -83,7 +97,7 @@ class Reader:
             exprs, rels = kids[1::2], [t.value for t in kids[0::2]]
             if "=:" in rels:
                 raise LatexError("=: names a quantity; a continuation step cannot")
-            return Chain([None] + [self.value(e) for e in exprs], rels)
+            return Chain([None] + [self.member(e) for e in exprs], rels)
         kids = tree.children[0].children
         exprs, rels = kids[0::2], [t.value for t in kids[1::2]]
         if "=:" in rels:                   # "... =: ELBO" names what precedes; it is no claim
@@ -93,13 +107,21 @@ class Reader:
         for i, e in enumerate(exprs):
             if i == 0 and len(exprs) > 1:
                 try:
-                    members.append(self.value(e))
+                    members.append(self.member(e))
                 except LatexError as exc:   # the left side may only name the quantity: f(t) = ...
                     members.append(None)
                     label_error = str(exc)
             else:
-                members.append(self.value(e))
+                members.append(self.member(e))
         return Chain(members, rels, label_error)
+
+    def member(self, t):
+        """A member of the chain: a value with no bare density left (``\\log q`` outside E[...])."""
+        v = self.value(t)
+        if isinstance(v, sp.Basic) and v.has(BareDensity):
+            fam = next(iter(v.atoms(BareDensity))).args[0].name
+            raise LatexError(f"a bare {fam} outside an expectation: write its variables ({fam}(Z|X))")
+        return v
 
     def value(self, t):
         v = self.node(t)
@@ -151,6 +173,8 @@ class Reader:
                 return _Operator("E")
             if v == "KL":
                 return _Operator("KL")
+            if v in ("p", "q") and ty == "LETTER" and self.scope.random_variables:
+                return BareDensity(sp.Symbol(v))     # \log q: resolved by the expectation around it
             raise UnknownName(key.text(), "symbol", self.scope.known())
         if ty == "TOP":
             raise LatexError(r"\top outside a superscript")
@@ -449,6 +473,13 @@ class Reader:
             return self.power(head, arg)
         if isinstance(base, Tree) and base.data == "sup_script" and self.named(base) is None:
             raise LatexError("a double superscript x^a^b; write x^{a b} or (x^a)^b")
+        if isinstance(arg, Token) and arg.type == "LETTER" and arg.value == "*":
+            # D^*, \alpha^*: a decoration (the optimal D), never a power; read only as a name the
+            # slot defines (found above), else refused by name
+            key = name_key(base)
+            what = key.text() if key is not None else "an expression"
+            raise LatexError(f"{what}^* (the optimal {what}) is not a name this slot defines; "
+                             f"write what it equals")
         return self.power(self.value(base), arg)
 
     def power(self, b, arg):
@@ -510,11 +541,17 @@ class Reader:
             f = self.scope.functions.get(Key(key.base, key.decor, key.sub))
             if f is not None:              # \epsilon_\theta^{(t)}(x_t): the superscript labels the step
                 return _apply(f, [v for _, v in items]), None
+        if key is not None and key.base in MOMENT_NAMES and not key.sub and self.lookup(key) is None:
+            raise LatexError(f"{key.text()}(...) is read only as the name of the quantity "
+                             f"({key.text()}(x | y) = ...); write what it equals")
         if key is not None and not key.sup and self.lookup(key) is None and not _operator_name(key):
             raise UnknownName(key.text(), "function", self.scope.known())
         op = self.node(callee) if key is None or self.lookup(key) is None else None
         if isinstance(op, _Operator):
             if op.kind == "E":
+                if "COND" in seps:
+                    raise LatexError("a conditional expectation E[x | y] is read only as the name of the "
+                                     "quantity (E[x | y] = ...); write what it equals")
                 if len(items) != 1:
                     raise LatexError("E[...] takes one expression")
                 return self.expectation(items[0][1], op.spec), None
@@ -645,6 +682,9 @@ class Reader:
             if isinstance(child, Token) and child.type in _SEPARATORS:
                 sep = child.type
                 continue
+            if isinstance(child, Tree) and child.data == "item_in":
+                raise LatexError("\\in is read only under \\inf, \\sup, \\min or \\max "
+                                 "(\\inf_{\\alpha \\in \\mathbb{R}})")
             if isinstance(child, Tree) and child.data in ("item_rel", "item_sim"):
                 a, rel, b = child.children
                 if child.data == "item_sim":
@@ -693,7 +733,10 @@ class Reader:
 
     def lenient(self, t):
         try:
-            return self.value(t)
+            v = self.value(t)
+            if isinstance(v, BareDensity):      # E_q, KL(q \| p(Z|X)): the bare name, resolved there
+                return name_key(t)
+            return v
         except LatexError:
             key = name_key(t)
             if key is None:
@@ -735,6 +778,8 @@ class Reader:
         integral = self.expectation_as_integral(body, spec)
         if integral is not None:
             return integral
+        if isinstance(body, sp.Basic) and body.has(BareDensity):
+            return self.expectation_with_bare(body, spec)
         measure = []
         for _, v in spec:
             if isinstance(v, tuple) and v and v[0] == "sim":
@@ -748,6 +793,33 @@ class Reader:
             if not isinstance(m, (Density, sp.Symbol, sp.Indexed)):
                 raise LatexError("E_{...}: write the distribution (q(z|x)) or the variables")
         return Expectation.make(body, measure)
+
+    def expectation_with_bare(self, body, spec):
+        """``E_{q(Z)}[\\log p(X, Z) - \\log q]``: a bare q in the body is the measure's q (the density
+        of the same variables); under a bare ``E_q`` both are q over the slot's latent variables
+        (the variables of the q densities the slot declares, when they are one set)."""
+        measure = self.expectation(sp.Integer(1), spec)
+        dens = [m for m in getattr(measure, "measure", ()) if isinstance(m, Density)]
+        for fam in {b.args[0].name for b in body.atoms(BareDensity)}:
+            mine = [d for d in dens if d.family == fam]
+            if len(mine) != 1:
+                raise LatexError(f"a bare {fam} inside E[...]: write its variables ({fam}(Z|X))")
+            target = mine[0]
+            if not target.variables:
+                target = self.slot_density(fam)
+                dens = [target if d is mine[0] else d for d in dens]
+            body = body.xreplace({BareDensity(sp.Symbol(fam)): target})
+        return Expectation.make(body, dens)
+
+    def slot_density(self, fam: str):
+        """A bare q under a bare ``E_q``: q over the slot's latent variables, the variables of the q
+        densities the slot declares (q(Z) in vae.*, q(z_1, z_2) in hvae.*), as the finite models read
+        ``E_q``; a bare p there is refused (p over which variables is not said)."""
+        own = {v for d in getattr(self.scope, "density_symbols", {}) if d.family == fam for v in d.variables}
+        if fam != "q" or not own:
+            raise LatexError(f"a bare {fam}: this slot does not say which variables it is a density of; "
+                             f"write them ({fam}(Z|X))")
+        return Density.make(fam, sorted(own, key=lambda v: v.name))
 
     def bare_density(self, key: Key, variables):
         if key.base in ("p", "q") and not key.decor and not key.sup and not key.primes and \
@@ -860,16 +932,32 @@ class Reader:
 
     def n_op(self, t):
         name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
-        bracket, power, factors = self.chain_argument(chain)
-        if name in ("inf", "sup"):
+        over = name in ("inf", "sup", "argmin", "argmax") or \
+            name in ("min", "max") and "sub" in scripts and not _is_list(chain)
+        if over:                           # \inf_\alpha[...], \min_D [...], \arg\min_D [...]
             if "sub" not in scripts:
                 raise LatexError(f"\\{name} without the variable it ranges over")
-            var = self.value(scripts["sub"])
-            arg = self.node(bracket) if bracket is not None else self.product(factors)
-            value = (Infimum if name == "inf" else Supremum)(arg, var)
+            key, var = self.bound_variable(scripts["sub"], name)
+            self.bound.append({key: var})          # the variable is bound, as an integral's is
+            try:
+                bracket, power, factors = self.chain_argument(chain)
+                arg = self.node(bracket) if bracket is not None else self.product(factors)
+            finally:
+                self.bound.pop()
+            _no_relation(arg)
+            if is_matrix(arg):
+                raise LatexError(f"\\{name} of a matrix")
+            kind = {"inf": Infimum, "min": Infimum, "sup": Supremum, "max": Supremum,
+                    "argmin": ArgMin, "argmax": ArgMax}[name]
+            value = kind(arg, var)
             if power is not None:
                 value = self.power(value, power)
+            if "sup" in scripts:
+                value = _power(value, self.value(scripts["sup"]))
             return self.product([value] + factors) if bracket is not None and factors else value
+        if name == "arg":
+            raise LatexError("\\arg is read only as \\arg\\min or \\arg\\max")
+        bracket, power, factors = self.chain_argument(chain)
         if name in ("min", "max"):
             if bracket is None:
                 raise LatexError(f"\\{name} needs its arguments in brackets")
@@ -909,6 +997,30 @@ class Reader:
             value = self.power(value, power)
         return self.product([value] + rest) if rest else value
 
+    def bound_variable(self, t, what: str):
+        """(key, symbol) of the variable under ``\\inf``, ``\\min``, ``\\arg\\min``: the slot's own
+        symbol of that name, else the one the registry declares under it (\\alpha, the margin loss's
+        argument; D, the discriminator), else a new real symbol, bound in the body as an
+        integral's variable is. ``_{\\alpha \\in \\mathbb{R}}`` ranges over the real line."""
+        if isinstance(t, Tree) and t.data == "braced":
+            inner = [c for c in t.children[1].children]
+            if len(inner) == 1 and isinstance(inner[0], Tree) and inner[0].data == "item_in":
+                var_tree, _, space = inner[0].children
+                if not self.is_whole_space(space):
+                    raise LatexError(f"\\{what}_{{... \\in ...}}: only the whole real line is read")
+                t = var_tree
+        key = name_key(t)
+        if key is None or key.sup or key.primes:
+            raise LatexError(f"\\{what}: the variable under it must be a name")
+        var = self.lookup(key)
+        if var is None:
+            var = declared_symbol(key)
+        if var is None:
+            var = sp.Symbol(key.text(), real=True)
+        if not isinstance(var, sp.Symbol):
+            raise LatexError(f"\\{what}_{{{key.text()}}}: the variable must be a symbol")
+        return key, var
+
     def n_bigop(self, t):
         name, scripts, chain = t.children[0].value, self.scripts(t.children[1]), t.children[2]
         lower = scripts.get("sub")
@@ -923,6 +1035,9 @@ class Reader:
                     raise LatexError(f"\\{name}_{{i {rel.value} ...}} is not read")
                 lo = self.as_limit(lo_tree)
         key = name_key(var_tree)
+        if name == "sum" and lo is None and "sup" not in scripts and self.scope.random_variables and \
+                key is not None and not key.sup and not key.primes and key.text() not in self.scope.index_limits:
+            return self.latent_sum(key, chain)
         if key is None or key.sub or key.decor:
             raise LatexError(f"\\{name}: the index must be a letter")
         index = sp.Symbol(key.text(), integer=True)
@@ -942,6 +1057,24 @@ class Reader:
         value = (sp.Sum if name == "sum" else sp.Product)(body, (index, lo, hi))
         check_degree(value)
         return value
+
+    def latent_sum(self, key: Key, chain):
+        """``\\sum_Z p(X, Z)`` with densities read as objects: the sum over the support of the random
+        variable Z, the same object as ``\\int p(X, Z)\\,dZ`` (an integral over a density's variable
+        is a sum over its support in the finite models that check such answers)."""
+        if any(key in frame for frame in self.bound):
+            raise LatexError(f"\\sum_{{{key.text()}}} inside a sum or integral over {key.text()} already")
+        var = self.lookup(key)
+        if var is None:
+            var = sp.Symbol(key.text(), real=True)
+        if not isinstance(var, sp.Symbol):
+            raise LatexError(f"\\sum_{{{key.text()}}}: the variable must be a symbol")
+        self.bound.append({key: var})
+        try:
+            body = self.product([self.value(p) for p in chain.children])
+        finally:
+            self.bound.pop()
+        return sp.Integral(body, (var, -sp.oo, sp.oo))
 
     def n_integral(self, t):
         _, scripts_tree, body, _, dvar = t.children
@@ -999,6 +1132,16 @@ class Reader:
             arg = self.power(arg, power)
         value = sp.diff(arg, var)
         return self.product([value] + factors) if bracket is not None and factors else value
+
+
+def _is_list(chain) -> bool:
+    """Does an operator's argument start with a bracket of several values (\\min(a, b))?"""
+    first = chain.children[0] if isinstance(chain, Tree) and chain.children else None
+    while isinstance(first, Tree) and first.data in ("call", "sup_script"):
+        first = first.children[0]
+    if not (isinstance(first, Tree) and first.data in _BRACKETS):
+        return False
+    return any(isinstance(c, Token) and c.type in _SEPARATORS for c in first.children[1].children)
 
 
 def _operator_name(key: Key) -> bool:

@@ -17,7 +17,9 @@ import sympy as sp
 from ..symbols import as_expr
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from .names import Scope, canon, free_atoms, key_of_latex, tree_of_latex
+from lark import Token, Tree
+
+from .names import Scope, canon, declared_symbol, free_atoms, key_of_latex, name_key, tree_of_latex
 from .objects import Density
 
 
@@ -192,7 +194,70 @@ def for_slot(slot_id: str, densities: bool = False) -> SlotScope:
                   matrix=slot.kind == "matrix", extra=tuple(getattr(slot, "aliases_of", ()) or ()))
     for other in _question_symbols(slot, registry.slots()):
         scope.add_symbol(other, strong=False)
+    for f in _question_functions(slot, registry.slots()):
+        scope.add_function(f)
+    _own_notation(scope, slot, registry.slots())
     return density_mode(scope) if densities else scope
+
+
+def _question_functions(slot, table) -> list:
+    """Functions other slots of the same question declare (\\epsilon_\\theta in every ddim.* slot):
+    an answer that applies one its quantity does not involve is wrong, not unreadable."""
+    prefix = slot.id.split(".")[0] + "."
+    out = {}
+    for sid, other in table.items():
+        if sid.startswith(prefix) and sid != slot.id:
+            for f in other.functions:
+                out.setdefault(f, None)
+    return list(out)
+
+
+def own_names(text: str) -> list:
+    """Keys of the names a slot's own LaTeX uses (``\\tilde x`` in sm.dsm's statement), not those
+    written as a function (the callee of ``l_3(\\theta)``); none when the text does not parse."""
+    from .errors import LatexError
+    from .syntax import parse_tree
+    try:
+        tree = parse_tree(text) if text else None
+    except LatexError:
+        return []
+    if tree is None:
+        return []
+    keys, stack = {}, [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tree) and node.data == "call":
+            stack.append(node.children[1])           # the arguments; the callee names a function
+            continue
+        key = name_key(node) if isinstance(node, (Tree, Token)) else None
+        if key is not None:
+            keys.setdefault(key, None)
+            continue
+        if isinstance(node, Tree):
+            stack.extend(node.children)
+    return list(keys)
+
+
+def _own_notation(scope: SlotScope, slot, table) -> None:
+    """A name the slot's own LaTeX uses (\\tilde x in sm.dsm's statement) that the registry declares
+    joins its scope when another slot of the question defines it in this slot's names
+    (sm.kernel_score: \\tilde x = x + \\sigma\\epsilon): that definition is its expansion. A name with
+    no such definition stays unknown (its meaning in this slot would be a guess)."""
+    known = set(scope.names.values())
+    prefix = slot.id.split(".")[0] + "."
+    for key in own_names(getattr(slot, "latex", "") or ""):
+        if key in scope.names or key in scope.functions:
+            continue
+        sym = declared_symbol(key)
+        if sym is None or sym in known:
+            continue
+        for sid, other in table.items():
+            value = (other.definitions or {}).get(sym) if sid.startswith(prefix) else None
+            if isinstance(value, sp.Basic) and not isinstance(value, sp.MatrixBase) and \
+                    value.free_symbols <= known and not value.atoms(AppliedUndef):
+                scope.add_symbol(sym, strong=False)      # only a name whose meaning here is known
+                scope.expansions.setdefault(sym, value)
+                break
 
 
 def _question_symbols(slot, table) -> list:

@@ -60,6 +60,11 @@ def parse_tree(text: str, continuation: bool = False) -> Tree:
     ``continuation=True`` also reads a step that starts with its relation (``= C``, ``\\le D``,
     ``&= C``): the tree is then a ``continuation`` (relations and members, no first member)."""
     toks = tokenize(text)
+    if continuation and toks and toks[0].type == "REL":
+        # a step that continues a chain ("\\stackrel{Jensen}{\\ge} C \\quad (\\text{Jensen})"): read
+        # without the single-answer remark rules, so that the chain reader sets its remarks aside and
+        # keeps them (it does so only for a step it cannot read as written)
+        toks = tokenize(text, remarks=False)
     start = "continuation" if continuation and toks and toks[0].type == "REL" else "start"
     try:
         tree = parser().parse(toks, start=start)
