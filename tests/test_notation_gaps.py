@@ -152,3 +152,14 @@ def test_what_is_not_one_formula_is_still_refused(latex):
 def test_a_sum_over_a_latent_already_summed_over_is_refused():
     with pytest.raises(LatexError, match="already"):
         last("vae.marginal", r"\sum_Z \sum_Z p(X, Z)", True)
+
+
+def test_an_infimum_answer_is_evaluated_by_the_pointwise_analysis():
+    """-inf_a[t l(a) + l(-a)] is f(t) itself: evaluated region by region, not graded as its body."""
+    from derivations.grading import grade_answer
+    right = grade_answer("gan.square.f", r"-\inf_\alpha[(1-\alpha)^2 t + (1+\alpha)^2]", sandbox=False)
+    assert right.verdict == "correct", right.message
+    scaled = grade_answer("gan.square.f", r"-\inf_\alpha[2(1-\alpha)^2 t + 2(1+\alpha)^2]", sandbox=False)
+    assert scaled.verdict == "wrong", scaled.message
+    other = grade_answer("gan.square.f", r"-\inf_\alpha[(1-\alpha)^2 t + (1-\alpha)^2]", sandbox=False)
+    assert other.verdict == "unchecked"                  # not a margin loss's problem: not guessed

@@ -273,9 +273,14 @@ def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECON
         return Evidence(Status.UNCHECKED, Kind.NONE, "this slot states a property or a method, not a "
                         "value: it has no reference expression to compare an answer with")
     if isinstance(answer, sp.Basic) and answer.has(Extremum):
-        unwrapped = _unwrap_extremum(answer)
+        bound = {e.args[1] for e in answer.atoms(Extremum)}
+        if isinstance(slot.reference, sp.Basic) and slot.reference.free_symbols & bound:
+            unwrapped = _unwrap_extremum(answer)        # the reference is the objective itself
+        else:
+            unwrapped = _evaluate_extrema(answer)
         if unwrapped is None:
-            return Evidence(Status.UNCHECKED, Kind.NONE, "an infimum or supremum that is not the whole answer")
+            return Evidence(Status.UNCHECKED, Kind.NONE, "an infimum or supremum derivcheck cannot evaluate (it "
+                            "evaluates inf_a [t l(a) + l(-a)], the pointwise problem of a margin loss)")
         answer = unwrapped
     if slot.kind == "matrix" or matrices.is_matrix(slot.reference):
         return matrices.compare(slot, answer, seed)
@@ -416,6 +421,37 @@ def _side(slot, answer, reference, seed) -> Evidence:
         r = to_densities(expand(to_symbols(reference, slot), slot.id), slot)
         return structural.compare_forms(a, [r], seed)
     return compare(expand(answer, slot.id), expand(reference, slot.id), slot.conditions, None, seed)
+
+
+def _evaluate_extrema(answer):
+    """Each inf_a[body] / sup_a[body] replaced by its value, where the body (or its negative, for a
+    sup) is the pointwise problem of a margin loss, t l(a) + l(-a): that infimum is what the
+    f-divergence analysis computes (``fdiv_pointwise.solve``, region by region in t). None when
+    an extremum has another form."""
+    from ..fdiv import alpha as loss_var
+    from ..fdiv_pointwise import FDivError, solve
+
+    def value(e):
+        body, var = e.args
+        body = body if e.is_infimum else -body
+        for t in sorted(body.free_symbols - {var}, key=str):
+            loss = sp.diff(body, t)
+            if loss.has(t) or sp.simplify(body - t * loss - loss.xreplace({var: -var})) != 0:
+                continue
+            try:
+                inf = solve(loss.xreplace({var: loss_var}), loss_var, t).inf
+            except (FDivError, ValueError, TypeError, NotImplementedError, RecursionError):
+                return None
+            return inf if e.is_infimum else -inf
+        return None
+
+    out = answer
+    for e in sorted(answer.atoms(Extremum), key=sp.count_ops):
+        v = value(e)
+        if v is None:
+            return None
+        out = out.xreplace({e: v})
+    return out
 
 
 def _unwrap_extremum(answer):
