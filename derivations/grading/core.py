@@ -164,8 +164,10 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
         if diagnose and not last.extra.get("no_diagnosis"):
             try:
                 with time_limit(DIAGNOSIS_SECONDS):
-                    mistake, hint = mutations.diagnose(slot, members[len(outcomes) - 1], seed)
+                    mistake, hint = mutations.diagnose(slot, _diagnosable(slot, members[len(outcomes) - 1]), seed)
             except CheckTimeout:
+                mistake, hint = None, ""
+            except Exception:      # naming the mistake is a courtesy: the verdict stands without it
                 mistake, hint = None, ""
         message = f"wrong{where}: {last.detail}" + (f"; {hint}" if hint else "")
         return _result(slot_id, "wrong", last, message, parsed, started, mistake)
@@ -273,12 +275,8 @@ def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECON
         return Evidence(Status.UNCHECKED, Kind.NONE, "this slot states a property or a method, not a "
                         "value: it has no reference expression to compare an answer with")
     if isinstance(answer, sp.Basic) and answer.has(Extremum):
-        bound = {e.args[1] for e in answer.atoms(Extremum)}
-        if isinstance(slot.reference, sp.Basic) and slot.reference.free_symbols & bound:
-            unwrapped = _unwrap_extremum(answer)        # the reference is the objective itself
-        else:
-            unwrapped = _evaluate_extrema(answer)
-        if unwrapped is None:
+        unwrapped = _diagnosable(slot, answer)
+        if unwrapped.has(Extremum):
             return Evidence(Status.UNCHECKED, Kind.NONE, "an infimum or supremum derivcheck cannot evaluate (it "
                             "evaluates inf_a [t l(a) + l(-a)], the pointwise problem of a margin loss)")
         answer = unwrapped
@@ -421,6 +419,17 @@ def _side(slot, answer, reference, seed) -> Evidence:
         r = to_densities(expand(to_symbols(reference, slot), slot.id), slot)
         return structural.compare_forms(a, [r], seed)
     return compare(expand(answer, slot.id), expand(reference, slot.id), slot.conditions, None, seed)
+
+
+def _diagnosable(slot, answer):
+    """The answer with each inf/sup resolved: unwrapped to its objective where the slot's reference
+    is that objective (gan.general.f), else evaluated; left as it is where neither applies."""
+    if isinstance(answer, sp.Basic) and answer.has(Extremum):
+        bound = {e.args[1] for e in answer.atoms(Extremum)}
+        if isinstance(slot.reference, sp.Basic) and slot.reference.free_symbols & bound:
+            return _unwrap_extremum(answer) or answer
+        return _evaluate_extrema(answer) or answer
+    return answer
 
 
 def _evaluate_extrema(answer):
