@@ -185,3 +185,23 @@ def test_reversed_zero_one_dstar_is_minus_sign():
     res = analyse(sp.Piecewise((1, a >= 0), (0, True)), prove=False)
     assert sp.simplify(res.dstar_t + sp.sign(t - 1)) == 0
     assert res.calibration[0] == "reversed"
+
+
+@pytest.mark.parametrize("latex", [r"-\log\sigma(\alpha)", r"\operatorname{softplus}(-\alpha)",
+                                   r"-\log\operatorname{sigmoid}(\alpha)", r"\log(1+e^{-\alpha})"])
+def test_the_logistic_loss_in_machine_learning_notation_reads_as_one_loss(latex):
+    """sigma(.) in a loss is the logistic function; softplus and sigmoid are their usual functions."""
+    import sympy as sp
+
+    from derivations.latex import parse_loss
+    a = sp.Symbol("alpha", real=True)
+    loss = parse_loss(latex, a)
+    for v in (-2.5, 0.0, 0.7, 3.0):
+        assert float(loss.subs(a, v)) == pytest.approx(float(sp.log(1 + sp.exp(-v))), rel=1e-12)
+
+
+def test_hyperbolic_and_inverse_trigonometric_losses_are_read_and_analysed():
+    from derivations.fdiv import analyse
+    from derivations.latex import parse_loss
+    result = analyse(parse_loss(r"(1-\tanh\alpha)^2"), prove=False)
+    assert result.match is not None and result.match.divergence.name == "Delta"

@@ -93,7 +93,7 @@ def test_loss_parser_for_fdiv():
 
 @pytest.mark.parametrize("latex, fragment", [
     (r"y + 1", "unknown symbol y"),
-    (r"\sin t", r"\sin"),
+    (r"\zeta(t)", r"\zeta"),                 # an unknown Greek name (\sin and the like are read)
     (r"g(t)", "unknown function g"),
     (r"\frac{1}{2}(1-", "never closed"),
     (r"\frac12\sum", "ends too early"),

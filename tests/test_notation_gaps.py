@@ -163,3 +163,15 @@ def test_an_infimum_answer_is_evaluated_by_the_pointwise_analysis():
     assert scaled.verdict == "wrong", scaled.message
     other = grade_answer("gan.square.f", r"-\inf_\alpha[(1-\alpha)^2 t + (1-\alpha)^2]", sandbox=False)
     assert other.verdict == "unchecked"                  # not a margin loss's problem: not guessed
+
+
+def test_elementary_functions_are_read_in_answers():
+    from derivations.grading import grade_answer
+    r = grade_answer("gan.exponential.dstar", r"\frac12\log\frac{p_d}{p_g}", sandbox=False)
+    assert r.verdict == "correct"
+    # tanh and artanh are functions of their argument, not products of names
+    r = grade_answer("gan.exponential.dstar", r"\operatorname{artanh}\left(\tanh\left(\frac12\log\frac{p_d}{p_g}\right)\right)",
+                     sandbox=False)
+    assert r.verdict == "correct", r.message
+    r = grade_answer("gan.exponential.dstar", r"\tanh\left(\frac12\log\frac{p_d}{p_g}\right)", sandbox=False)
+    assert r.verdict == "wrong", r.message

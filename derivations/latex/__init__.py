@@ -48,10 +48,17 @@ def parse_expression(latex: str, scope: SlotScope | None = None, **kw):
     return chain.members[-1]
 
 
+_SIGMOID = sp.Function("sigma")
+
+
 def parse_loss(latex: str, alpha: sp.Symbol | None = None):
     """A margin loss l(alpha) such as ``\\log(1 + e^{-\\alpha})`` as a SymPy expression in alpha.
 
-    ``l(\\alpha) = ...`` is accepted; indicators ``\\mathbb{1}[\\alpha \\le 0]`` become Piecewise.
+    ``l(\\alpha) = ...`` is accepted; indicators ``\\mathbb{1}[\\alpha \\le 0]`` become Piecewise;
+    ``\\sigma(\\cdot)`` is the logistic function (a loss has no other sigma), as are
+    ``\\operatorname{sigmoid}`` and ``\\operatorname{softplus}`` their usual functions.
     """
     alpha = alpha if alpha is not None else sp.Symbol("alpha", real=True)
-    return parse_expression(latex, build(symbols=(alpha,)))
+    x = sp.Dummy("x")
+    loss = parse_expression(latex, build(symbols=(alpha,), functions=(_SIGMOID,)))
+    return loss.replace(_SIGMOID, sp.Lambda(x, 1 / (1 + sp.exp(-x)))) if loss.has(_SIGMOID) else loss

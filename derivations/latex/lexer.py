@@ -26,7 +26,8 @@ GREEK = set("""partial alpha beta gamma delta epsilon zeta eta theta iota kappa 
 sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
 ell""".split())
 RENAME = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varsigma": "sigma",
-          "varpi": "pi", "varrho": "rho", "ln": "log", "sgn": "sign", "Tr": "tr", "trace": "tr",
+          "varpi": "pi", "varrho": "rho", "ln": "log", "sgn": "sign", "arcsinh": "arsinh", "arccosh": "arcosh", "arctanh": "artanh",
+          "atan": "arctan", "asinh": "arsinh", "atanh": "artanh", "Tr": "tr", "trace": "tr",
           "dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "overline": "bar", "widetilde": "tilde",
           "widehat": "hat", "overrightarrow": "mathbf", "vec": "mathbf", "boldsymbol": "mathbf", "bm": "mathbf",
           "pmb": "mathbf", "textbf": "mathbf", "mathit": "mathrm", "textit": "mathrm",
@@ -40,7 +41,9 @@ SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Bi
           "big", "Big", "bigg", "Bigg", "bigm", "Bigm", "middle"}
 FONTS = {"mathrm", "operatorname", "mathbf", "text", "mathcal", "mathbb", "mathfrak", "rm"}
 KEEP_FONT = {"mathcal": "cal", "mathbb": "bb", "mathfrak": "frak"}
-OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup", "argmin", "argmax"}
+OPNAMES = {"log", "exp", "min", "max", "sign", "tr", "det", "diag", "sqrt", "inf", "sup", "argmin", "argmax",
+           "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "arsinh", "arcosh",
+           "artanh", "softplus", "sigmoid"}
 ARG_OPS = {"min": "argmin", "max": "argmax"}    # \arg\min, \operatorname*{arg\,min}, \mathrm{argmin}
 DECOR = {"bar", "tilde", "hat"}
 CMD = {"frac": "FRAC", "sqrt": "SQRT", "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "MUL",

@@ -29,6 +29,12 @@ _SEPARATORS = ("COMMA", "SEMI", "COND", "KLSEP")
 _BRACKETS = ("paren", "bracket", "braces")
 DIVERGENCE_BASES = ("D", "\\mathcal{D}", "\\mathrm{D}", "\\mathbb{D}")   # D_{KL}(q \| p) and its fonts
 MOMENT_NAMES = ("\\mathrm{Var}", "\\mathrm{Cov}", "\\mathbb{V}", "\\mathrm{var}", "\\mathrm{cov}")
+# Elementary functions of one real argument; softplus and sigmoid (the logistic function, as
+# machine-learning texts write it) are written out, so the answer's value is what SymPy sees.
+ELEMENTARY = {"sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+              "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "arsinh": sp.asinh, "arcosh": sp.acosh,
+              "artanh": sp.atanh, "softplus": lambda x: sp.log(1 + sp.exp(x)),
+              "sigmoid": lambda x: 1 / (1 + sp.exp(-x))}
 PHRASE_ROOTS = {"call", "sub_script", "sup_script", "op", "juxt", "frac", "bigop", "integral",
                 "prime", "decor", "nabla"}
 
@@ -987,6 +993,10 @@ class Reader:
             value = sp.exp(arg)
         elif name == "sign":
             value = sp.sign(arg)
+        elif name in ELEMENTARY:
+            if is_matrix(arg):
+                raise LatexError(f"\\{name} of a matrix")
+            value = ELEMENTARY[name](arg)
         elif name in ("tr", "det"):
             value = (sp.Trace(arg) if name == "tr" else sp.Determinant(arg)) if is_matrix(arg) else arg
         else:
