@@ -96,43 +96,43 @@ class KL(sp.Function):
         return f"KL({self.args[0]} || {self.args[1]})"
 
 
-class Extremum(sp.Function):
-    """inf_v[body] (``Infimum``) or sup_v[body] (``Supremum``), kept unevaluated."""
+class _OverVariable(sp.Function):
+    """op_v[body] with args (body, v), kept unevaluated; ``op`` is its LaTeX operator."""
 
     nargs = 2
-    is_infimum = True
+    op = ""
 
     def _latex(self, printer):
-        op = r"\inf" if self.is_infimum else r"\sup"
-        return rf"{op}_{{{printer._print(self.args[1])}}}\left[{printer._print(self.args[0])}\right]"
+        return rf"{self.op}_{{{printer._print(self.args[1])}}}\left[{printer._print(self.args[0])}\right]"
+
+
+class Extremum(_OverVariable):
+    """inf_v[body] (``Infimum``) or sup_v[body] (``Supremum``)."""
+
+    is_infimum = True
 
 
 class Infimum(Extremum):
-    is_infimum = True
+    is_infimum, op = True, r"\inf"
 
 
 class Supremum(Extremum):
-    is_infimum = False
+    is_infimum, op = False, r"\sup"
 
 
-class ArgExtremum(sp.Function):
+class ArgExtremum(_OverVariable):
     """argmin_v[body] (``ArgMin``) or argmax_v[body] (``ArgMax``): the point where the extremum is
-    reached, kept unevaluated (it is no value of body, so it is not an ``Extremum``)."""
+    reached (it is no value of body, so it is not an ``Extremum``)."""
 
-    nargs = 2
     is_min = True
-
-    def _latex(self, printer):
-        op = r"\arg\min" if self.is_min else r"\arg\max"
-        return rf"{op}_{{{printer._print(self.args[1])}}}\left[{printer._print(self.args[0])}\right]"
 
 
 class ArgMin(ArgExtremum):
-    is_min = True
+    is_min, op = True, r"\arg\min"
 
 
 class ArgMax(ArgExtremum):
-    is_min = False
+    is_min, op = False, r"\arg\max"
 
 
 STRUCTURED = (Density, Expectation, KL)
