@@ -175,3 +175,14 @@ def test_elementary_functions_are_read_in_answers():
     assert r.verdict == "correct", r.message
     r = grade_answer("gan.exponential.dstar", r"\tanh\left(\frac12\log\frac{p_d}{p_g}\right)", sandbox=False)
     assert r.verdict == "wrong", r.message
+
+
+@pytest.mark.parametrize("slot, latex, expected", [
+    ("ddim.x0_error_to_eps", r"\frac{1-\bar\alpha_t}{\bar\alpha_t}\|\epsilon-\epsilon_\theta\|^2", "correct"),
+    ("ddim.x0_error_to_eps", r"\frac{1-\bar\alpha_t}{\bar\alpha_t}\|\epsilon+\epsilon_\theta\|^2", "wrong"),
+    ("ddim.deterministic", r"\sqrt{\bar\alpha_{t-1}}f_\theta+\sqrt{1-\bar\alpha_{t-1}}\epsilon_\theta", "correct"),
+    ("ddim.x0_pred", r"\frac{x_t-\sqrt{1-\bar\alpha_t}\epsilon_\theta(x_t)}{\sqrt{\bar\alpha_t}}", "correct"),
+])
+def test_a_network_written_without_its_argument_is_the_references_one_application(slot, latex, expected):
+    from derivations.grading import grade_answer
+    assert grade_answer(slot, latex, sandbox=False).verdict == expected

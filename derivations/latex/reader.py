@@ -181,6 +181,9 @@ class Reader:
                 return _Operator("KL")
             if v in ("p", "q") and ty == "LETTER" and self.scope.random_variables:
                 return BareDensity(sp.Symbol(v))     # \log q: resolved by the expectation around it
+            bare = self.bare_function(key)
+            if bare is not None:
+                return bare
             raise UnknownName(key.text(), "symbol", self.scope.known())
         if ty == "TOP":
             raise LatexError(r"\top outside a superscript")
@@ -193,6 +196,12 @@ class Reader:
         if key in self.scope.ambiguous:
             raise LatexError(f"{key.text()} is ambiguous in this slot")
         return self.scope.names.get(key)
+
+    def bare_function(self, key: Key):
+        """A declared function written without its argument (``\\epsilon_\\theta``) reads as the one
+        application the slot's reference makes of it (``\\epsilon_\\theta(x_t)``); None when the
+        reference applies it to several arguments or not at all."""
+        return self.scope.default_calls.get(key)
 
     def named(self, t):
         """A name-like tree that is a known name, else None."""
@@ -465,6 +474,9 @@ class Reader:
         key = name_key(t)
         if key is None:
             raise LatexError("a subscript on an expression that is not a name")
+        bare = self.bare_function(key)
+        if bare is not None:
+            return bare
         raise UnknownName(key.text(), "symbol", self.scope.known())
 
     def n_sup_script(self, t):

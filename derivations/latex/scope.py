@@ -29,11 +29,26 @@ class SlotScope(Scope):
     lambdas: dict = field(default_factory=dict)       # function class -> sp.Lambda
     density_symbols: dict = field(default_factory=dict)  # Density -> the slot's symbol for it
     measures: dict = field(default_factory=dict)      # variable -> its density (E_{x, eps}[...])
+    default_calls: dict = field(default_factory=dict)  # function name -> its one application in the reference
 
 
 def _definition_pairs(definitions: dict):
     for key, value in (definitions or {}).items():
         yield key, as_expr(value) if not isinstance(value, (sp.Basic, sp.MatrixBase)) else value
+
+
+def _default_calls(scope: SlotScope, reference) -> None:
+    """For each function the reference applies to exactly one argument tuple, that application:
+    what the function's bare name means in an answer (``\\epsilon_\\theta`` for ``\\epsilon_\\theta(x_t)``)."""
+    items = reference if isinstance(reference, list) else [reference]
+    calls: dict = {}
+    for item in items:
+        if isinstance(item, sp.Basic):
+            for call in item.atoms(AppliedUndef):
+                calls.setdefault(call.func, set()).add(call)
+    for key, f in scope.functions.items():
+        if len(calls.get(f, ())) == 1 and key not in scope.names:
+            scope.default_calls[key] = next(iter(calls[f]))
 
 
 def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bool = False,
@@ -83,6 +98,8 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
                 scope.add_symbol(s, strong=False)
         for f in funcs:
             scope.add_function(f)
+        if expr is reference:
+            _default_calls(scope, expr)
         for base in bases:
             scope.indexed.setdefault(key_of_latex(sp.latex(base.label)), base)
         for item in (expr if isinstance(expr, list) else [expr]):
