@@ -160,3 +160,39 @@ def test_hostile_answers_through_the_sandbox_end_in_time():
     assert verdicts[:-1] == ["unchecked", "invalid", "unchecked", "unchecked", "unchecked", "invalid"], verdicts
     assert verdicts[-1] == "correct"
     assert "stopped" not in results[0].message            # decided in the worker, not killed
+
+
+# --- soundness holes found in review: each must never end `correct` ---------------------------
+@pytest.mark.parametrize("latex", [
+    r"-\frac{4t}{t+1} \text{ using } + 7",                      # words then more formula: not a remark
+    r"-\frac{4t}{t+1} \text{ by } 2",
+    r"-\frac{4t}{t+1} \text{ به علاوه } 1",                       # "plus 1" in Persian
+    r"\text{منفی} \frac{4t}{t+1}",                              # "minus" in Persian is no label
+    r"\max_{t} \left(-\frac{4t}{t+1}\right)",                   # an extremum over the slot's own variable
+    r"\arg\min_{t} \left(-\frac{4t}{t+1}\right)",
+    r"f(t) = -\frac{4t}{t+1} + \sin(10^{-40} t^{3/2} e^{t}) = -\frac{4t}{t+1}",   # hidden in an earlier member
+])
+def test_review_findings_are_never_accepted(latex):
+    from derivations.grading import grade_answer
+    assert grade_answer("gan.square.f", latex, sandbox=False).verdict in ("invalid", "unchecked")
+
+
+def test_a_chain_ending_in_an_invisible_constant_is_not_accepted():
+    from derivations.classroom.chains import check_chain
+    r = check_chain("gan.square.f", [r"f(t) = -\frac{4t}{t+1} + \sin(10^{-40} t^{3/2} e^{t})"])
+    assert r["verdict"] != "correct"
+
+
+@pytest.mark.parametrize("latex", [r"-\frac{4t}{t+1} \text{ for } t > 0", r"-\frac{4t}{t+1} \quad\text{for all } t",
+                                   r"\text{پاسخ:} -\frac{4t}{t+1}", r"-\frac{4t}{t+1} \text{ برای } t>0"])
+def test_remarks_and_labels_that_change_nothing_still_read(latex):
+    from derivations.grading import grade_answer
+    assert grade_answer("gan.square.f", latex, sandbox=False).verdict == "correct"
+
+
+def test_an_unknown_name_keeps_its_message_across_processes():
+    import pickle
+
+    from derivations.latex.errors import UnknownName
+    e = pickle.loads(pickle.dumps(UnknownName("y", "symbol", (r"\alpha",))))
+    assert str(e) == r"unknown symbol y; this slot knows \alpha" and e.name == "y"

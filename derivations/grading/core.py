@@ -15,7 +15,7 @@ from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
 from ..latex import UnknownName, DimensionError, LatexError, LimitError, for_slot, parse
 from ..latex.errors import clip
-from ..latex.objects import Extremum, is_structured
+from ..latex.objects import ArgExtremum, Extremum, is_structured
 from . import matrices, mutations, structural
 from .equivalence import compare, numeric
 from .result import AnswerResult
@@ -148,13 +148,6 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
         if ev.status is not Status.PROVED:
             break
     last = outcomes[-1]
-    if last.status is Status.PROVED and last.kind not in (Kind.SYMBOLIC, Kind.SYMBOLIC_FAMILY):
-        extreme = next((c for m in members for c in extreme_constants(m)), None)
-        if extreme is not None:
-            return _result(slot_id, "unchecked", last, f"not checked: the answer agrees with the reference "
-                           f"numerically ({last.detail}), but it holds the constant {clip(show_latex(extreme), 30)}, "
-                           "too small or too large for numeric checks to see; without a symbolic proof it is "
-                           "not accepted", parsed, started)
     if last.status is Status.PROVED:
         what = "" if len(members) == 1 else f" (all {len(members)} members of the chain)"
         return _result(slot_id, "correct", last, f"correct{what}: {last.detail}", parsed, started)
@@ -176,18 +169,30 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
     return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
 
 
-def extreme_constants(expr, limit: int = 4000) -> list:
+def numeric_blind_spot(expr) -> str | None:
+    """Why numeric agreement says nothing about ``expr`` (a constant numerics cannot see, or an
+    expression too large to screen for one), or None."""
+    found, complete = extreme_constants(expr)
+    if found:
+        return (f"it holds the constant {clip(show_latex(found[0]), 30)}, too small or too large for numeric "
+                "checks to see")
+    if not complete:
+        return "it is too large to screen for constants too small or too large for numeric checks to see"
+    return None
+
+
+def extreme_constants(expr, limit: int = 4000) -> tuple[list, bool]:
     """Constants in ``expr`` numeric checks cannot resolve: a rational with more than 15 digits
     (10^{-40}, or 1 + 10^{-40} in an exponent) or a constant subexpression below ``TINY`` or above
-    ``HUGE`` in size (e^{-1000})."""
+    ``HUGE`` in size (e^{-1000}); and whether the whole expression was screened."""
     if not isinstance(expr, sp.Basic):
-        return []
+        return [], True
     out = []
     try:
         with time_limit(PROBE_SECONDS):
             for k, node in enumerate(sp.preorder_traversal(expr)):
                 if k > limit:
-                    break
+                    return out, False
                 if not isinstance(node, sp.Basic):
                     continue
                 if node.is_Rational:
@@ -198,8 +203,8 @@ def extreme_constants(expr, limit: int = 4000) -> list:
                     if v.is_Number and v != 0 and not TINY <= abs(v) <= HUGE:
                         out.append(node)
     except (CheckTimeout, TypeError, ValueError, ArithmeticError, RecursionError):
-        return out
-    return out
+        return out, False
+    return out, True
 
 
 def uses_densities(slot) -> bool:
@@ -262,7 +267,19 @@ def only_names_the_quantity(slot, answer) -> bool:
 
 
 def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
-    """Evidence that one graded member equals the slot's quantity."""
+    """Evidence that one graded member equals the slot's quantity. Agreement found only by numerics
+    stands only where numerics can see every constant of the answer (``numeric_blind_spot``)."""
+    ev = _decide(slot, answer, seed, symbolic_seconds)
+    if ev.status is Status.PROVED and ev.kind not in (Kind.SYMBOLIC, Kind.SYMBOLIC_FAMILY):
+        blind = numeric_blind_spot(answer)
+        if blind:
+            return Evidence(Status.UNCHECKED, Kind.NONE, f"the answer agrees with the reference numerically "
+                            f"({ev.detail}), but {blind}; without a symbolic proof it is not accepted",
+                            seconds=ev.seconds)
+    return ev
+
+
+def _decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
     if only_names_the_quantity(slot, answer):
         return Evidence(Status.UNCHECKED, Kind.NONE, f"the answer only names the quantity ({show_latex(answer)}); "
                         "write what it equals")
@@ -274,6 +291,9 @@ def decide(slot, answer, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECON
     if slot.reference is None:
         return Evidence(Status.UNCHECKED, Kind.NONE, "this slot states a property or a method, not a "
                         "value: it has no reference expression to compare an answer with")
+    if isinstance(answer, sp.Basic) and answer.has(ArgExtremum):
+        return Evidence(Status.UNCHECKED, Kind.NONE, "an arg min / arg max is read but not evaluated: write the "
+                        "point it names")
     if isinstance(answer, sp.Basic) and answer.has(Extremum):
         unwrapped = _diagnosable(slot, answer)
         if unwrapped.has(Extremum):
@@ -425,9 +445,10 @@ def _diagnosable(slot, answer):
     """The answer with each inf/sup resolved: unwrapped to its objective where the slot's reference
     is that objective (gan.general.f), else evaluated; left as it is where neither applies."""
     if isinstance(answer, sp.Basic) and answer.has(Extremum):
+        from ..fdiv import alpha as loss_var
         bound = {e.args[1] for e in answer.atoms(Extremum)}
-        if isinstance(slot.reference, sp.Basic) and slot.reference.free_symbols & bound:
-            return _unwrap_extremum(answer) or answer
+        if bound == {loss_var} and isinstance(slot.reference, sp.Basic) and loss_var in slot.reference.free_symbols:
+            return _unwrap_extremum(answer) or answer      # the reference is the objective in the margin
         return _evaluate_extrema(answer) or answer
     return answer
 

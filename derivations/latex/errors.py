@@ -10,9 +10,12 @@ class UnknownName(LatexError):
     """A symbol or function the slot does not declare (named in the message)."""
 
     def __init__(self, name: str, what: str = "symbol", known: tuple[str, ...] = ()):
-        self.name, self.what = name, what
+        self.name, self.what, self.known = name, what, tuple(known)
         hint = f"; this slot knows {', '.join(known)}" if known else ""
         super().__init__(f"unknown {what} {clip(name)}{hint}")
+
+    def __reduce__(self):          # rebuilt from its parts when it crosses a process boundary
+        return UnknownName, (self.name, self.what, self.known)
 
 
 def clip(text: str, n: int = 40) -> str:

@@ -172,6 +172,8 @@ CASE_WORDS = {"otherwise": "OTHERWISE", "else": "OTHERWISE", "elsewhere": "OTHER
               "if": None, "for": None, "when": None, "where": None}
 # The same words in Persian (the course's homework is Persian): "otherwise", "else", "in other
 # cases"; "if", "for", "when", "for every".
+PERSIAN_LABEL_WORDS = {"پاسخ", "جواب", "داریم", "بنابراین", "پس", "نتیجه", "لذا", "درنتیجه", "جوابنهایی",
+                       "پاسخنهایی"}
 PERSIAN_CASE_WORDS = {"درغیراینصورت": "OTHERWISE", "وگرنه": "OTHERWISE", "درسایرموارد": "OTHERWISE",
                       "سایرموارد": "OTHERWISE", "درغیرانصورت": "OTHERWISE",
                       "اگر": None, "برای": None, "وقتی": None, "هرگاه": None, "بهازای": None, "بهازای": None}
@@ -283,6 +285,10 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
                     if level or cases or _more_prose(raw, i):
                         # "-t for t < 1, -1 for t \ge 1": a definition by cases in words, not a remark
                         raise LatexError(f"prose is not an answer: {words[:40]!r}")
+                    if not _remark_tail(raw, i):
+                        # "A \text{ using } + 7": more formula after the words, which would be lost
+                        raise LatexError(f"the formula goes on after the words {words[:40]!r}: a remark must "
+                                         "end the answer (a condition such as t > 0 may follow it)")
                     while out and out[-1].type in ("COMMA", "SEMI"):
                         out.pop()              # "A, \text{where} ...": the comma joins the remark
                     return out             # what follows is a remark (t \in (0, \infty)), not read
@@ -418,7 +424,11 @@ def _is_label(content, out, raw, i) -> bool:
     text = "".join(v for k, v in content if k != "space").strip()
     if not text or not any(ch.isalpha() for ch in text):
         return False
-    return text.endswith(":") or (_foreign(content) and not _more_prose(raw, i))
+    if text.endswith(":"):
+        return True
+    # a Persian word before the formula is a label only when it is one ("the answer", "we have"),
+    # never a word that changes the value ("\\text{منفی} X" is "minus X")
+    return _foreign(content) and text.rstrip(":") in PERSIAN_LABEL_WORDS and not _more_prose(raw, i)
 
 
 def _relation_follows(raw, i) -> bool:
@@ -438,6 +448,24 @@ def _remark_word(content, remarks: bool = True) -> bool:
         return False
     word = words[0].lstrip("([").lower()
     return word in REMARK_WORDS and (remarks or word not in ANSWER_REMARK_WORDS)
+
+
+TAIL_RELATIONS = {"le", "leq", "ge", "geq", "lt", "gt", "leqslant", "geqslant", "in", "notin", "sim", "ne", "neq",
+                  "subset", "subseteq", "to", "rightarrow", "mapsto", "forall"}
+TAIL_ARITHMETIC = {"frac", "dfrac", "tfrac", "sqrt", "cdot", "times", "sum", "prod", "int", "log", "exp"}
+
+
+def _remark_tail(raw, i) -> bool:
+    """May what follows a remark word be dropped with it? A condition (t > 0, x \\in X,
+    eps \\sim N(0, I)) or names and words only ("for all t"); not arithmetic that would change
+    the answer if it were read ("\\text{ using } + 7", "\\text{by} 2")."""
+    relation = arithmetic = False
+    for k, v in raw[i:]:
+        if (k == "punct" and v in "=<>") or (k == "cmd" and RENAME.get(v, v) in TAIL_RELATIONS):
+            relation = True
+        elif k == "num" or (k == "punct" and v in "+-*/^") or (k == "cmd" and RENAME.get(v, v) in TAIL_ARITHMETIC):
+            arithmetic = True
+    return relation or not arithmetic
 
 
 def _more_prose(raw, i) -> bool:
