@@ -196,3 +196,9 @@ def test_an_unknown_name_keeps_its_message_across_processes():
     from derivations.latex.errors import UnknownName
     e = pickle.loads(pickle.dumps(UnknownName("y", "symbol", (r"\alpha",))))
     assert str(e) == r"unknown symbol y; this slot knows \alpha" and e.name == "y"
+
+
+@pytest.mark.parametrize("latex", [r"\[-\frac{4t}{1+t}\] \[1\]", r"\begin{equation}-\frac{4t}{t+1}\end{equation} 1"])
+def test_math_delimiters_inside_an_answer_are_two_formulas_not_a_product(latex):
+    from derivations.grading import grade_answer
+    assert grade_answer("gan.square.f", latex, sandbox=False).verdict == "invalid"

@@ -220,8 +220,9 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
             continue
         if kind == "cmd" and v in ("begin", "end"):
             name, i = _environment(raw, i)
-            if name in MATH_ENVIRONMENTS:
-                continue                            # \begin{equation} X \end{equation} is X
+            if name in MATH_ENVIRONMENTS:               # \begin{equation} X \end{equation} is X
+                _whole_answer(out, raw, i, opening=v == "begin", what=f"\\{v}{{{name}}}")
+                continue
             if name not in CASES:
                 raise LatexError(f"\\{v}{{{name}}} {'starts' if v == 'begin' else 'ends'} an environment; "
                                  "only cases is read (one formula at a time)")
@@ -251,8 +252,9 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
         if cases and (kind, v) == ("punct", "&"):
             out.append(_tok("AMP", v))
             continue
-        if kind == "cmd" and v in MATH_DELIMITERS:
-            continue                                # \( ... \), \[ ... \]: math-mode delimiters
+        if kind == "cmd" and v in MATH_DELIMITERS:      # \( ... \), \[ ... \]: math-mode delimiters
+            _whole_answer(out, raw, i, opening=v in "([", what=f"\\{v}")
+            continue
         if kind == "cmd" and v == "\\" and (not out or out[-1].type == "REL" or _relation_follows(raw, i)
                                              or _only_filler(raw, i)):
             continue                                # a line break inside one chain (A = \\ B) or at its end
@@ -492,6 +494,14 @@ def _parenthesised(content) -> bool:
 def _punctuation_only(content) -> bool:
     parts = [v for k, v in content if k != "space"]
     return bool(parts) and all(v in ".," for v in parts)
+
+
+def _whole_answer(out, raw, i, opening: bool, what: str) -> None:
+    """A math-mode wrapper is read as absent only around the whole answer: an opening one before
+    anything is read, a closing one with nothing after it (\\[A\\] \\[B\\] is two formulas, not A B)."""
+    if (opening and out) or (not opening and not _only_filler(raw, i)):
+        raise LatexError(f"{what} inside the answer: one formula per answer, its math delimiters around "
+                         "all of it")
 
 
 def _only_filler(raw, i) -> bool:
