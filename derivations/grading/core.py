@@ -456,10 +456,12 @@ def _diagnosable(slot, answer):
 def _evaluate_extrema(answer):
     """Each inf_a[body] / sup_a[body] replaced by its value, where the body (or its negative, for a
     sup) is the pointwise problem of a margin loss, t l(a) + l(-a): that infimum is what the
-    f-divergence analysis computes (``fdiv_pointwise.solve``, region by region in t). None when
-    an extremum has another form."""
+    f-divergence analysis computes (``fdiv.analyse``), accepted only where its proofs that the
+    minimum is global and f its value hold. None when an extremum has another form or is unproved."""
+    from .. import fdiv_checks
     from ..fdiv import alpha as loss_var
-    from ..fdiv_pointwise import FDivError, solve
+    from ..fdiv import analyse, t as ratio
+    from ..fdiv_pointwise import FDivError
 
     def value(e):
         body, var = e.args
@@ -469,9 +471,15 @@ def _evaluate_extrema(answer):
             if loss.has(t) or sp.simplify(body - t * loss - loss.xreplace({var: -var})) != 0:
                 continue
             try:
-                inf = solve(loss.xreplace({var: loss_var}), loss_var, t).inf
-            except (FDivError, ValueError, TypeError, NotImplementedError, RecursionError):
+                res = analyse(loss.xreplace({var: loss_var}), prove=False)
+                # the infimum is trusted only where the analysis's own proofs of it hold
+                checks = [fdiv_checks.global_minimum, fdiv_checks.f_value] if res.dstar_t is not None \
+                    else [fdiv_checks.minimiser_set]
+                if not all(check(res).ok for check in checks):
+                    return None
+            except (FDivError, ValueError, TypeError, NotImplementedError, RecursionError, AttributeError):
                 return None
+            inf = (-res.f).xreplace({ratio: t})
             return inf if e.is_infimum else -inf
         return None
 
