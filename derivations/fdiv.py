@@ -332,16 +332,8 @@ def analyse_latex(latex: str, seconds: float | None = None) -> dict:
     from .latex import parse_loss
     from .limits import CheckTimeout, time_limit
     try:
-        with time_limit(seconds) if seconds else _no_limit():
+        with time_limit(seconds):
             result = analyse(parse_loss(latex))
     except CheckTimeout:
         raise AnalysisError(f"the analysis did not finish within {seconds:g} s") from None
     return {"json": result.as_dict(), "text": result.describe()}
-
-
-class _no_limit:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -221,7 +221,7 @@ def calibration(res) -> tuple[str, Evidence]:
         detail = f"{CALIBRATION[verdict]}: where {where} the optimal D are {what}"
         return verdict, Evidence(Status.PROVED, Kind.SYMBOLIC, detail)
     else:
-        where = next(w for w, v, _ in verdicts if "undecided" in v)
+        where = next((w for w, v, _ in verdicts if "undecided" in v), "every region (no region was decided)")
         return "undecided", unchecked(f"the sign of the optimal D could not be decided where {where}")
     return verdict, Evidence(Status.PROVED, Kind.SYMBOLIC,
                              CALIBRATION[verdict] + " (signs proved region by region)")

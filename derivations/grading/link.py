@@ -95,12 +95,6 @@ def check_link(slot, lhs, rel: str, rhs, factors=None, seed: int = 0,
                         f"({type(exc).__name__}: {str(exc)[:200]})")
 
 
-def _compare_structured(a, rel, b, factors, seed) -> Evidence:
-    """``structural.compare_relation`` (which writes bare and chained measures out for the finite
-    models; the rewrite rules see the sides as written)."""
-    return structural.compare_relation(a, rel, b, factors, seed)
-
-
 def _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds) -> Evidence:
     for side in (lhs, rhs):
         if not isinstance(side, (sp.Basic, sp.MatrixBase)):
@@ -111,7 +105,7 @@ def _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds) -> Evidence:
         a, b = _as_densities(lhs, slot), _as_densities(rhs, slot)
         if is_structured(a) or is_structured(b) or slot is None or \
                 any(isinstance(e, sp.Basic) and e.atoms(Density) for e in (a, b)):
-            return _compare_structured(a, rel, b, factors, seed)
+            return structural.compare_relation(a, rel, b, factors, seed)
     if slot is None:
         return Evidence(Status.UNCHECKED, Kind.NONE, "no slot: only steps about densities can be checked")
     if matrices.is_matrix(lhs) or matrices.is_matrix(rhs):

@@ -176,7 +176,7 @@ PERSIAN_LABEL_WORDS = {"پاسخ", "جواب", "داریم", "بنابراین",
                        "پاسخنهایی"}
 PERSIAN_CASE_WORDS = {"درغیراینصورت": "OTHERWISE", "وگرنه": "OTHERWISE", "درسایرموارد": "OTHERWISE",
                       "سایرموارد": "OTHERWISE", "درغیرانصورت": "OTHERWISE",
-                      "اگر": None, "برای": None, "وقتی": None, "هرگاه": None, "بهازای": None, "بهازای": None}
+                      "اگر": None, "برای": None, "وقتی": None, "هرگاه": None, "بهازای": None}
 MAX_CASES_DEPTH = 3
 
 
