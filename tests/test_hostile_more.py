@@ -202,3 +202,14 @@ def test_an_unknown_name_keeps_its_message_across_processes():
 def test_math_delimiters_inside_an_answer_are_two_formulas_not_a_product(latex):
     from derivations.grading import grade_answer
     assert grade_answer("gan.square.f", latex, sandbox=False).verdict == "invalid"
+
+
+def test_a_chain_link_through_an_invisible_constant_is_not_a_valid_step():
+    from derivations.grading.link import check_link
+    from derivations.latex import parse_expression
+    from derivations.grading.core import scope_for
+    from derivations import registry
+    scope = scope_for(registry.get_slot("gan.square.f"))
+    a = parse_expression(r"-\frac{4t}{t+1} + \sin(10^{-40} t^{3/2} e^{t})", scope)
+    b = parse_expression(r"-\frac{4t}{t+1}", scope)
+    assert check_link("gan.square.f", a, "=", b).status.value != "proved"

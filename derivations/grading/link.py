@@ -85,7 +85,13 @@ def check_link(slot, lhs, rel: str, rhs, factors=None, seed: int = 0,
     factors = reference_factors(slot) if factors is None else list(factors)
     try:
         with time_limit(LINK_SECONDS):
-            return _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds)
+            ev = _check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds)
+            if ev.status is Status.PROVED and ev.kind not in (Kind.SYMBOLIC, Kind.SYMBOLIC_FAMILY):
+                blind = core.numeric_blind_spot(lhs) or core.numeric_blind_spot(rhs)
+                if blind:          # as for an answer: numerics cannot vouch for what they cannot see
+                    return Evidence(Status.UNCHECKED, Kind.NONE, f"the step holds numerically ({ev.detail}), but "
+                                    f"{blind}; without a symbolic proof it is not accepted", seconds=ev.seconds)
+            return ev
     except CheckTimeout:
         return Evidence(Status.UNCHECKED, Kind.NONE, f"the check of this step took longer than {LINK_SECONDS:g} s")
     except (MemoryError, RecursionError) as exc:
