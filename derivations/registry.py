@@ -97,7 +97,9 @@ def select(selectors=()) -> list[Derivation]:
 def get_slot(id: str) -> Slot:
     table = slots()
     if id not in table:
-        near = difflib.get_close_matches(id, table, n=5, cutoff=0.5)
+        containing = [s for s in table if id and id.lower() in s.lower()]      # "ddpm" -> ddim.ddpm_sigma
+        near = (containing + [s for s in difflib.get_close_matches(id, table, n=5, cutoff=0.5)
+                              if s not in containing])[:5]
         hint = f"; did you mean {', '.join(near)}?" if near else "; `derivcheck slots` lists them"
         raise KeyError(f"unknown slot {id!r}{hint}")
     return table[id]
