@@ -25,6 +25,7 @@ import sympy as sp
 from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..latex import DimensionError, LatexError, LimitError, parse
+from ..latex.lexer import CONNECTIVES
 from . import links
 
 _SHOW_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">", "~": r"\approx"}
@@ -157,7 +158,6 @@ _OPERATOR_CMDS = _RELATION_CMDS | {"cdot", "times", "pm", "mp", "div", "left", "
                                    "sqrt", "log", "ln", "exp", "sum", "prod", "int", "iint", "nabla", "partial",
                                    "mathbb", "mathrm", "operatorname", "mathcal", "min", "max", "inf", "sup",
                                    "lvert", "lVert", "langle", "mid", "|"}
-_CONNECTIVES = {"implies", "Rightarrow", "Longrightarrow", "therefore", "iff", "Leftrightarrow"}
 _CONNECTIVE_WORDS = {"so", "hence", "thus", "therefore", "then", "i.e.", "ie", "and", "which", "gives",
                      "we", "get", "obtain", "finally"}
 _APPROX = {"approx", "simeq", "thickapprox"}
@@ -365,7 +365,7 @@ def _lead_in(text: str, remarks: list) -> str:
         if not toks:
             return s
         kind, value, _, end, _ = toks[0]
-        if kind == "cmd" and value in _CONNECTIVES:
+        if kind == "cmd" and value in CONNECTIVES:
             text = s[end:]
             continue
         if kind == "cmd" and value in _TEXT_CMDS:

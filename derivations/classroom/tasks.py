@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 
-from ..grading.sandbox import budget
+from ..grading.sandbox import _task, _unchecked, budget
 
 SEED = 0
 SYMBOLIC_SECONDS = 2.0
@@ -51,13 +51,11 @@ def run(slot: str, kind: str, payload, seed: int = SEED, symbolic_seconds: float
     """Grade one task in this (sandboxed worker) process; ``seconds`` bounds a single answer's
     whole check (``sandbox.budget``: a little under the worker's limit, so a slow answer ends
     ``unchecked`` with its reason instead of its worker being killed)."""
+    if kind != "chain":                # the single-answer task of the sandbox, failures included
+        return _task(slot, payload, seed, symbolic_seconds, True, seconds)
     try:
-        if kind == "chain":
-            from .chains import check_chain
-            return check_chain(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds)
-        from ..grading.core import grade_in_process
-        return grade_in_process(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds,
-                                seconds=seconds).as_dict()
+        from .chains import check_chain
+        return check_chain(slot, payload, seed=seed, symbolic_seconds=symbolic_seconds)
     except MemoryError:
         return unchecked(slot, "the check ran out of memory")
     except RecursionError:
@@ -65,9 +63,7 @@ def run(slot: str, kind: str, payload, seed: int = SEED, symbolic_seconds: float
 
 
 def unchecked(slot: str, why: str, seconds: float = 0.0) -> dict:
-    return {"slot": slot, "verdict": "unchecked", "evidence": {"kind": "none", "detail": why},
-            "mistake": None, "message": f"not checked: {why}", "counterexample": None,
-            "parsed_latex": None, "seconds": round(seconds, 4)}
+    return _unchecked(slot, why, seconds).as_dict()
 
 
 def collect(future, task: Task, timeout: float, started: float) -> tuple[dict, bool]:

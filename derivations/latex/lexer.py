@@ -283,7 +283,7 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
                     continue                    # \text{Answer:} or \text{پاسخ} before the formula
                 if v in TEXT_FONTS and out and (_remark_word(content, remarks) or _foreign(content)):
                     words = "".join(x for _, x in content).strip()
-                    level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+                    level = _open_brackets(out)
                     if level or cases or _more_prose(raw, i):
                         # "-t for t < 1, -1 for t \ge 1": a definition by cases in words, not a remark
                         raise LatexError(f"prose is not an answer: {words[:40]!r}")
@@ -297,7 +297,7 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
 
                 if remarks and v in TEXT_FONTS and out and not cases and _only_filler(raw, i) and \
                         _parenthesised(content):
-                    level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+                    level = _open_brackets(out)
                     if not level:
                         return out              # "A \quad \text{(by Jensen)}": a remark closing the answer
                 if _punctuation_only(content) and _only_filler(raw, i):
@@ -345,7 +345,7 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
         elif v in ".," and _only_filler(raw, i):
             continue                            # a sentence's full stop or comma after the formula
         elif v == "(" and remarks and out and not cases and _spaced_remark(raw, i):
-            level = sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in out)
+            level = _open_brackets(out)
             if not level:
                 return out                      # "A \quad (\text{by Jensen})": a remark after the formula
             out.append(_tok(PUNCT[v], v))
@@ -494,6 +494,11 @@ def _parenthesised(content) -> bool:
 def _punctuation_only(content) -> bool:
     parts = [v for k, v in content if k != "space"]
     return bool(parts) and all(v in ".," for v in parts)
+
+
+def _open_brackets(tokens) -> int:
+    """How many brackets are open after ``tokens`` (0 at the formula's top level)."""
+    return sum(1 if t.type in OPENERS else -1 if t.type in CLOSERS else 0 for t in tokens)
 
 
 def _whole_answer(out, raw, i, opening: bool, what: str) -> None:
