@@ -174,25 +174,30 @@ def _interchangeable(a, b) -> bool:
     return symtab.info(a).domain.integer == symtab.info(b).domain.integer
 
 
-def _symbol_mutations(slot, ref, skip=()) -> list[Mutation]:
-    """Another of the slot's symbols written for one of the reference's (x_t for x_0, sigma for
-    sigma_z), and two of the reference's symbols swapped (integers only with integers)."""
-    present = sorted((s for s in ref.free_symbols if isinstance(s, sp.Symbol)), key=str)
-    pool = [s for s in slot.symbols if isinstance(s, sp.Symbol)]
+def _substitutions(ref, present, pool, compatible, noun: str, plural: str, show=None) -> list[Mutation]:
+    """One object of ``pool`` written where one of the reference's (``present``) belongs, and two
+    of the reference's swapped, for the pairs ``compatible(a, b)`` allows."""
+    show = show or _show
     out = []
     for a in present:
-        d = symtab.info(a).domain
-        if (d.lo, d.hi) == (0, 1):
-            out.append(Mutation("complement", f"{_show(1 - a)} written where {_show(a)} belongs",
-                                ref.xreplace({a: 1 - a})))
         for b in pool:
-            if b == a or frozenset((a, b)) in skip or not _interchangeable(a, b):
+            if b == a or not compatible(a, b):
                 continue
-            out.append(Mutation("wrong-symbol", f"{_show(b)} written where {_show(a)} belongs", ref.xreplace({a: b})))
+            out.append(Mutation(f"wrong-{noun}", f"{show(b)} written where {show(a)} belongs", ref.xreplace({a: b})))
             if b in present and str(a) < str(b):
-                out.append(Mutation("swapped-symbols", f"{_show(a)} and {_show(b)} swapped",
-                                    ref.xreplace({a: b, b: a})))
+                out.append(Mutation(f"swapped-{plural}", f"{show(a)} and {show(b)} swapped", ref.xreplace({a: b, b: a})))
     return out[:MAX_SYMBOL_MUTATIONS]
+
+
+def _symbol_mutations(slot, ref, skip=()) -> list[Mutation]:
+    """A (0,1) symbol's complement; another of the slot's symbols written for one of the
+    reference's (x_t for x_0, sigma for sigma_z), and two swapped (integers only with integers)."""
+    present = sorted((s for s in ref.free_symbols if isinstance(s, sp.Symbol)), key=str)
+    pool = [s for s in slot.symbols if isinstance(s, sp.Symbol)]
+    out = [Mutation("complement", f"{_show(1 - a)} written where {_show(a)} belongs", ref.xreplace({a: 1 - a}))
+           for a in present if (symtab.info(a).domain.lo, symtab.info(a).domain.hi) == (0, 1)]
+    return out + _substitutions(ref, present, pool, lambda a, b: frozenset((a, b)) not in skip and
+                                _interchangeable(a, b), "symbol", "symbols")
 
 
 def _mutations_of(ref) -> list[Mutation]:
@@ -221,17 +226,12 @@ def _density_mutations(slot, ref) -> list[Mutation]:
     two of the reference's densities swapped."""
     from ..latex.objects import Density
     present = sorted(ref.atoms(Density), key=str)
-    pool = set(present) | {d for d in for_slot(slot.id, True).density_symbols if isinstance(d, Density)}
-    out = []
-    for a in present:
-        for b in sorted(pool, key=str):
-            if b == a or set(b.variables) != set(a.variables) or (b.family != a.family and b.given != a.given):
-                continue                      # one change at a time: the family, or what it is given
-            out.append(Mutation("wrong-density", f"{latex(b)} written where {latex(a)} belongs", ref.xreplace({a: b})))
-            if b in present and str(a) < str(b):
-                out.append(Mutation("swapped-densities", f"{latex(a)} and {latex(b)} swapped",
-                                    ref.xreplace({a: b, b: a})))
-    return out[:MAX_SYMBOL_MUTATIONS]
+    pool = sorted(set(present) | {d for d in for_slot(slot.id, True).density_symbols if isinstance(d, Density)},
+                  key=str)
+
+    def one_change(a, b):
+        return set(b.variables) == set(a.variables) and (b.family == a.family or b.given == a.given)
+    return _substitutions(ref, present, pool, one_change, "density", "densities", show=latex)
 
 
 def diagnose_structural(slot, answer, seed: int = 0) -> tuple[str | None, str]:
