@@ -15,7 +15,7 @@ x = declare("x_pubdoc", "x", aliases=())
 s = declare("sigma_pubdoc", r"\sigma_{\mathrm{doc}}", 0, sp.oo)
 a = declare("abar_pubdoc", r"\bar\alpha_{t-1}", 0, 1)
 
-NO_TEX = "no TeX engine (pdflatex) installed; `apt-get install texlive-latex-base texlive-latex-recommended`"
+NO_TEX = "no TeX engine (pdflatex) installed; `apt-get install texlive-latex-base`"
 
 
 def synthetic():
