@@ -18,10 +18,11 @@ import sympy as sp
 from .symbols import as_expr
 
 from .evidence import Evidence, Kind, Status
+from .branches import NONANALYTIC, to_piecewise
 from .prove import check_relation, positive_parametrisation
 
 oo = sp.oo
-NONSMOOTH = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign, sp.Piecewise)
+NONSMOOTH = NONANALYTIC
 DIGITS = 50
 
 
@@ -31,16 +32,6 @@ class PiecewiseError(ValueError):
 
 def is_smooth(expr) -> bool:
     return not as_expr(expr).has(*NONSMOOTH)
-
-
-def to_piecewise(expr) -> sp.Expr:
-    """Max/Min/Abs/Heaviside/sign rewritten as (folded) Piecewise; smooth input unchanged."""
-    expr = as_expr(expr)
-    if is_smooth(expr):
-        return expr
-    for kind in NONSMOOTH[:-1]:
-        expr = expr.replace(lambda e, k=kind: isinstance(e, k), lambda e: e.rewrite(sp.Piecewise))
-    return sp.piecewise_fold(expr)
 
 
 def _key(x) -> float:

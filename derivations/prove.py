@@ -8,13 +8,14 @@ SymPy use the bounds (e.g. sqrt((1 - abar)^2) = 1 - abar).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import sympy as sp
 
 from .symbols import as_expr
 
-from . import sampling
+from . import identity, nonneg, sampling, search
 from . import symbols as symtab
 from .evidence import Evidence, Kind, Status
 from .limits import CheckTimeout, time_limit
@@ -95,36 +96,82 @@ def _symbolic_sign(d, rel) -> bool:
     return False
 
 
-def _numeric(pairs, rel, conditions, seed) -> tuple[Status, dict | None, int, int]:
-    """Evaluate each (lhs, rhs) pair at random admissible points.
+def numeric_identity(pairs, conditions=(), seed: int = 0) -> Evidence:
+    """Exact-numeric evidence for every ``a = b`` of ``pairs`` (``identity``: analytic pieces at
+    points across the whole domain, non-analytic ones branch by branch)."""
+    space = sampling.PointSpace([x for pair in pairs for x in pair], conditions, n=NUMERIC_POINTS, seed=seed)
+    proved = None
+    for a, b in pairs:
+        outcome = identity.decide(a, b, space, prove_sign=_symbolic_sign)
+        if outcome.status is not Status.PROVED:
+            return identity.as_evidence(outcome, space)
+        proved = proved or outcome
+    if proved is None:
+        return Evidence(Status.PROVED, Kind.SYMBOLIC, "nothing to compare")
+    return identity.as_evidence(proved, space)
 
-    Returns (status, counterexample, points used, points skipped as undefined).
-    """
-    atoms = sampling.unknowns(*[x for pair in pairs for x in pair])
-    pts = sampling.points(atoms, conditions, n=NUMERIC_POINTS, seed=seed)
-    used = skipped = 0
-    for point in pts:
-        point_ok = True
-        for lhs, rhs in pairs:
-            a, b = sampling.evaluate(lhs, point), sampling.evaluate(rhs, point)
-            if a is None or b is None:
-                point_ok = False
-                break
-            bad = _violates(a, b, rel)
-            if bad:
-                example = sampling.show(point)
-                example.update(lhs=sampling._short(a), rhs=sampling._short(b))
-                return Status.REFUTED, example, used + 1, skipped
-        if point_ok:
-            used += 1
+
+def _from_conditions(d, rel, conditions) -> bool:
+    """Prove ``d rel 0`` as a side condition plus something the assumptions sign: d = c + r with
+    c > 0 (or >= 0) a condition's own gap and r >= 0 (<= 0 for <=, <)."""
+    for c in conditions:
+        if not getattr(c, "is_Relational", False) or c.rel_op not in ("<", "<=", ">", ">="):
+            continue
+        strict = c.rel_op in ("<", ">")
+        cgap = c.lhs - c.rhs if c.rel_op in (">", ">=") else c.rhs - c.lhs       # >= 0 (> 0 if strict)
+        if rel in ("<", "<=") and (strict or rel == "<="):
+            rest = -d - cgap
+        elif rel in (">", ">=") and (strict or rel == ">="):
+            rest = d - cgap
         else:
-            skipped += 1
-    return Status.PROVED, None, used, skipped
+            continue
+        if rest == 0 or _symbolic_sign(rest, ">="):
+            return True
+    return False
+
+
+def _gap_evidence(pairs, rel, gap, conditions, family, seed, symbolic_seconds) -> Evidence | None:
+    """An inequality proved from its certificate: lhs - rhs (or rhs - lhs) equals ``gap``, and
+    ``gap`` is >= 0 (> 0 for a strict relation) by its terms' assumptions. None when the
+    certificate does not apply; a refuted identity is reported as such."""
+    if gap is None or len(pairs) != 1:
+        return None
+    (a, b), = pairs
+    big_minus_small = a - b if rel in (">=", ">") else b - a
+    want = ">" if rel in ("<", ">") else ">="
+    try:
+        with time_limit(symbolic_seconds):
+            signed = _symbolic_sign(as_expr(gap), want)
+    except CheckTimeout:
+        signed = False
+    except (TypeError, ValueError, NotImplementedError, RecursionError):
+        signed = False
+    if not signed:
+        return Evidence(Status.UNCHECKED, Kind.NONE,
+                        f"the certificate's sign is not seen: its terms are not all known to be {_WORD[want]}")
+    identity = check_relation(big_minus_small, "=", nonneg.expand_known(gap), conditions, family, seed,
+                              symbolic_seconds)
+    why = "; ".join(nonneg.reasons(gap)) or "its terms' signs follow from the symbols' domains"
+    if identity.status is Status.PROVED:
+        return Evidence(Status.PROVED, identity.kind,
+                        f"the gap equals a certificate that is {_WORD[want]} ({why}); the identity: {identity.detail}",
+                        seconds=identity.seconds, extra=identity.extra)
+    if identity.status is Status.REFUTED:
+        return Evidence(Status.UNCHECKED, Kind.NONE, "the certificate does not equal the gap (the identity fails "
+                        "at an admissible point); the inequality itself is neither proved nor refuted by it",
+                        counterexample=identity.counterexample)
+    return Evidence(Status.UNCHECKED, Kind.NONE, f"the certificate's identity is unchecked: {identity.detail}")
 
 
 def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0,
-                   symbolic_seconds: float = SYMBOLIC_SECONDS) -> Evidence:
-    """Evidence for ``lhs rel rhs`` under the symbols' domains and ``conditions``."""
+                   symbolic_seconds: float = SYMBOLIC_SECONDS, gap=None) -> Evidence:
+    """Evidence for ``lhs rel rhs`` under the symbols' domains and ``conditions``.
+
+    An equality is proved symbolically, or backed by exact numerics (``numeric_identity``:
+    analytic pieces at points across the whole domain, non-analytic ones region by region).
+    An inequality is proved only symbolically (its sign from the assumptions, or its ``gap``
+    certificate from ``nonneg``); numbers can refute it, never prove it.
+    """
     started = time.perf_counter()
     ml, mr = as_matrix(lhs), as_matrix(rhs)
     if (ml is None) != (mr is None) and not (ml is not None and mr is None and rhs == 0):
@@ -147,29 +194,37 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
             if rel == "=":
                 proved = all(_symbolic_zero(a - b) for a, b in pairs)
             else:
-                proved = all(_symbolic_sign(a - b, rel) for a, b in pairs)
+                proved = all(_symbolic_sign(a - b, rel) or _from_conditions(a - b, rel, conditions)
+                             for a, b in pairs)
         if proved:
             what = "difference simplifies to 0" if rel == "=" else f"lhs - rhs is {_WORD[rel]} under the assumptions"
             return Evidence(Status.PROVED, proof_kind, what + where, seconds=time.perf_counter() - started)
     except CheckTimeout:
         note = f"symbolic attempt stopped after {symbolic_seconds:g} s; "
-    except (TypeError, ValueError, NotImplementedError, RecursionError) as exc:
-        note = f"symbolic attempt failed ({type(exc).__name__}); "
+    except (TypeError, ValueError, NotImplementedError, RecursionError):
+        note = "symbolic attempt failed; "
 
-    status, example, used, skipped = _numeric(pairs, rel, conditions, seed)
-    seconds = time.perf_counter() - started
-    if status is Status.REFUTED:
-        return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC,
-                        f"{note}the relation fails at an admissible point{where}",
-                        counterexample=example, seconds=seconds)
-    if used < 20:
+    if rel != "=":
+        certified = _gap_evidence(pairs, rel, gap, conditions, family, seed, symbolic_seconds)
+        if certified is not None and certified.status is Status.PROVED:
+            return dataclasses.replace(certified, detail=certified.detail + where,
+                                       seconds=time.perf_counter() - started)
+        found = search.violation(pairs, rel, conditions, seed)
+        seconds = time.perf_counter() - started
+        if found.counterexample is not None:
+            return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC,
+                            f"{note}the relation fails at an admissible point{where} ({found.how})",
+                            counterexample=found.counterexample, seconds=seconds)
+        why = certified.detail if certified is not None else "no certificate (gap known to be >= 0) was given"
         return Evidence(Status.UNCHECKED, Kind.NONE,
-                        f"{note}not proved symbolically and only {used} admissible points could be "
-                        f"evaluated ({skipped} undefined)", seconds=seconds)
-    return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
-                    f"{note}holds at {used} random admissible points to {sampling.PRECISION} digits{where}"
-                    + (f" ({skipped} undefined points skipped)" if skipped else ""),
-                    seconds=seconds, extra={"points": used})
+                        f"{note}not proved: numbers can refute an inequality but never prove it; {why}; "
+                        f"a search of {found.tried} admissible points found no violation",
+                        counterexample=found.worst, seconds=seconds)
+
+    ev = numeric_identity(pairs, conditions, seed)
+    seconds = time.perf_counter() - started
+    return dataclasses.replace(ev, detail=note + ev.detail + (where if ev.status is not Status.UNCHECKED else ""),
+                               seconds=seconds)
 
 
 _WORD = {"<=": "<= 0", "<": "< 0", ">=": ">= 0", ">": "> 0"}

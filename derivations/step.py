@@ -28,11 +28,18 @@ class Step:
     claim_latex: str = ""            # overrides the printed claim (e.g. for structured objects)
     audit: str = ""                  # non-empty: a claim quoted from this source to be tested, not
                                      # asserted by derivcheck; its refutation is a finding, not a failure
+    gap: object = None               # an inequality's certificate: lhs - rhs (for >=, >) or rhs - lhs
+                                     # (for <=, <) written with terms known to be >= 0 (``nonneg``);
+                                     # numbers alone never prove an inequality
 
     def sides(self) -> tuple:
         """(lhs, rhs); a side given as a zero-argument callable is built only when checked,
         so importing the catalogue stays cheap."""
         return tuple(side() if callable(side) else side for side in (self.lhs, self.rhs))
+
+    def certificate(self):
+        """The gap certificate, built if given lazily (None when the step has none)."""
+        return self.gap() if callable(self.gap) else self.gap
 
     def __post_init__(self):
         if self.rel not in RELATIONS:

@@ -76,7 +76,7 @@ def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
                 evidence = step.check(step)
             else:
                 lhs, rhs = step.sides()
-                evidence = check_relation(lhs, step.rel, rhs, step.assume, step.family)
+                evidence = check_relation(lhs, step.rel, rhs, step.assume, step.family, gap=step.certificate())
     except CheckTimeout:
         return unchecked(f"check did not finish within {seconds:g} s")
     except Exception as exc:  # a bug in a checker must not stop the others

@@ -51,6 +51,38 @@ def _probabilities(k: int, rng: random.Random) -> list[sp.Rational]:
     return [sp.Rational(x, total) for x in w]
 
 
+def _columns(names, k: int, index: int, rng: random.Random) -> dict:
+    """Random densities on k points, one column per name. Besides generic ones, some worlds hold
+    equal densities (p_d = p_g: divergences at 0), densities equal but for a perturbation of
+    1e-4 or 1e-9 (divergences just above 0), and ones whose masses are nearly disjoint (values
+    down to 1e-12: divergences near their maximum), where an answer wrong only at extreme
+    divergence values shows."""
+    first = _probabilities(k, rng)
+    kind = index % 6
+    if kind == 3:                     # equal
+        return {name: list(first) for name in names}
+    if kind == 4:                     # a small perturbation of the first density
+        eps = sp.Rational(1, 10**rng.choice((4, 9)))
+        out = {}
+        for j, name in enumerate(names):
+            if j == 0:
+                out[name] = first
+                continue
+            w = [p * (1 + eps * rng.choice((-1, 1))) for p in first]
+            total = sum(w)
+            out[name] = [x / total for x in w]
+        return out
+    if kind == 5:                     # nearly disjoint supports
+        tiny = sp.Rational(1, 10**12)
+        out = {}
+        for j, name in enumerate(names):
+            w = [1 if (i + j) % 2 == 0 else tiny for i in range(k)]
+            total = sum(w)
+            out[name] = [x / total for x in w]
+        return out
+    return {name: first if j == 0 else _probabilities(k, rng) for j, name in enumerate(names)}
+
+
 def _is_density(atom, integrated: Integrated) -> bool:
     if atom in integrated.density:
         return True
@@ -118,14 +150,19 @@ class World:
     support: list = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     atoms: dict = field(default_factory=dict)
+    regime: str = "ordinary"
 
     def _random(self, atom) -> sp.Rational:
+        """A value of its own for an unknown (eps_theta(x_t), sigma[j], a derivative), drawn from
+        the atom's own domain (sigma[j] with sigma positive is positive; p(x) is positive)."""
         if atom not in self.atoms:
             name = str(atom.base.label) if isinstance(atom, sp.Indexed) else \
                 getattr(getattr(atom, "func", None), "__name__", "") or str(atom)
-            positive = name[:1] in ("p", "q") or name.startswith("sigma")
-            lo = 50 if positive else -3000
-            self.atoms[atom] = sp.Rational(self.rng.randint(lo, 3000), 1000)
+            dom = sampling.domain_of(atom) if not isinstance(atom, sp.Derivative) else None
+            if dom is not None and dom.lo == -sp.oo and not dom.integer and (
+                    name[:1] in ("p", "q") or name.startswith("sigma")):
+                dom = symtab.Domain(sp.S.Zero, sp.oo)      # densities and scales named as such
+            self.atoms[atom] = sampling._draw_value(dom or symtab.Domain(), self.rng, self.regime)
         return self.atoms[atom]
 
     def value(self, expr, integrated: Integrated):
@@ -158,22 +195,16 @@ def _holds(condition, point) -> bool:
 
 @lru_cache(maxsize=512)
 def _points(symbols: tuple, conditions: tuple, n: int, seed: int, small: tuple = ()) -> list[dict]:
-    """``n`` points in the symbols' domains satisfying ``conditions`` (rejection sampling;
-    conditions are decided exactly on the rational draws). Symbols in ``small`` (the upper
-    limits of sums) take the values 1..4 in turn, so every sum is expanded at several small
-    sizes. Cached: every answer to a slot is checked at the same points."""
-    rng = random.Random(seed)
-    found: list[dict] = []
-    for _ in range(n * 400):
-        if len(found) == n:
-            break
-        point = {s: sampling._draw(s, rng) for s in symbols}
+    """``n`` points in the symbols' domains satisfying ``conditions`` (``sampling.points``: the
+    whole domain, wide and near-bound values, and points next to each condition's boundary).
+    Symbols in ``small`` (the upper limits of sums) take the values 1..4 in turn, so every sum is
+    expanded at several small sizes. Cached: every answer to a slot is checked at the same points."""
+    found = sampling.points(symbols, conditions, n=n, seed=seed, small=small)
+    for i, point in enumerate(found):
         for s in small:
             if s in point:
-                point[s] = sp.Integer(1 + len(found) % 4)
-        if all(_holds(c, point) for c in conditions):
-            found.append(point)
-    return found
+                point[s] = sp.Integer(1 + i % 4)
+    return [p for p in found if all(_holds(c, p) for c in conditions)]
 
 
 FLOAT_LIMIT = sp.Float("1e300")
@@ -241,9 +272,9 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
         support = []
         if names:
             k = 2 + i % 3
-            columns = {name: _probabilities(k, rng) for name in names}
+            columns = _columns(names, k, i, rng)
             support = [{name: columns[name][j] for name in names} for j in range(k)]
-        out.append(World(point, support, rng))
+        out.append(World(point, support, rng, regime="ordinary" if i < (n + 1) // 2 else rng.choice(sampling.REGIMES)))
     return out
 
 

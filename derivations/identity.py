@@ -1,0 +1,210 @@
+"""Exact-numeric evidence for an identity a = b: when numbers may decide, and how.
+
+Random points can refute an identity, and they back one only where a counterexample could not
+hide from them:
+- analytic sides are compared at points across the whole domain (ordinary, wide and near-bound
+  values, and points next to every side condition), then re-checked at ``HIGH_DIGITS`` digits
+  at a few points, where a term such as (t - 1) e^{-1000 t} is no longer below the rounding;
+- non-analytic sides (Max, Min, Abs, sign, Piecewise) are split at their switches
+  (``branches``): points are added next to every switch on both sides, and each branch formula
+  must either agree with the other side's, or its region must be shown empty (no admissible
+  point found there and SymPy proves a switch's sign rules it out). Otherwise ``unchecked``.
+
+The points come from a *space* (``derivations.sampling`` for derivation steps,
+``grading.worlds`` for answers): ``points()``, ``value(expr, point, digits)``,
+``toward(inside, outside, holds)`` and ``show(point)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import branches
+from .evidence import Evidence, Kind, Status
+from .limits import CheckTimeout, time_limit
+from .symbols import as_expr
+
+MIN_POINTS = 20
+HIGH_DIGITS = 400
+HIGH_POINTS = 4
+PRECISION = 50
+REL_TOL = sp.Float("1e-28", PRECISION)
+HIGH_TOL = sp.Float("1e-370", HIGH_DIGITS)
+NEAR_SWITCH_PAIRS = 3
+SIGN_SECONDS = 0.5
+
+
+def differ(a, b, tol=REL_TOL) -> bool:
+    """Do two values differ beyond rounding (relative to the larger, or 1)?"""
+    scale = max(abs(a), abs(b), sp.Float(1))
+    return bool(abs(a - b) > tol * scale)
+
+
+@dataclass
+class Outcome:
+    status: Status
+    detail: str
+    point: object = None          # the counterexample point, in the space's terms
+    values: tuple = ()            # (a, b) there
+    used: int = 0
+
+
+def _compare_at(a, b, pts, space) -> tuple[Outcome | None, int, int]:
+    """(a refutation or None, points where both have values, points where b has none)."""
+    used = skipped = 0
+    for pt in pts:
+        vb = space.value(b, pt)
+        if vb is None:
+            skipped += 1
+            continue
+        va = space.value(a, pt)
+        if va is None:
+            continue
+        if differ(va, vb) or (vb.is_real and not va.is_real):
+            return Outcome(Status.REFUTED, "the two sides differ at an admissible point", pt, (va, vb)), used, skipped
+        used += 1
+    return None, used, skipped
+
+
+def _high_precision(a, b, pts, space) -> Outcome | None:
+    """Re-check a few points at ``HIGH_DIGITS`` digits (exact input only: a decimal constant typed
+    as a float has no digits beyond its 15)."""
+    if any(as_expr(e).atoms(sp.Float) for e in (a, b)):
+        return None
+    for pt in pts[:HIGH_POINTS]:
+        vb = space.value(b, pt, HIGH_DIGITS)
+        va = space.value(a, pt, HIGH_DIGITS) if vb is not None else None
+        if va is not None and vb is not None and differ(va, vb, HIGH_TOL):
+            return Outcome(Status.REFUTED, f"the two sides differ at an admissible point, by less than 50-digit "
+                           f"arithmetic resolves ({HIGH_DIGITS} digits were used)", pt, (va, vb))
+    return None
+
+
+def _ordered_for_precision(pts, space) -> list:
+    """Points with the most extreme values first (where a tiny term is least tiny)."""
+    return sorted(pts, key=lambda pt: -getattr(space, "extremeness", lambda p: 0)(pt))
+
+
+def analytic(a, b, space, pts=None) -> Outcome:
+    pts = space.points() if pts is None else pts
+    bad, used, skipped = _compare_at(a, b, pts, space)
+    if bad:
+        return bad
+    if used < MIN_POINTS:
+        return Outcome(Status.UNCHECKED, f"only {used} admissible points could be evaluated "
+                       f"({skipped} where the other side is undefined)", used=used)
+    bad = _high_precision(a, b, _ordered_for_precision(pts, space), space)
+    if bad:
+        return bad
+    return Outcome(Status.PROVED, f"equal at {used} admissible points across the domain (ordinary, wide and "
+                   f"near-bound values) to {PRECISION} digits, and at {HIGH_POINTS} of them to {HIGH_DIGITS}",
+                   used=used)
+
+
+def _sign_rules_out(g, sign: int, prove_sign) -> bool:
+    """Does SymPy prove that switch ``g`` never has ``sign`` on the domain?"""
+    want = {1: "<=", -1: ">=", 0: None}[sign]
+    if want is None or prove_sign is None:
+        return False
+    try:
+        with time_limit(SIGN_SECONDS):
+            return bool(prove_sign(g, want))
+    except CheckTimeout:
+        return False
+    except (TypeError, ValueError, NotImplementedError, RecursionError, AttributeError):
+        return False
+
+
+def _describe(pattern: dict) -> str:
+    word = {1: "> 0", -1: "< 0", 0: "= 0"}
+    return ", ".join(f"{g} {word[s]}" for g, s in pattern.items())
+
+
+def piecewise(a, b, space, prove_sign=None) -> Outcome:
+    """Non-analytic sides: split at the switches, check every branch (see the module docstring)."""
+    try:
+        gs = branches.switches(a, b)
+    except branches.Unsplittable as exc:
+        return Outcome(Status.UNCHECKED, f"numbers cannot decide it: {exc}")
+    pts = list(space.points())
+    signs = {}
+    for i, pt in enumerate(pts):
+        vals = {g: space.value(g, pt) for g in gs}
+        if all(v is not None and v.is_real for v in vals.values()):
+            signs[i] = branches.region_of(vals)
+    # points next to each switch, on both sides of it
+    near = []
+    for g in gs:
+        pos = [i for i, s in signs.items() if s[g] > 0]
+        neg = [i for i, s in signs.items() if s[g] < 0]
+        for k in range(min(NEAR_SWITCH_PAIRS, len(pos), len(neg))):
+            p, q = pts[pos[k]], pts[neg[k]]
+            for inside, outside, s in ((p, q, 1), (q, p, -1)):
+                def holds(x, g=g, s=s):
+                    v = space.value(g, x)
+                    return v is not None and v.is_real and (v > 0 if s > 0 else v < 0)
+                found = space.toward(inside, outside, holds)
+                if found is not None:
+                    near.append(found)
+    for pt in near:
+        vals = {g: space.value(g, pt) for g in gs}
+        if all(v is not None and v.is_real for v in vals.values()):
+            signs[len(pts)] = branches.region_of(vals)
+        pts.append(pt)
+    bad, used, skipped = _compare_at(a, b, pts, space)
+    if bad:
+        bad.detail += f" (split at {len(gs)} switch{'es' * (len(gs) != 1)})"
+        return bad
+    if used < MIN_POINTS:
+        return Outcome(Status.UNCHECKED, f"only {used} admissible points could be evaluated", used=used)
+    integer_valued = [g for g in gs if g.is_integer]
+    seen: dict = {}
+    checked = 0
+    for pattern in branches.patterns(gs, integer_valued):
+        ba, bb = branches.branch(a, pattern), branches.branch(b, pattern)
+        if ba is None or bb is None:
+            continue
+        key = (ba, bb)
+        if key not in seen:
+            if sp.expand(ba - bb) == 0:
+                seen[key] = True
+            else:
+                diff, n_used, _ = _compare_at(ba, bb, pts, space)
+                seen[key] = diff is None and n_used >= MIN_POINTS
+                checked += 1
+        if seen[key]:
+            continue
+        inside = [i for i, s in signs.items() if s == pattern]
+        if inside:
+            return Outcome(Status.UNCHECKED, f"the branch formulas differ where {_describe(pattern)}, yet the "
+                           "admissible points found there agree: not decided", used=used)
+        if any(_sign_rules_out(g, s, prove_sign) for g, s in pattern.items()):
+            continue
+        return Outcome(Status.UNCHECKED, f"the two sides have different formulas where {_describe(pattern)}; no "
+                       "admissible point was found there, and no proof that there is none", used=used)
+    return Outcome(Status.PROVED, f"split at {len(gs)} switch{'es' * (len(gs) != 1)} ({', '.join(map(str, gs))}): "
+                   f"equal at {used} admissible points, {len(near)} of them next to a switch, and each branch "
+                   "formula agrees with the other side's or its region is empty", used=used)
+
+
+def decide(a, b, space, prove_sign=None) -> Outcome:
+    """Numeric evidence for a = b in ``space``."""
+    if branches.is_analytic(a) and branches.is_analytic(b):
+        return analytic(a, b, space)
+    return piecewise(a, b, space, prove_sign)
+
+
+def as_evidence(outcome: Outcome, space, labels=("lhs", "rhs")) -> Evidence:
+    if outcome.status is Status.REFUTED:
+        example = space.show(outcome.point)
+        example.update({labels[0]: _short(outcome.values[0]), labels[1]: _short(outcome.values[1])})
+        return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, outcome.detail, counterexample=example)
+    if outcome.status is Status.PROVED:
+        return Evidence(Status.PROVED, Kind.EXACT_NUMERIC, outcome.detail, extra={"points": outcome.used})
+    return Evidence(Status.UNCHECKED, Kind.NONE, outcome.detail)
+
+
+def _short(v):
+    from .sampling import _short as short
+    return short(v)

@@ -1,0 +1,90 @@
+"""Numbers never prove what a counterexample could hide from (issue 14): kinks in Max/Min,
+thin regions next to side conditions, large integers, tiny terms, and inequalities."""
+import sympy as sp
+import pytest
+
+from derivations import nonneg, sampling
+from derivations.catalogue import ddim
+from derivations.evidence import Kind, Status
+from derivations.prove import check_relation
+from derivations.symbols import declare
+
+x = declare("x_ns", "x", aliases=())
+X = declare("X_ns", "X")
+t = declare("t_ns", "t", 0)
+d = declare("d_ns", "d", 1, integer=True)
+s = declare("s_ns", "s", 0)
+
+
+@pytest.mark.parametrize("wrong, right", [
+    (ddim.sigma_t**2 + sp.Max(0, ddim.sigma_t**2 - sp.Rational(999, 1000) * (1 - ddim.abar_prev)), ddim.sigma_t**2),
+    (sp.sqrt(ddim.abar_prev) * sp.Max(ddim.x_0, -100), sp.sqrt(ddim.abar_prev) * ddim.x_0),
+    (sp.Min(d, 64) / (2 * s**2), d / (2 * s**2)),
+    (-2 * sp.sqrt(t) + (t - 1) * sp.exp(-1000 * t), -2 * sp.sqrt(t)),
+    (sp.Abs(x + 100) - 100, x),
+])
+def test_near_misses_are_never_proved(wrong, right):
+    ev = check_relation(wrong, "=", right, ddim.SIDE)
+    assert ev.status is not Status.PROVED, ev.detail
+
+
+def test_a_kink_that_never_switches_on_the_domain_is_proved():
+    # |1 - abar| = 1 - abar on (0, 1): the other branch's region is empty, and SymPy shows it
+    ev = check_relation(sp.Abs(1 - ddim.abar_t) * ddim.x_0, "=", (1 - ddim.abar_t) * ddim.x_0)
+    assert ev.status is Status.PROVED
+
+
+def test_a_right_piecewise_identity_is_backed_branch_by_branch():
+    ev = check_relation(sp.Max(x, 0) + sp.Min(x, 0), "=", x + sp.Integer(0) * sp.sin(x))
+    assert ev.status is Status.PROVED
+    ev = check_relation(sp.Max(x, 0) - sp.Min(x, 0) + sp.exp(x), "=", sp.Abs(x) + sp.exp(x))
+    assert ev.status is Status.PROVED and "switch" in ev.detail
+
+
+def test_a_floor_is_never_decided_by_numbers():
+    ev = check_relation(sp.floor(x) + sp.exp(x), "=", sp.floor(x) + sp.exp(x) + sp.Integer(0) * x + 0 * sp.cos(x))
+    assert ev.status is Status.PROVED                      # identical: symbolic
+    ev = check_relation(sp.floor(x) + sp.exp(x), "=", x + sp.exp(x))
+    assert ev.status is not Status.PROVED
+
+
+def test_numbers_never_prove_an_inequality():
+    ev = check_relation(X**2, "<=", 10)
+    assert ev.status is not Status.PROVED
+    ev = check_relation(sp.exp(x) + sp.sin(x) ** 2, ">=", sp.exp(x) - 1)   # true, but not seen by SymPy
+    assert ev.status in (Status.PROVED, Status.UNCHECKED)
+    if ev.status is Status.UNCHECKED:
+        assert "never prove" in ev.detail
+
+
+def test_a_false_inequality_true_on_the_box_is_refuted_by_the_search():
+    ev = check_relation(X**2, "<=", 10)
+    assert ev.status is Status.REFUTED and ev.counterexample["lhs"] > 10
+
+
+def test_an_inequality_with_a_certificate_is_proved():
+    m, n = declare("m_ns", "m"), declare("n_ns", "n")
+    u, v = declare("u_ns", "u", 0), declare("v_ns", "v", 0)
+    kl = nonneg.GaussianKL(m, u, n, v)
+    lhs = sp.log(v / u) + (u**2 + (m - n) ** 2) / (2 * v**2)
+    ev = check_relation(lhs, ">=", sp.Rational(1, 2), gap=kl)
+    assert ev.status is Status.PROVED and "Gibbs" in ev.detail
+    wrong = check_relation(lhs, ">=", sp.Rational(1, 2), gap=2 * kl)     # a certificate that is not the gap
+    assert wrong.status is not Status.PROVED
+
+
+def test_every_point_is_inside_the_domain():
+    v = sp.IndexedBase("v_ns", positive=True)
+    pts = sampling.points([ddim.sigma_t, ddim.abar_t, ddim.abar_prev, d, v[1]], ddim.SIDE, n=40, seed=3)
+    assert len(pts) >= 40
+    for p in pts:
+        assert sampling.admissible(p, ddim.SIDE)
+        assert p[v[1]] > 0
+
+
+def test_points_reach_large_values_and_the_bounds():
+    pts = sampling.points([x, d, ddim.abar_t], (), n=48, seed=0)
+    assert max(abs(p[x]) for p in pts) > 10**3
+    assert max(p[d] for p in pts) > 100
+    assert min(p[ddim.abar_t] for p in pts) < sp.Rational(1, 10**3)
+    assert max(p[ddim.abar_t] for p in pts) > 1 - sp.Rational(1, 10**3)
