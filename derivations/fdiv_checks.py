@@ -16,7 +16,7 @@ from .symbols import as_expr
 from .divergences import (DEFINITIONS, check_integrands, check_two_point, match_evidence, p_d, p_g,
                           t, t_regions)
 from .evidence import Evidence, Kind, Status, error, unchecked
-from .fdiv_pieces import (breakpoints, check_on_cells, combine, is_smooth, regions, resolve,
+from .fdiv_pieces import (PiecewiseError, breakpoints, check_on_cells, combine, is_smooth, regions, resolve,
                           to_piecewise)
 from .prove import check_relation
 
@@ -24,8 +24,20 @@ oo = sp.oo
 SECONDS = 3.0
 
 
-def _open_t_regions(res):
-    return [r.region for r in res.pointwise.regions if not r.region.point]
+def _open_t_regions(res, *answers):
+    """The open regions of t = p_d/p_g between the loss's ties and, for an answer's check, every
+    point where the answer's formula or sign can change (sign(p_d - 1.001 p_g) switches at
+    t = 1.001, inside the loss's region t > 1)."""
+    ties = {r.region.lo for r in res.pointwise.regions if r.region.point}
+    if not answers:
+        return [r.region for r in res.pointwise.regions if not r.region.point]
+    points = set(ties)
+    for e in answers:
+        try:
+            points |= set(breakpoints(as_expr(e).subs(p_d, t * p_g).subs(p_g, 1), t, sp.Interval.open(0, oo)))
+        except (PiecewiseError, NotImplementedError, TypeError, ValueError):
+            pass        # the cell's check then splits at the switches itself (``identity``)
+    return [r for r in regions(sorted(points, key=float), sp.S.Zero, oo) if not r.point]
 
 
 def _alpha_regions(res, extra=()):
@@ -310,7 +322,7 @@ def accepts_dstar(res, answer) -> Evidence:
     loss = res.loss
     lhs = loss.subs(res.alpha, D) * p_d + loss.subs(res.alpha, -D) * p_g
     rhs = p_g * res.pointwise.inf.subs(t, p_d / p_g)
-    ev = check_on_cells(lhs, "=", rhs, {t: _open_t_regions(res)}, fixed={p_d: t * p_g},
+    ev = check_on_cells(lhs, "=", rhs, {t: _open_t_regions(res, lhs)}, fixed={p_d: t * p_g},
                         symbolic_seconds=SECONDS)
     if ev.status is Status.REFUTED and ev.counterexample:
         return _explain(res, D, ev)

@@ -86,11 +86,16 @@ def _ordered_for_precision(pts, space) -> list:
     return sorted(pts, key=lambda pt: -getattr(space, "extremeness", lambda p: 0)(pt))
 
 
-def analytic(a, b, space, pts=None) -> Outcome:
-    pts = space.points() if pts is None else pts
-    bad, used, skipped = _compare_at(a, b, pts, space)
-    if bad:
-        return bad
+def analytic(a, b, space, compared: int = 0) -> Outcome:
+    """``compared``: the caller has already compared a and b at ``space.points()`` (with that many
+    points used); only the high-precision re-check is left."""
+    pts = space.points()
+    if compared:
+        used, skipped = compared, 0
+    else:
+        bad, used, skipped = _compare_at(a, b, pts, space)
+        if bad:
+            return bad
     if used < MIN_POINTS:
         return Outcome(Status.UNCHECKED, f"only {used} admissible points could be evaluated "
                        f"({skipped} where the other side is undefined)", used=used)
@@ -114,6 +119,28 @@ def _sign_rules_out(g, sign: int, prove_sign) -> bool:
         return False
     except (TypeError, ValueError, NotImplementedError, RecursionError, AttributeError):
         return False
+
+
+EXTRA_POINTS = 160
+
+
+def _search_region(a, b, gs, pattern, space) -> Outcome | None:
+    """More points, all wide or near a bound, looking for one in the region of ``pattern``; a
+    refutation if a and b differ at one (the branch formulas differ there)."""
+    more = getattr(space, "more", None)
+    if more is None:
+        return None
+    for pt in more(EXTRA_POINTS):
+        vals = {g: space.value(g, pt) for g in gs}
+        if not all(v is not None and v.is_real for v in vals.values()):
+            continue
+        if branches.region_of(vals) != pattern:
+            continue
+        bad, _, _ = _compare_at(a, b, [pt], space)
+        if bad:
+            bad.detail += f" (where {_describe(pattern)})"
+            return bad
+    return None
 
 
 def _describe(pattern: dict) -> str:
@@ -176,6 +203,10 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
         if seen[key]:
             continue
         inside = [i for i, s in signs.items() if s == pattern]
+        if not inside:
+            found = _search_region(a, b, gs, pattern, space)
+            if found is not None:
+                return found
         if inside:
             return Outcome(Status.UNCHECKED, f"the branch formulas differ where {_describe(pattern)}, yet the "
                            "admissible points found there agree: not decided", used=used)
@@ -188,10 +219,10 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
                    "formula agrees with the other side's or its region is empty", used=used)
 
 
-def decide(a, b, space, prove_sign=None) -> Outcome:
-    """Numeric evidence for a = b in ``space``."""
+def decide(a, b, space, prove_sign=None, compared: int = 0) -> Outcome:
+    """Numeric evidence for a = b in ``space`` (``compared``: see ``analytic``)."""
     if branches.is_analytic(a) and branches.is_analytic(b):
-        return analytic(a, b, space)
+        return analytic(a, b, space, compared)
     return piecewise(a, b, space, prove_sign)
 
 

@@ -268,7 +268,21 @@ class PointSpace:
                 for lim in op.limits:
                     small |= set(lim[1].free_symbols) | set(lim[2].free_symbols)
         self.conditions = tuple(conditions)
+        self._atoms, self._small, self._seed = atoms, small, seed
         self._points = points(atoms, self.conditions, n=n, seed=seed, small=small)
+
+    def more(self, n: int) -> list[dict]:
+        """``n`` further points, every symbol wide or near a bound (for a region no ordinary point hits)."""
+        rng = random.Random(self._seed + 7777)
+        out = []
+        for _ in range(n * 20):
+            if len(out) == n:
+                break
+            point = {a: _draw(a, rng, "ordinary" if a in self._small else rng.choice(REGIMES[1:]))
+                     for a in self._atoms}
+            if all(_holds(c, point) for c in self.conditions):
+                out.append(point)
+        return out
 
     def points(self) -> list[dict]:
         return self._points

@@ -17,11 +17,11 @@ import sympy as sp
 
 from ..symbols import as_expr
 
-from .. import prove
+from .. import branches, identity, prove
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
 from . import quadrature
-from .worlds import Integrated, Unsupported, differ, show, worlds
+from .worlds import Integrated, Unsupported, WorldSpace, differ, show, worlds
 
 MIN_POINTS = 20
 POINTS = 24
@@ -129,8 +129,20 @@ def numeric(answer, reference, conditions=(), integrated: Integrated | None = No
                         f"is undefined, {failed} where the answer has no finite value)",
                         seconds=time.perf_counter() - started)
     where = " (densities on random finite supports)" if integrated else ""
+    outcome = identity.decide(answer, reference, WorldSpace(ws, integrated, conditions, (answer, reference), seed),
+                              prove_sign=prove._symbolic_sign, compared=used)
+    if outcome.status is Status.REFUTED:
+        ev = identity.as_evidence(outcome, WorldSpace(ws, integrated), ("answer", "reference"))
+        return Evidence(ev.status, ev.kind, ev.detail.replace("the two sides", "the answer and the reference"),
+                        ev.counterexample, seconds=time.perf_counter() - started)
+    if outcome.status is not Status.PROVED:
+        return Evidence(Status.UNCHECKED, Kind.NONE, outcome.detail, seconds=time.perf_counter() - started)
+    if not (branches.is_analytic(answer) and branches.is_analytic(reference)):
+        return Evidence(Status.PROVED, Kind.EXACT_NUMERIC, outcome.detail + where,
+                        seconds=time.perf_counter() - started, extra={"points": outcome.used})
     return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
-                    f"equal at {used} random admissible points to {prove.sampling.PRECISION} digits{where}"
+                    f"equal at {used} admissible points across the domain to {prove.sampling.PRECISION} digits "
+                    f"(and at {identity.HIGH_POINTS} of them to {identity.HIGH_DIGITS}){where}"
                     + (f"; {skipped} points where the reference is undefined skipped" if skipped else ""),
                     seconds=time.perf_counter() - started, extra={"points": used})
 

@@ -165,8 +165,8 @@ class World:
             self.atoms[atom] = sampling._draw_value(dom or symtab.Domain(), self.rng, self.regime)
         return self.atoms[atom]
 
-    def value(self, expr, integrated: Integrated):
-        """``expr`` in this world to ``PRECISION`` digits; None where undefined."""
+    def value(self, expr, integrated: Integrated, digits: int = PRECISION):
+        """``expr`` in this world to ``digits`` digits; None where undefined."""
         expr = as_expr(expr)
         derivs = {d: self._random(d) for d in expr.atoms(sp.Derivative)}
         expr = expr.xreplace(derivs)
@@ -180,7 +180,7 @@ class World:
         expr = expr.xreplace(unknown)
         if _overflows(expr):
             return None                    # e^{e^{e^t}}: too large for any check; never a verdict
-        return sampling.number(expr)
+        return sampling.number(expr, digits)
 
 
 def _holds(condition, point) -> bool:
@@ -295,3 +295,72 @@ def show(world: World) -> dict:
     if world.support:
         out["support"] = [{k: sampling._short(v) for k, v in pt.items()} for pt in world.support]
     return out
+
+
+class WorldSpace:
+    """Worlds as ``identity``'s space: an answer and its reference compared world by world."""
+
+    def __init__(self, worlds_: list, integrated: Integrated | None = None, conditions=(), exprs=(), seed: int = 0):
+        self.worlds = worlds_
+        self.exprs, self.seed = exprs, seed
+        self.integrated = integrated or Integrated()
+        self.conditions = tuple(c for c in conditions if isinstance(c, sp.Basic) and c.is_Relational)
+
+    def points(self) -> list:
+        return self.worlds
+
+    def more(self, n: int) -> list:
+        """``n`` further worlds, every symbol wide or near a bound."""
+        if not self.exprs:
+            return []
+        out = worlds(self.exprs, self.conditions, n=2 * n, seed=self.seed + 7777, integrated=self.integrated)
+        return out[len(out) // 2:] + out[:len(out) // 2]
+
+    def value(self, expr, world, digits: int = PRECISION):
+        return world.value(expr, self.integrated, digits)
+
+    def toward(self, inside: World, outside: World, holds):
+        """Bisection between two worlds: symbol values, and density columns where both worlds
+        have supports of the same size."""
+        same_support = len(inside.support) == len(outside.support)
+        keys = [("point", s) for s in inside.point if s in outside.point and not sampling.domain_of(s).integer]
+        if same_support:
+            keys += [("support", (j, name)) for j, pt in enumerate(inside.support) for name in pt]
+
+        def flat(w):
+            return {k: (w.point[k[1]] if k[0] == "point" else w.support[k[1][0]][k[1][1]]) for k in keys}
+
+        def build(values):
+            point = dict(inside.point)
+            support = [dict(pt) for pt in inside.support]
+            for k, v in values.items():
+                if k[0] == "point":
+                    point[k[1]] = v
+                else:
+                    support[k[1][0]][k[1][1]] = v
+            return World(point, support, inside.rng, dict(inside.atoms), inside.regime)
+
+        def ok(values):
+            w = build(values)
+            return all(_holds(c, w.point) for c in self.conditions) and holds(w)
+
+        a, b = flat(inside), flat(outside)
+        if not ok(a) or ok(b):
+            return None
+        lo, hi = sp.Integer(0), sp.Integer(1)
+        mix = lambda lam: {k: a[k] + lam * (b[k] - a[k]) for k in keys}
+        for _ in range(sampling.BISECTIONS):
+            mid = (lo + hi) / 2
+            if ok(mix(mid)):
+                lo = mid
+            else:
+                hi = mid
+        values = mix(lo)
+        return build(values) if ok(values) else None
+
+    def show(self, world) -> dict:
+        return show(world)
+
+    @staticmethod
+    def extremeness(world) -> float:
+        return sampling.PointSpace.extremeness(world.point)
