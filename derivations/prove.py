@@ -82,8 +82,30 @@ def _symbolic_zero(diff) -> bool:
     return any(simplify(form) == 0 for simplify in CANONICAL_FORMS for form in forms)
 
 
-def _symbolic_sign(d, rel) -> bool:
-    """Prove ``d rel 0`` (d = lhs - rhs) from the symbols' assumptions."""
+def condition_parametrisation(expr, conditions) -> sp.Expr:
+    """Each positive symbol s bounded above by a side condition (s < b, s^2 <= b) replaced by a
+    map of a fresh positive symbol onto (0, b^(1/k)), so that SymPy's signs see the condition.
+    The maps cover exactly the region the conditions allow (up to its boundary), so a sign
+    proved after them holds there."""
+    expr = as_expr(expr)
+    for c in conditions:
+        if not getattr(c, "is_Relational", False) or c.rel_op not in ("<", "<=", ">", ">="):
+            continue
+        small, big = (c.lhs, c.rhs) if c.rel_op in ("<", "<=") else (c.rhs, c.lhs)
+        base, k = small.as_base_exp()
+        if not (isinstance(base, sp.Symbol) and k in (1, 2) and base in expr.free_symbols):
+            continue
+        dom = symtab.info(base).domain
+        if dom.lo != 0 or dom.integer or base in big.free_symbols:
+            continue
+        u = sp.Symbol(f"u_{base.name}_c", positive=True)
+        expr = expr.xreplace({base: big ** sp.Rational(1, k) * u / (1 + u)})
+    return expr
+
+
+def _symbolic_sign(d, rel, conditions=()) -> bool:
+    """Prove ``d rel 0`` (d = lhs - rhs) from the symbols' assumptions (and the side conditions
+    that bound a symbol above, through ``condition_parametrisation``)."""
     want = {"<=": "is_nonpositive", "<": "is_negative", ">=": "is_nonnegative", ">": "is_positive"}[rel]
     for form in (d, sp.factor(d), sp.simplify(d)):
         if getattr(form, want) is True:
@@ -92,6 +114,12 @@ def _symbolic_sign(d, rel) -> bool:
     if mapping:
         for form in (sp.factor(sp.together(reparam)), sp.simplify(reparam)):
             if getattr(form, want) is True:
+                return True
+    if conditions:
+        bounded = condition_parametrisation(d, conditions)
+        if bounded != d:
+            reparam, _ = positive_parametrisation(bounded)
+            if getattr(sp.factor(sp.together(reparam)), want) is True:
                 return True
     return False
 
@@ -194,7 +222,7 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
             if rel == "=":
                 proved = all(_symbolic_zero(a - b) for a, b in pairs)
             else:
-                proved = all(_symbolic_sign(a - b, rel) or _from_conditions(a - b, rel, conditions)
+                proved = all(_symbolic_sign(a - b, rel, conditions) or _from_conditions(a - b, rel, conditions)
                              for a, b in pairs)
         if proved:
             what = "difference simplifies to 0" if rel == "=" else f"lhs - rhs is {_WORD[rel]} under the assumptions"

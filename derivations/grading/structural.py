@@ -447,13 +447,92 @@ def _violated(a, b, rel: str) -> bool:
     return gap > scale if rel in ("<=", ">=") else gap > -scale
 
 
+def _nonnegative(expr) -> bool:
+    """A nonnegative combination of KL terms (and expectations of them) and of terms SymPy's
+    assumptions sign: >= 0 by Gibbs' inequality."""
+    expr = sp.expand(expr)
+    if isinstance(expr, KL):
+        return True
+    if not expr.has(KL, Expectation, Density):
+        return expr.is_nonnegative is True          # a constant, a square: SymPy's assumptions
+    if isinstance(expr, Expectation):
+        return _nonnegative(expr.body)
+    if isinstance(expr, sp.Add):
+        return all(_nonnegative(a) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        coeff, rest = expr.as_coeff_Mul()
+        return bool(coeff.is_nonnegative) and _nonnegative(rest)
+    return False
+
+
+def _jensen(big, small, factors) -> bool:
+    """big = c log E_m[W] and small = c E_m[log W'] with c > 0 and W' = W by the rewrite rules:
+    Jensen's inequality for the concave log."""
+    from . import rewrite
+    cb, big = sp.sympify(big).as_coeff_Mul()
+    cs, small = sp.sympify(small).as_coeff_Mul()
+    if cb != cs or not cb.is_positive:
+        return False
+    if not (isinstance(big, sp.log) and isinstance(big.args[0], Expectation) and isinstance(small, Expectation)):
+        return False
+    outer = big.args[0]
+    if set(outer.measure) != set(small.measure):
+        return False
+    try:
+        return rewrite.equal(sp.log(outer.body), small.body, [sp.Mul(*factors)] if factors else [])
+    except Exception:     # the rules are a proof or nothing
+        return False
+
+
+def _posterior_gap(big, small, factors) -> bool:
+    """big - small = E_m[log m - log p(V | X)] by the rewrite rules, for m the measure of an
+    expectation in ``small`` (over the variables V) and p(X) a density in ``big``: the gap of an
+    evidence bound, a KL divergence between m and the posterior (>= 0 by Gibbs)."""
+    from . import rewrite
+    refs = [sp.Mul(*factors)] if factors else []
+    for e in sorted(sp.sympify(small).atoms(Expectation), key=sp.default_sort_key):
+        measure = [m for m in e.measure if isinstance(m, Density)]
+        if not measure or len(measure) != len(e.measure):
+            continue
+        latent = tuple(dict.fromkeys(v for m in measure for v in m.variables))
+        for p in sorted(sp.sympify(big).atoms(Density), key=sp.default_sort_key):
+            if p.given or set(p.variables) & set(latent):
+                continue
+            posterior = Density(p.args[0], sp.Tuple(*latent), sp.Tuple(*p.variables))
+            kl = Expectation(sp.Add(*(sp.log(m) for m in measure)) - sp.log(posterior), sp.Tuple(*e.measure))
+            try:
+                if rewrite.equal(big - small, kl, refs):
+                    return True
+            except Exception:     # the rules are a proof or nothing
+                continue
+    return False
+
+
+def inequality_rule(lhs, rel: str, rhs, factors=()) -> str:
+    """The symbolic argument for ``lhs rel rhs`` between structured expressions, or "": Jensen's
+    inequality log E[W] >= E[log W], an evidence bound whose gap is KL(q || posterior), or a
+    difference that is a sum of KL terms."""
+    if rel not in ("<=", ">="):
+        return ""                              # KL and Jensen gaps can be 0: no strict inequality
+    big, small = (lhs, rhs) if rel == ">=" else (rhs, lhs)
+    if _jensen(big, small, factors):
+        return "Jensen's inequality (log is concave): log E[W] >= E[log W]"
+    if _posterior_gap(big, small, factors):
+        return "the difference is KL(q || posterior) by the rewrite rules, >= 0 (Gibbs' inequality)"
+    if _nonnegative(big - small):
+        return "the difference is a sum of KL divergences (>= 0 by Gibbs' inequality) and terms >= 0"
+    return ""
+
+
 def compare_relation(lhs, rel: str, rhs, factors=(), seed: int = 0, models: int = MODELS) -> Evidence:
     """Evidence for ``lhs rel rhs`` (rel: = <= >= < >) between structured expressions, in
     ``models`` random finite models whose joint distributions factorise as ``factors`` (the
     densities of a trusted reference; unrestricted joints when they form no Bayesian network).
 
     For ``=`` the rewrite rules are tried first (a symbolic proof when they take both sides to one
-    form). A strict inequality that holds with equality in some model is refuted there."""
+    form). A strict inequality that holds with equality in some model is refuted there. An
+    inequality is proved only by a rule (``inequality_rule``); the models can refute it, never
+    prove it."""
     from . import rewrite
     started = time.perf_counter()
     factors = list(factors)
@@ -465,6 +544,10 @@ def compare_relation(lhs, rel: str, rhs, factors=(), seed: int = 0, models: int 
                                 seconds=time.perf_counter() - started)
         except Exception:      # the rules are a shortcut; the models decide otherwise
             pass
+    if rel != "=":
+        proof = inequality_rule(lhs, rel, rhs, factors)
+        if proof:
+            return Evidence(Status.PROVED, Kind.SYMBOLIC, proof, seconds=time.perf_counter() - started)
     sides = [e for e in (lhs, rhs) if isinstance(e, sp.Basic)]
     all_dens = factors + _densities(*sides)
     lhs, rhs = for_models(lhs, all_dens), for_models(rhs, all_dens)
@@ -492,6 +575,11 @@ def compare_relation(lhs, rel: str, rhs, factors=(), seed: int = 0, models: int 
         return Evidence(Status.UNCHECKED, Kind.NONE, f"evaluation on finite models failed ({type(exc).__name__})",
                         seconds=time.perf_counter() - started)
     how = "factorised as the slot's model" if factors else "with unrestricted joint distributions"
+    if rel != "=":
+        return Evidence(Status.UNCHECKED, Kind.NONE,
+                        f"not proved: it holds in {models} random finite models ({how}), but numbers never prove an "
+                        "inequality, and it is neither Jensen's inequality for log E[W] nor a sum of KL terms "
+                        "(>= 0 by Gibbs)", seconds=time.perf_counter() - started)
     return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
                     f"holds in {models} random finite models ({how}; every value of the free variables, "
                     f"{DIGITS} digits)", seconds=time.perf_counter() - started, extra={"points": models})
