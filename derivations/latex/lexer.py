@@ -10,6 +10,7 @@ name, so the grammar never sees a token it could silently skip.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from lark import Token
 
@@ -87,13 +88,83 @@ def _tok(type_: str, value: str) -> Token:
     return Token(type_, value)
 
 
+@dataclass
+class Tail:
+    """What follows the formula and is not part of it, kept for the reader (never silently cut):
+
+    * ``condition``: ``\\text{for } t > 0``, ``, t > 0``, ``\\text{where } \\epsilon \\sim N(0, I)``: ``raw``
+      (raw tokens, after a remark word) or ``tokens`` (grammar tokens, after a separator) hold it;
+    * ``remark``: words alone (``\\quad (\\text{by Jensen})``): nothing in it to read."""
+
+    kind: str
+    text: str
+    raw: list = field(default_factory=list)
+    word: str = ""
+    tokens: list | None = None
+
+
+def show_raw(raw) -> str:
+    """Raw tokens back as (normalised) LaTeX text, for quoting a part in a message."""
+    out = []
+    for k, v in raw:
+        out.append("\\" + v if k == "cmd" else v)
+        if k == "cmd" and v.isalpha():
+            out.append(" ")
+    return "".join(out).strip()
+
+
+def show_tokens(toks) -> str:
+    """Grammar tokens back as (normalised) LaTeX, for quoting a part in a message."""
+    fonts = {"cal": "mathcal", "bb": "mathbb", "frak": "mathfrak", "mathrm": "mathrm", "bf": "mathbf"}
+    out = []
+    for t in toks:
+        v = str(t.value)
+        if t.type == "REL":
+            out.append({"<=": "\\le ", ">=": "\\ge "}.get(v, v))
+        elif ":" in v and t.type in ("WORD", "LETTER", "OPNAME"):
+            font, _, name = v.partition(":")
+            out.append(f"\\{fonts.get(font, font)}{{{name}}}")
+        elif v.isalpha() and (len(v) > 1 or t.type in ("SIM", "IN", "INFTY", "TOP")) and t.type != "WORD":
+            out.append(f"\\{v} ")
+        else:
+            out.append(v)
+    return "".join(out).strip()
+
+
+def _unbracket(words: str, tail: list) -> list:
+    """``\\text{(for all } t > 0)``: the bracket the words opened closes after the condition."""
+    close = {"(": ")", "[": "]"}.get(words[:1])
+    if close is None:
+        return tail
+    end = len(tail)
+    while end and (tail[end - 1][0] == "space" or tail[end - 1] in (("punct", "."), ("punct", ","))):
+        end -= 1
+    if end and tail[end - 1] == ("punct", close):
+        return tail[:end - 1] + tail[end:]
+    return tail
+
+
+def _separable(out, cases) -> bool:
+    """May a statement end here (a \\quad, a line break or a new line after a complete operand, at
+    the formula's top level)?"""
+    return not cases and bool(out) and out[-1].type in OPERAND_END | {"BAR", "DBAR"} and \
+        _open_brackets(out) == 0
+
+
+def _remark_tail_kept(tails, out, text) -> None:
+    while out and out[-1].type == "SEP":
+        out.pop()
+    if tails is not None:
+        tails.append(Tail("remark", text))
+
+
 def raw_tokens(text: str) -> list[tuple[str, str]]:
     """Split LaTeX into (kind, text): ``cmd`` (name without backslash), ``num``, ``letter``, ``punct``."""
     out = []
     for m in _RAW.finditer(text):
         s = m.group()
         if s.isspace():
-            out.append(("space", " "))
+            out.append(("space", "\n" if "\n" in s or "\r" in s else " "))
         elif s.startswith("\\"):
             out.append(("cmd", s[1:]))
         elif not s.isascii():
@@ -201,7 +272,7 @@ def _case_word(content) -> str | None:
     return CASE_WORDS.get(word, "")
 
 
-def normalise(raw, remarks: bool = True) -> list[Token]:
+def normalise(raw, remarks: bool = True, tails: list | None = None) -> list[Token]:
     """Macro normalisation: raw tokens -> grammar tokens (delimiters not yet classified).
 
     ``\\begin{cases} v_1 & c_1 \\\\ v_2 & \\text{otherwise} \\end{cases}`` is the one environment
@@ -209,7 +280,12 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
 
     ``remarks=False`` (a step of a chain, whose remarks the chain reader sets aside and keeps):
     the words by/using/via, ``(\\text{...})`` after spacing, a label over a relation and a leading
-    connective are not taken as remarks here."""
+    connective are not taken as remarks here.
+
+    ``tails`` (a list; the whole-answer reading, ``tokenize_parts``): what the formula's remarks
+    would drop is kept there instead (``Tail``: a condition after \\text{for}, a remark in words),
+    and ``\\quad``, a line break or a new line at the formula's top level leave a ``SEP`` token
+    (a separator between two statements, or mere spacing: ``split_statements`` decides)."""
     out: list[Token] = []
     cases = 0
     i = 0
@@ -217,6 +293,8 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
         kind, v = raw[i]
         i += 1
         if kind == "space":
+            if v == "\n" and tails is not None and _separable(out, cases):
+                out.append(_tok("SEP", "\n"))
             continue
         if kind == "cmd" and v in ("begin", "end"):
             name, i = _environment(raw, i)
@@ -258,6 +336,9 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
         if kind == "cmd" and v == "\\" and (not out or out[-1].type == "REL" or _relation_follows(raw, i)
                                              or _only_filler(raw, i)):
             continue                                # a line break inside one chain (A = \\ B) or at its end
+        if kind == "cmd" and v == "\\" and tails is not None and _separable(out, cases):
+            out.append(_tok("SEP", "\\"))         # A = B \\ C = D: two statements (or refused, if not)
+            continue
         if kind == "foreign":
             raise LatexError("Persian or Arabic text outside \\text{...}: the formula is read as LaTeX; "
                              "write words in \\text{...}")
@@ -271,6 +352,9 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
                 continue
             if v in REFUSED:
                 raise LatexError(f"\\{v} {REFUSED[v]}; it is not part of an answer")
+            if v in ("quad", "qquad") and tails is not None and _separable(out, cases):
+                out.append(_tok("SEP", v))      # A \quad B = C: perhaps a second statement
+                continue
             if v in DROP:
                 if v in SIZERS and i < len(raw) and raw[i] == ("punct", "."):
                     i += 1                      # \left. and \right. are empty delimiters
@@ -291,14 +375,18 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
                         # "A \text{ using } + 7": more formula after the words, which would be lost
                         raise LatexError(f"the formula goes on after the words {words[:40]!r}: a remark must "
                                          "end the answer (a condition such as t > 0 may follow it)")
-                    while out and out[-1].type in ("COMMA", "SEMI"):
+                    while out and out[-1].type in ("COMMA", "SEMI", "SEP"):
                         out.pop()              # "A, \text{where} ...": the comma joins the remark
+                    if tails is not None:
+                        tails.append(Tail("condition", f"\\{v}{{{words}}} " + show_raw(raw[i:]),
+                                          _unbracket(words, raw[i:]), words))
                     return out             # what follows is a remark (t \in (0, \infty)), not read
 
                 if remarks and v in TEXT_FONTS and out and not cases and _only_filler(raw, i) and \
                         _parenthesised(content):
                     level = _open_brackets(out)
                     if not level:
+                        _remark_tail_kept(tails, out, f"\\{v}{{{''.join(x for _, x in content)}}}")
                         return out              # "A \quad \text{(by Jensen)}": a remark closing the answer
                 if _punctuation_only(content) and _only_filler(raw, i):
                     continue                    # \text{.} closing the sentence
@@ -347,6 +435,7 @@ def normalise(raw, remarks: bool = True) -> list[Token]:
         elif v == "(" and remarks and out and not cases and _spaced_remark(raw, i):
             level = _open_brackets(out)
             if not level:
+                _remark_tail_kept(tails, out, "(" + show_raw(raw[i:]))
                 return out                      # "A \quad (\text{by Jensen})": a remark after the formula
             out.append(_tok(PUNCT[v], v))
         elif v in PUNCT:
@@ -737,6 +826,110 @@ def tokenize(text: str, remarks: bool = True) -> list[Token]:
     if not toks:
         raise LatexError("the answer is empty")
     return classify(_merge_double_bars(_merge_words(_positive_parts(toks))))
+
+
+def tokenize_parts(text: str) -> tuple[list[list[Token]], list[Tail]]:
+    """The whole answer, nothing cut: its statements (classified tokens of each formula; the first
+    is the answer's formula, each further one holds a relation) and its tails (conditions and
+    remarks). Statements are separated at the top level by a comma, ``;``, ``\\quad``, a line break
+    or a new line *before a formula with a relation* (``A, \\quad R = 7``, ``A, t > 0``); elsewhere
+    a comma is a comma (refused by the grammar) and spacing is spacing. A tail after a remark word
+    (``\\text{for } t > 0``) is returned as raw tokens: ``tail_tokens`` reads it."""
+    if not isinstance(text, str):
+        raise LatexError(f"an answer is text, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise LimitError(f"the answer is {len(text)} characters long; the limit is {MAX_CHARS}")
+    text = clean(text)
+    nesting = max_nesting(text)
+    if nesting > MAX_DEPTH:
+        raise LimitError(f"brackets nested {nesting} deep; the limit is {MAX_DEPTH}")
+    tails: list[Tail] = []
+    toks = normalise(raw_tokens(text), True, tails)
+    if len(toks) > MAX_TOKENS:
+        raise LimitError(f"the answer has {len(toks)} tokens; the limit is {MAX_TOKENS}")
+    segments = split_statements(toks)
+    if not segments or not segments[0]:
+        raise LatexError("the answer is empty")
+    return [_finish(seg) for seg in segments], tails
+
+
+def tail_tokens(tail: Tail) -> list[list[Token]]:
+    """The formulas of a condition after a remark word (``t > 0``, ``t > 0, s > 0``), classified."""
+    if tail.tokens is not None:
+        return [_finish(tail.tokens)]
+    inner: list[Tail] = []
+    toks = normalise(tail.raw, True, inner)
+    if inner:
+        raise LatexError(f"more words after the condition: {clip_text(inner[0].text)!r}")
+    return [_finish(seg) for seg in split_statements(toks) if seg]
+
+
+def clip_text(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _finish(toks: list[Token]) -> list[Token]:
+    return classify(_merge_double_bars(_merge_words(_positive_parts(toks))))
+
+
+def _top_level(toks) -> list[int]:
+    """Indices of commas, semicolons and separators outside every bracket."""
+    level, out = 0, []
+    for i, t in enumerate(toks):
+        if t.type in OPENERS:
+            level += 1
+        elif t.type in CLOSERS:
+            level -= 1
+        elif level == 0 and t.type in ("COMMA", "SEMI", "SEP"):
+            out.append(i)
+    return out
+
+
+def _has_relation(toks) -> bool:
+    level = 0
+    for t in toks:
+        if t.type in OPENERS:
+            level += 1
+        elif t.type in CLOSERS:
+            level -= 1
+        elif level == 0 and t.type in ("REL", "SIM", "IN"):
+            return True
+    return False
+
+
+# a formula cannot start with these: after \\quad or a new line they continue the formula before
+_OPERATORS = ("REL", "PLUS", "MINUS", "MUL", "DIV", "SUP", "SUB", "PRIME", "POSPART", "SIM", "IN", "COMMA", "SEMI")
+
+
+def split_statements(toks: list[Token]) -> list[list[Token]]:
+    """``toks`` cut at each top-level separator that is followed by a formula with a relation.
+    A separator that is not followed by one is spacing (\\quad, a new line: dropped), a comma
+    or semicolon (kept: the grammar refuses it between two values) or a line break (refused)."""
+    cuts = _top_level(toks)
+    segments: list[list[Token]] = []
+    end = len(toks)
+    for c in reversed(cuts):
+        after = toks[c + 1:end]
+        opens = after and after[0].type not in (_OPERATORS if toks[c].type == "SEP" else ("REL",))
+        if opens and _has_relation(after) and any(t.type not in ("SEP", "COMMA", "SEMI") for t in toks[:c]):
+            segments.append(after)
+            end = c
+    first = toks[:end]
+    segments.append(first)
+    segments.reverse()
+    out = []
+    for seg in segments:
+        kept = []
+        for t in seg:
+            if t.type == "SEP":
+                if t.value == "\\":
+                    raise LatexError("\\\\ " + REFUSED["\\"] + "; it is not part of an answer")
+                continue
+            kept.append(t)
+        while kept and kept[-1].type in ("COMMA", "SEMI"):
+            kept.pop()
+        out.append(kept)
+    return out
 
 
 OPENERS = ("LPAR", "LSQB", "LBRACE", "LSET", "CASES_OPEN")

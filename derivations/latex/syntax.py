@@ -66,6 +66,11 @@ def parse_tree(text: str, continuation: bool = False) -> Tree:
         # keeps them (it does so only for a step it cannot read as written)
         toks = tokenize(text, remarks=False)
     start = "continuation" if continuation and toks and toks[0].type == "REL" else "start"
+    return parse_tokens(toks, start)
+
+
+def parse_tokens(toks, start: str = "start") -> Tree:
+    """Parse tree of already-made tokens (``lexer.tokenize_parts``); errors as ``parse_tree``'s."""
     try:
         tree = parser().parse(toks, start=start)
     except UnexpectedToken as exc:

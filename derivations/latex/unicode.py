@@ -49,6 +49,50 @@ GREEK = {
 COMBINING = {"\u0304": "bar", "\u0305": "bar", "\u0303": "tilde", "\u0302": "hat"}
 
 
+# Control characters a YAML (or JSON) double-quoted string makes from a backslash escape: "\frac"
+# is a form feed followed by "rac". (name, the escape's letter, a command it starts)
+YAML_CONTROL = {"\x0c": ("a form feed", "f", "frac"), "\x08": ("a backspace", "b", "beta"),
+                "\x07": ("a bell", "a", "alpha"), "\x0b": ("a vertical tab", "v", "varepsilon"),
+                "\x1b": ("an escape", "e", "epsilon")}
+# Escapes that become spacing instead (read as spaces, so the command's name loses its first letter)
+YAML_SPACING = {"\t": "t", "\n": "n", "\r": "r"}
+QUOTING_HINT = ("a YAML or JSON double-quoted string turns \\f, \\b, \\t, \\n, \\r (in \\frac, \\beta, "
+                "\\theta, \\nabla, \\rho) into control characters; write the answer in single quotes "
+                "('\\frac{-4t}{1+t}') or as a block scalar (| on the key's line, the answer indented below it), "
+                "or double each backslash")
+
+
+def yaml_escape_hint(text: str) -> str:
+    """A hint when ``text`` looks like LaTeX that a double-quoted YAML/JSON string has mangled: a
+    control character from \\f, \\b, \\a, \\v, \\e, or a tab, new line or carriage return
+    directly followed by the rest of a command's name (tab + "heta" from \\theta, new line +
+    "abla" from \\nabla); "" otherwise."""
+    from .lexer import CMD, DECOR, DROP, FONTS, GREEK as GREEK_NAMES, OPNAMES, RELATIONS, RENAME
+    if not isinstance(text, str):
+        return ""
+    for ch, (name, letter, example) in YAML_CONTROL.items():
+        if ch in text:
+            return f"the answer holds {name} (U+{ord(ch):04X}), probably from \\{letter} as in \\{example}: " + QUOTING_HINT
+    known = set(GREEK_NAMES) | set(CMD) | set(DECOR) | set(DROP) | set(FONTS) | set(OPNAMES) | set(RELATIONS) | \
+        set(RENAME) | {"text", "tfrac", "tilde", "times", "top", "to", "nabla", "nu", "neq", "ne", "right", "rho",
+                       "rangle", "rvert", "rVert", "tau", "theta", "tanh", "tan"}
+    for ch, letter in YAML_SPACING.items():
+        start = 0
+        while (k := text.find(ch, start)) >= 0:
+            start = k + 1
+            rest = ""
+            for c in text[k + 1:]:
+                if not c.isalpha():
+                    break
+                rest += c
+            if rest and any((letter + rest).startswith(cmd) and len(cmd) > 1 and cmd.startswith(letter)
+                            for cmd in known if len(cmd) <= len(rest) + 1):
+                shown = {"\t": "a tab", "\n": "a new line", "\r": "a carriage return"}[ch]
+                return (f"the answer holds {shown} followed by {rest[:12]!r}, probably from \\{letter}{rest[:12]}: "
+                        + QUOTING_HINT)
+    return ""
+
+
 def _arabic_script(ch: str) -> bool:
     """A Persian/Arabic letter, mark or punctuation sign (kept for \\text{...}; digits are mapped)."""
     return unicodedata.name(ch, "").startswith("ARABIC")
@@ -62,9 +106,15 @@ def clean(text: str) -> str:
     out: list[str] = []
     for ch in text:
         code = ord(ch)
-        if ch in "\t\n\r":
+        if ch in "\n\r":
+            out.append("\n")           # a new line may separate two statements (the lexer decides)
+        elif ch == "\t":
             out.append(" ")
         elif code < 32 or 0x7F <= code < 0xA0:
+            made = YAML_CONTROL.get(ch)
+            if made:
+                raise LatexError(f"control character U+{code:04X} ({made[0]}) in the answer, where the text probably "
+                                 f"had \\{made[1]} (as in \\{made[2]}): {QUOTING_HINT}")
             raise LatexError(f"control character U+{code:04X} in the answer")
         elif code < 0x7F:
             out.append(ch)
