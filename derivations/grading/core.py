@@ -13,7 +13,7 @@ import sympy as sp
 from .. import registry
 from ..evidence import Evidence, Kind, Status
 from ..limits import CheckTimeout, time_limit
-from ..latex import UnknownName, DimensionError, LatexError, LimitError, for_slot, parse
+from ..latex import UnknownName, DimensionError, LatexError, LimitError, for_slot, parse, parse_answer
 from ..latex.errors import clip
 from ..latex.objects import ArgExtremum, Extremum, is_structured
 from . import matrices, mutations, structural
@@ -119,10 +119,12 @@ def grade_in_process(slot_id: str, latex: str, seed: int = 0,
 
 
 def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerResult:
+    """One reading of the answer, all of it: every statement graded (``_grade_statement``, or
+    ``_grade_relation`` for a relation slot), every condition checked against the slot's domain."""
     slot = registry.get_slot(slot_id)
     try:
         # "= A" is the answer A with its left side (the slot's quantity) left out
-        chain = parse(latex, scope_for(slot), continuation=True)
+        answer = parse_answer(latex, scope_for(slot), continuation=True)
     except LimitError as exc:
         return _result(slot_id, "unchecked", None, f"not checked: {exc}", None, started)
     except DimensionError as exc:
@@ -134,39 +136,233 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
             return _result(slot_id, "unchecked", None, f"not checked: this slot has no reference formula "
                            f"and the answer uses names it does not declare ({exc}); for a person to review",
                            None, started)
-        return _result(slot_id, "invalid", None, f"not an answer: {exc}", None, started)
-    if slot.kind == "relation":
-        return _grade_relation(slot, chain, seed, symbolic_seconds, started)
-    members, note = graded_members(chain)
-    if not members:
-        return _result(slot_id, "invalid", None, f"not an answer: {note or 'no right-hand side'}", None, started)
-    parsed = " = ".join(show_latex(m) for m in members)
+        return _result(slot_id, "invalid", None, f"not an answer: {_yaml_hint(latex, exc)}", None, started)
+    results = []
+    for chain in answer.statements:
+        if slot.kind == "relation":
+            results.append(_grade_relation(slot, chain, seed, symbolic_seconds, started))
+        else:
+            results.append(_grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started))
+    result = _combine(slot, results, answer.texts, started)
+    return _with_conditions(slot, result, answer.conditions, seed, symbolic_seconds, started)
+
+
+# A YAML double-quoted string turns these escapes into control characters (or spacing): "\frac"
+# becomes a form feed and "rac", "\beta" a backspace and "eta", "\theta" a tab and "heta".
+_YAML_ESCAPES = {"\f": "f", "\b": "b", "\t": "t", "\n": "n", "\r": "r", "\v": "v", "\a": "a"}
+
+
+def _yaml_hint(latex: str, exc) -> str:
+    """``exc``'s message, with a hint where the answer holds a character that a YAML (or JSON)
+    double-quoted string made from a backslash escape (``\\frac`` -> form feed + ``rac``)."""
+    from ..latex.unicode import QUOTING_HINT, yaml_escape_hint
+    hint = yaml_escape_hint(latex)
+    return f"{exc}; {hint}" if hint and QUOTING_HINT not in str(exc) else str(exc)
+
+
+def _split_message(message: str) -> tuple[str, str]:
+    head, sep, rest = message.partition(": ")
+    return (head, rest) if sep else (message, "")
+
+
+def _combine(slot, results: list, texts: list, started) -> AnswerResult:
+    """Several statements in one answer (``A, \\quad R = 7``): each is graded; the answer is correct
+    only if every one is, and otherwise reports the first that is not (never graded on whichever
+    comes first)."""
+    if len(results) == 1:
+        return results[0]
+    n = len(results)
+    parsed = "; ".join(r.parsed_latex or t for r, t in zip(results, texts))
+    for verdict in ("wrong", "invalid", "unchecked"):
+        for k, r in enumerate(results):
+            if r.verdict == verdict:
+                head, rest = _split_message(r.message)
+                message = f"{head} (statement {k + 1} of {n}, {clip(texts[k], 60)}): {rest}"
+                return AnswerResult(slot.id, r.verdict, r.evidence_kind, r.evidence_detail, message, r.mistake,
+                                    r.counterexample, parsed, time.perf_counter() - started)
+    first = results[0]
+    head, rest = _split_message(first.message)
+    return AnswerResult(slot.id, "correct", first.evidence_kind, first.evidence_detail,
+                        f"correct (all {n} statements of the answer): {rest}", None, None, parsed,
+                        time.perf_counter() - started)
+
+
+def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symbolic_seconds, started) -> AnswerResult:
+    """Conditions written after the answer (``, t > 0``, ``\\text{for } t > 0``), checked against the
+    slot's domain: one that does not hold everywhere in it restricts the answer to part of the domain
+    (wrong); one that cannot be decided leaves the answer unchecked. A distribution, a set or words
+    are read and named in the message, not checked."""
+    if not conditions or result.verdict == "invalid":
+        return result
+    from . import link
+    notes, verdict, message, ev_out = [], result.verdict, result.message, None
+    for cond in conditions:
+        if cond.chain is None:
+            notes.append(f"{clip(cond.text, 60)} ({cond.note}: read, not checked)")
+            continue
+        members, rels = cond.chain.members, cond.chain.relations
+        if rels and rels[0] == "=" and all(m is not None for m in members[1:]) and _a_name(members[0]):
+            # "\text{where } t = p_d/p_g", "\text{using } \alpha^* = \frac{t-1}{t+1}": notation, defined
+            notes.append(f"{clip(cond.text, 60)} (a definition: read, not checked)")
+            continue
+        if any(m is None for m in members):
+            return _result(slot.id, "invalid", None, f"not an answer: the condition {clip(cond.text, 60)!r} cannot "
+                           f"be read ({cond.chain.label_error})", result.parsed_latex, started)
+        for j, rel in enumerate(rels):
+            ev = link.check_link(slot, members[j], rel, members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+            if ev.status is Status.PROVED:
+                notes.append(f"the condition {clip(cond.text, 60)} holds on the slot's domain")
+                continue
+            if ev.status is Status.REFUTED and verdict in ("correct", "unchecked"):
+                verdict, ev_out = "wrong", ev
+                message = (f"wrong: the condition {clip(cond.text, 60)} does not hold everywhere in the slot's "
+                           f"domain, so the answer is stated for part of it only ({ev.detail})")
+            elif ev.status is not Status.REFUTED and verdict == "correct":
+                verdict, ev_out = "unchecked", ev
+                message = (f"not checked: the condition {clip(cond.text, 60)} could not be checked against the "
+                           f"slot's domain ({ev.detail})")
+            break
+    if ev_out is None:
+        if notes and verdict == "correct":
+            message = f"{message} [{'; '.join(notes)}]"
+        return AnswerResult(result.slot, result.verdict, result.evidence_kind, result.evidence_detail, message,
+                            result.mistake, result.counterexample, result.parsed_latex, result.seconds)
+    return _result(slot.id, verdict, ev_out, message, result.parsed_latex, started,
+                   "condition" if verdict == "wrong" else None)
+
+
+def _a_name(member) -> bool:
+    """A name (``t``, ``\\tilde x``, ``f(t)``), or a left side the reader could not read (a name of
+    the student's own, ``\\alpha^*``): what a definition after "where" defines."""
+    from sympy.core.function import AppliedUndef
+    return member is None or isinstance(member, (sp.Symbol, sp.MatrixSymbol, sp.Indexed, AppliedUndef))
+
+
+def _reference_names(slot) -> set | None:
+    """The names (symbols, unknown functions) the slot's reference is written in, expanded or not;
+    None when the slot has no reference to tell them by."""
+    refs = []
+    ref = slot.reference
+    if isinstance(ref, sp.Basic):
+        refs.extend([ref.lhs, ref.rhs] if ref.is_Relational else [ref])
+    elif isinstance(ref, sp.MatrixBase):
+        refs.append(ref)
+    if uses_densities(slot):
+        try:
+            refs.extend(structured_references(slot))
+        except Exception:
+            pass
+    if not refs:
+        return None
+    out = set()
+    for r in refs:
+        for e in (r, expand(r, slot.id)):
+            if isinstance(e, (sp.Basic, sp.MatrixBase)):
+                out |= _names(e)
+    return out
+
+
+def _names(expr) -> set:
+    from sympy.core.function import AppliedUndef
+    if not isinstance(expr, (sp.Basic, sp.MatrixBase)):
+        return set()
+    return set(expr.free_symbols) | {f.func for f in expr.atoms(AppliedUndef)}
+
+
+def is_label(slot, member) -> bool:
+    """Does the chain's left member only name the slot's quantity (``f(t)``, ``\\gamma_t``,
+    ``l_3(\\theta)``, ``\\mathbb{E}[y]``), rather than state a value to check (``l(\\theta)`` for
+    sm.dsm_equiv, whose reference is written in l)? A name the reader cannot read, the slot's own
+    named quantity, or a member written in a name that the reference does not use (once named
+    quantities are expanded) is a label; a member written only in the reference's names is a
+    value, checked like every other member of the chain."""
+    if member is None or only_names_the_quantity(slot, member):
+        return True
+    ref_names = _reference_names(slot)
+    if ref_names is None:
+        return False
+    try:
+        mine = _names(expand(member, slot.id))
+    except Exception:
+        return False
+    return bool(mine - ref_names)
+
+
+def _show_chain(members, rels) -> str:
+    parts = []
+    for i, m in enumerate(members):
+        if m is None:
+            continue
+        if parts:
+            parts.append(rels[i - 1])
+        parts.append(show_latex(m))
+    return " ".join(parts)
+
+
+def _grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started) -> AnswerResult:
+    """One chain ``A = B = C \\ge D`` for an expression slot. The members joined to the quantity by
+    ``=`` (from the left) must each equal the reference (``decide``); the left member is skipped
+    only where it is a label (``is_label``); every further link (``C \\ge D``) must hold under the
+    slot's model (``link.check_link``)."""
+    slot_id = slot.id
+    members, rels = chain.members, chain.relations
+    run_end = 0
+    while run_end < len(rels) and rels[run_end] == "=":
+        run_end += 1
+    labels = {0} if rels and is_label(slot, members[0]) else set()
+    values = [i for i in range(run_end + 1) if i not in labels]
+    if not values:
+        note = "an inequality, not a value" if rels and rels[0] != "=" else "no right-hand side"
+        return _result(slot_id, "invalid", None, f"not an answer: {note}", None, started)
+    parsed = _show_chain(members, rels)
     outcomes = []
-    for i, member in enumerate(members):
-        ev = decide(slot, member, seed, symbolic_seconds)
+    for i in values:
+        ev = decide(slot, members[i], seed, symbolic_seconds)
         outcomes.append(ev)
         if ev.status is not Status.PROVED:
             break
     last = outcomes[-1]
-    if last.status is Status.PROVED:
-        what = "" if len(members) == 1 else f" (all {len(members)} members of the chain)"
-        return _result(slot_id, "correct", last, f"correct{what}: {last.detail}", parsed, started)
-    where = "" if len(members) == 1 else f" (member {len(outcomes)} of the chain)"
-    if last.status is Status.REFUTED:
-        mistake, hint = (None, "")
-        if diagnose and not last.extra.get("no_diagnosis"):
-            try:
-                with time_limit(DIAGNOSIS_SECONDS):
-                    mistake, hint = mutations.diagnose(slot, _diagnosable(slot, members[len(outcomes) - 1]), seed)
-            except CheckTimeout:
-                mistake, hint = None, ""
-            except Exception:      # naming the mistake is a courtesy: the verdict stands without it
-                mistake, hint = None, ""
-        message = f"wrong{where}: {last.detail}" + (f"; {hint}" if hint else "")
-        return _result(slot_id, "wrong", last, message, parsed, started, mistake)
-    if last.status is Status.ERROR:
+    n = len(values)
+    if last.status is not Status.PROVED:
+        at = values[len(outcomes) - 1]
+        where = "" if n == 1 else f" (member {len(outcomes)} of the chain)"
+        if at == 0 and n > 1:
+            where = f" (the left member {clip(show_latex(members[0]), 40)}, which is not a name of the slot's quantity)"
+        if last.status is Status.REFUTED:
+            mistake, hint = (None, "")
+            if diagnose and not last.extra.get("no_diagnosis"):
+                try:
+                    with time_limit(DIAGNOSIS_SECONDS):
+                        mistake, hint = mutations.diagnose(slot, _diagnosable(slot, members[at]), seed)
+                except CheckTimeout:
+                    mistake, hint = None, ""
+                except Exception:      # naming the mistake is a courtesy: the verdict stands without it
+                    mistake, hint = None, ""
+            message = f"wrong{where}: {last.detail}" + (f"; {hint}" if hint else "")
+            return _result(slot_id, "wrong", last, message, parsed, started, mistake)
         return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
-    return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
+    # the links after the quantity's value (A = B \ge 0): each must hold
+    from . import link
+    held = []
+    for j in range(run_end, len(rels)):
+        ev = link.check_link(slot, members[j], rels[j], members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+        if ev.status is Status.PROVED:
+            held.append(ev)
+            continue
+        step = f"{clip(show_latex(members[j]), 40)} {rels[j]} {clip(show_latex(members[j + 1]), 40)}"
+        if ev.status is Status.REFUTED:
+            return _result(slot_id, "wrong", ev, f"wrong (the step {step} does not hold): {ev.detail}", parsed,
+                           started, "false-step")
+        return _result(slot_id, "unchecked", ev, f"not checked (the step {step} could not be decided): "
+                       f"{ev.detail}", parsed, started)
+    what = "" if n == 1 else f" (all {n} members of the chain)"
+    if held:
+        steps = "the step after it holds" if len(held) == 1 else f"the {len(held)} steps after it hold"
+        what = f" (all {n} members of the chain; {steps})" if n > 1 else f" ({steps})"
+        kind, detail = _weakest(last.kind.value, last.detail, held)
+        ev = Evidence(Status.PROVED, Kind(kind), detail, seconds=last.seconds)
+        return _result(slot_id, "correct", ev, f"correct{what}: {detail}", parsed, started)
+    return _result(slot_id, "correct", last, f"correct{what}: {last.detail}", parsed, started)
 
 
 def numeric_blind_spot(expr) -> str | None:
@@ -390,13 +586,81 @@ def grade_relation(slot_id: str, lhs, rel: str, rhs, seed: int = 0,
     return _grade_relation(slot, Chain([lhs, rhs], [rel]), seed, symbolic_seconds, time.perf_counter())
 
 
+def compose(rels) -> str | None:
+    """The relation a chain's links compose to: ``=`` with ``\\ge`` gives ``\\ge`` (strict if any link
+    is); ``\\ge`` with ``\\le`` composes to nothing (None): such a chain is no valid chain."""
+    ups = {r for r in rels if r in (">=", ">")}
+    downs = {r for r in rels if r in ("<=", "<")}
+    if ups and downs:
+        return None
+    if not ups and not downs:
+        return "="
+    strict = bool({">", "<"} & (ups | downs))
+    return (">" if strict else ">=") if ups else ("<" if strict else "<=")
+
+
 def _grade_relation(slot, chain, seed, symbolic_seconds, started) -> AnswerResult:
-    """A relation slot (Jensen's bound, an identity): the answer must be the same relation."""
-    if not chain.relations or chain.members[0] is None:
+    """A relation slot (Jensen's bound, an identity): the answer must be the same relation.
+
+    A chain ``A = B \\ge C = D`` is read whole: its links compose (``compose``; mixing ``\\ge`` and
+    ``\\le`` is refused), every link must hold under the slot's model (a refuted link is named, with
+    its counterexample; one that cannot be decided leaves the answer unchecked), and the composed
+    relation between the first and the last member must be the slot's."""
+    if not chain.relations or any(m is None for m in chain.members):
         return _result(slot.id, "invalid", None, "not an answer: this slot's answer is a relation "
-                       r"(such as a \ge b)", None, started)
-    lhs, rel, rhs = chain.members[0], chain.relations[0], chain.members[1]
-    parsed = f"{show_latex(lhs)} {rel} {show_latex(rhs)}"
+                       r"(such as a \ge b)" + (f"; its left side cannot be read ({chain.label_error})"
+                                                if chain.label_error else ""), None, started)
+    members, rels = chain.members, chain.relations
+    if len(rels) == 1:
+        return _relation_pair(slot, members[0], rels[0], members[1], None, seed, symbolic_seconds, started)
+    parsed = _show_chain(members, rels)
+    rel = compose(rels)
+    if rel is None:
+        return _result(slot.id, "invalid", None, "not an answer: the chain mixes \\ge and \\le, so it is no "
+                       "valid chain (it relates its first and last members by nothing)", parsed, started)
+    from . import link
+    undecided, held = None, []
+    for j, r in enumerate(rels):
+        ev = link.check_link(slot, members[j], r, members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+        if ev.status is Status.PROVED:
+            held.append(ev)
+            continue
+        step = f"{clip(show_latex(members[j]), 50)} {r} {clip(show_latex(members[j + 1]), 50)}"
+        if ev.status is Status.REFUTED:
+            return _result(slot.id, "wrong", ev, f"wrong (link {j + 1} of the chain, {step}, does not hold): "
+                           f"{ev.detail}", parsed, started, "false-step")
+        if undecided is None:
+            undecided = (j, step, ev)
+    whole = _relation_pair(slot, members[0], rel, members[-1], parsed, seed, symbolic_seconds, started)
+    if whole.verdict != "correct":
+        head, rest = _split_message(whole.message)
+        return AnswerResult(whole.slot, whole.verdict, whole.evidence_kind, whole.evidence_detail,
+                            f"{head} (the chain composes to its first member {rel} its last): {rest}",
+                            whole.mistake, whole.counterexample, parsed, whole.seconds)
+    if undecided is not None:
+        j, step, ev = undecided
+        return _result(slot.id, "unchecked", ev, f"not checked (link {j + 1} of the chain, {step}, could not "
+                       f"be decided): {ev.detail}", parsed, started)
+    head, rest = _split_message(whole.message)
+    kind, detail = _weakest(whole.evidence_kind, whole.evidence_detail, held)
+    return AnswerResult(whole.slot, "correct", kind, detail,
+                        f"correct (all {len(rels)} links of the chain hold; it composes to its first member {rel} "
+                        f"its last): {detail}", None, None, parsed, whole.seconds)
+
+
+def _weakest(kind: str, detail: str, links: list) -> tuple[str, str]:
+    """The evidence of a result that rests on its links too: symbolic only if every link is."""
+    weak = [ev for ev in links if ev.kind not in (Kind.SYMBOLIC, Kind.SYMBOLIC_FAMILY)]
+    if not links:
+        return kind, detail
+    detail = f"{detail}; its links: {len(links) - len(weak)} proved symbolically, {len(weak)} numerically" + \
+        (f" ({weak[0].detail})" if weak else "")
+    return (Kind.EXACT_NUMERIC.value if weak else kind), detail
+
+
+def _relation_pair(slot, lhs, rel, rhs, parsed, seed, symbolic_seconds, started) -> AnswerResult:
+    """``lhs rel rhs`` against the slot's reference relation: same relation, sides the result's."""
+    parsed = parsed or f"{show_latex(lhs)} {rel} {show_latex(rhs)}"
     big, rel, small = _oriented(lhs, rel, rhs)
     last = Evidence(Status.UNCHECKED, Kind.NONE, "the slot has no reference relation")
     for ref in _reference_relations(slot):

@@ -79,6 +79,10 @@ def recover_yaml(text: str, source: str, error: str):
             mark = getattr(exc, "problem_mark", None)
             at = start + 1 + (mark.line if mark is not None else 0)
             what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            if "escape" in what:
+                what += ("; in a double-quoted YAML string a backslash starts an escape (\\s, \\d, \\x: unknown; "
+                         "\\f, \\b, \\t, \\n, \\r: control characters), so LaTeX belongs in single quotes "
+                         "('\\sigma') or a block scalar (|)")
             return None, [], (at, what)
         except SheetError as exc:               # an alias or deep nesting inside this entry
             return None, [], (start + 1, re.sub(r" \(line \d+\)$", "", str(exc)))
