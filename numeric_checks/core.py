@@ -4,6 +4,15 @@ A Monte Carlo measurement passes when |estimate - expected| <= K_SE standard err
 K_SE set by one suite-wide false-failure rate (as in torch's "randomized statistical tests"):
 every check is seeded, so the suite is deterministic, and a failure means a real disagreement
 or a seed that drew a 1-in-FAILURE_RATE sample.
+
+Power: a two-sided measurement detects a relative error delta of the closed form it tests once
+delta * scale > K_SE * stderr, where ``scale`` is how far the expected value moves per unit
+relative error of that closed form (|expected| unless the measurement says otherwise, e.g. an
+expected 0 whose closed form enters through a product). ``Measurement.detectable`` is that
+smallest delta, K_SE * stderr / scale; every check keeps it at or below POWER_TARGET at its
+default sample count (tests/test_numeric_power.py). One-sided measurements (``<=``, ``>=``) have
+no power against an error that moves the bound away from the estimate; where the gap is known
+in closed form each has a two-sided companion.
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ from scipy.stats import norm
 FAILURE_RATE = 1e-4                     # chance that one correct MC measurement fails
 K_SE = float(norm.isf(FAILURE_RATE / 2))  # about 3.89 standard errors
 DEFAULT_SAMPLES = 200_000
+POWER_TARGET = 0.02                     # the largest detectable relative error a check may have
 DEFAULT_CHUNK = 1 << 20
 
 
@@ -36,6 +46,28 @@ class Measurement:
     tolerance: float = 0.0       # absolute tolerance for non-MC kinds (e.g. quadrature error)
     relation: str = "="          # "=", ">=" (estimate >= expected - k SE), "<="
     extra: dict = field(default_factory=dict)
+    scale: float | None = None   # change of the expected value per unit relative error of the closed
+                                 # form under test; None: |expected| (no power figure when that is 0)
+
+    @property
+    def sensitivity(self) -> float:
+        return abs(self.scale) if self.scale is not None else abs(self.expected)
+
+    @property
+    def relative_se(self) -> float | None:
+        """Standard error (MC) or tolerance (other kinds) over ``sensitivity``; None without one."""
+        spread = self.stderr if self.kind == "monte-carlo" else self.tolerance
+        return spread / self.sensitivity if self.sensitivity > 0 else None
+
+    @property
+    def detectable(self) -> float | None:
+        """Smallest relative error of the tested closed form that fails this measurement whatever
+        the draw's own error within K_SE SE: K_SE * SE / scale (two-sided Monte Carlo rows only;
+        a quadrature or exact row's tolerance / scale). None for one-sided rows (no power against
+        an error that moves the bound away) and for rows with no scale."""
+        if self.relation != "=" or self.relative_se is None:
+            return None
+        return (K_SE if self.kind == "monte-carlo" else 1.0) * self.relative_se
 
     @property
     def z(self) -> float:
@@ -67,6 +99,12 @@ class CheckResult:
     def passed(self) -> bool:
         return all(m.passed for m in self.measurements)
 
+    @property
+    def detectable(self) -> float | None:
+        """The weakest two-sided Monte Carlo measurement's detectable relative error (None: none)."""
+        found = [m.detectable for m in self.measurements if m.kind == "monte-carlo" and m.detectable is not None]
+        return max(found) if found else None
+
     def rows(self) -> list[dict]:
         """One JSON row per measurement (the schema of ``derivcheck verify --json``)."""
         out = []
@@ -75,7 +113,8 @@ class CheckResult:
                    "expected": m.expected, "stderr": m.stderr, "z": m.z, "k_se": K_SE,
                    "relation": m.relation, "tolerance": m.tolerance, "samples": m.samples,
                    "device": self.device, "seed": self.seed, "seconds": round(self.seconds, 4),
-                   "passed": m.passed}
+                   "passed": m.passed, "scale": m.sensitivity, "relative_se": m.relative_se,
+                   "detectable_relative_error": m.detectable}
             row.update(m.extra)
             out.append(row)
         return out
@@ -454,6 +493,26 @@ def affine_columns(matrix, columns, offset=None) -> list[torch.Tensor]:
             if a:
                 acc.add_(column, alpha=float(a))
         out.append(acc)
+    return out
+
+
+def fit_controls(draw: Callable[[int, torch.Generator], tuple[list, list]], samples: int, device: str,
+                 seed: int) -> list[float]:
+    """Control-variate coefficients from a pilot stream, independent of the main one.
+
+    ``draw(n, gen)`` returns (targets, controls), two lists of [n] columns, control k paired
+    with target k and known to have mean 0 (e.g. a score of the sampling distribution). Returns
+    b_k = Cov(target_k, control_k) / Var(control_k) on ``samples`` pilot draws seeded ``seed``:
+    the estimator target_k - b_k control_k keeps the target's mean, and since b_k is fixed before
+    the main stream draws (other seed), that stream's mean and standard error are exact (no
+    fitting bias and no hidden variance).
+    """
+    with stream_threads(device):
+        targets, controls = draw(samples, generator(device, seed))
+        out = []
+        for y, h in zip(targets, controls):
+            h = h - h.mean()
+            out.append(float(((y - y.mean()) * h).sum() / (h * h).sum()))
     return out
 
 

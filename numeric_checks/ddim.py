@@ -3,6 +3,8 @@ compare the mean and variance of x_t | x_0 with ``ddim.marginal_mean`` / ``ddim.
 
 The chain's coefficients come from the registry's own posterior mean (differentiated in x_0
 and x_t and evaluated on the schedule), so the check exercises the derived formula, not a copy.
+Each schedule's chain runs SAMPLES x ``samples`` times (400k at the default): the weakest row,
+E[x_10 | x_0], then detects a 1.25% relative error.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ T = 20
 X0 = 1.3
 ABAR = linear_abar(1000)[::50][:T]     # 20 DDIM steps, a sub-sequence of a 1000-step schedule
 WATCH = (T // 2, 1)                    # indices t (1-based) whose marginals are measured
+SAMPLES = 2                            # chains per unit of ``samples``, per schedule
 
 _args = (ddim.abar_t, ddim.abar_prev, ddim.sigma_t)
 _coef_x0 = sp.lambdify(_args, sp.diff(ddim.POSTERIOR_MEAN, ddim.x_0), "math")
@@ -58,6 +61,7 @@ def sample_chain(n: int, gen: torch.Generator, abar: torch.Tensor, sigma: torch.
 @numeric_check("ddim.marginal_var", seed=2024)
 def marginals(samples: int, device: str, seed: int) -> list[Measurement]:
     found = []
+    samples *= SAMPLES
     for k, (name, sigma) in enumerate(schedules(ABAR).items()):
         def draw(n, gen, sigma=sigma):
             x = sample_chain(n, gen, ABAR, sigma, device)

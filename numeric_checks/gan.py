@@ -11,6 +11,12 @@
     zero almost everywhere), then
     - its held-out empirical risk (with the exact loss) is >= R* - K_SE standard errors: no
       discriminator beats the bound, so this fails only with probability FAILURE_RATE / 2;
+    - the other side, two-sided: the held-out risk of the mechanism's closed-form D* equals
+      R* = -1/2 I_f within K_SE standard errors (so an error of R* in either direction fails),
+      and the trained net's risk minus D*'s on the same draws is >= 0 (paired);
+    - held-out risks are Rao-Blackwellised over the class label: with x from p_d (or p_g) the
+      integrand is h(x) = [p_d l(D) + p_g l(-D)] / (p_d + p_g), whose mean under the mixture
+      (p_d + p_g)/2 is the risk; GAN_SAMPLES x ``samples`` held-out draws (half per class);
     - it is within TRAIN_GAP of R* (a training-quality tolerance, stated, not statistical);
     - on a grid where both densities exceed GRID_DENSITY, its (p_d + p_g)-weighted RMS distance
       to the optimal set (the mechanism's minimiser set at p_d(x)/p_g(x); near-ties excluded
@@ -116,6 +122,7 @@ GRID_DENSITY = 0.02       # grid points where both densities exceed this (elsewh
                           # ratio p_d/p_g, hence D*, is not estimable from N_TRAIN samples)
 NEAR_TIE = 0.2            # set-valued optima: skip |p_d - p_g| < NEAR_TIE (p_d + p_g)
 TRAIN_PAIR = (1.0, 1.0, -1.0, 1.3)   # p_d = N(1, 1), p_g = N(-1, 1.3^2)
+GAN_SAMPLES = 1           # held-out draws per unit of ``samples`` (half from each class)
 TRAIN_GAP = {"zero_one": 0.03, "square": 0.03, "logistic": 0.03, "hinge": 0.03, "exponential": 0.03}
 GRID_TOL = {"zero_one": 0.05, "square": 0.1, "logistic": 0.2, "hinge": 0.15, "exponential": 0.15}
 # measured at seed 100 + index (float64, 1 thread): gaps 0.0005-0.011; RMS distances 0 (0-1),
@@ -181,12 +188,33 @@ def optimal_set_distance(name: str, xs: np.ndarray, D: np.ndarray, pd, pg) -> np
     return out
 
 
+def best_risk(name: str) -> float:
+    """R* = -1/2 I_f for TRAIN_PAIR, I_f integrated from the mechanism's f (quadrature)."""
+    md, sd, mg, sg = TRAIN_PAIR
+    pd_, pg_ = gaussian(md, sd), gaussian(mg, sg)
+    f = numpy_of(RESULTS[name].f, t)
+    i_f, _ = quad(lambda x: f(pd_(x) / pg_(x)) * pg_(x), crossings(pd_, pg_))
+    return -i_f / 2
+
+
+def _label_averaged(loss, D: np.ndarray, pd: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """[p_d l(D) + p_g l(-D)] / (p_d + p_g): the risk integrand with the class label integrated out."""
+    return (pd * (loss(D) * np.ones_like(D)) + pg * (loss(-D) * np.ones_like(D))) / (pd + pg)
+
+
+def _stratified(values_d: np.ndarray, values_g: np.ndarray) -> tuple[float, float]:
+    """1/2 E_pd + 1/2 E_pg and its standard error."""
+    n_d, n_g = len(values_d), len(values_g)
+    return (float(0.5 * values_d.mean() + 0.5 * values_g.mean()),
+            float(0.5 * np.sqrt(values_d.var(ddof=1) / n_d + values_g.var(ddof=1) / n_g)))
+
+
 def discriminator_measurements(name: str, samples: int, device: str, seed: int) -> list[Measurement]:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)   # a 16-wide MLP gains nothing from threads; they only contend
     try:
         net = train(name, seed, device)
-        n = max(samples // 2, 1000)
+        n = max(samples * GAN_SAMPLES // 2, 1000)
         xd, xg = draw(n, generator(device, seed + 10_000), device)
         with torch.no_grad():
             dd, dg = net(xd)[:, 0].cpu().numpy(), net(xg)[:, 0].cpu().numpy()
@@ -195,15 +223,18 @@ def discriminator_measurements(name: str, samples: int, device: str, seed: int) 
     finally:
         torch.set_num_threads(previous)
     loss = numpy_of(RESULTS[name].loss, alpha)
-    values_d, values_g = loss(dd) * np.ones_like(dd), loss(-dg) * np.ones_like(dg)
-    estimate = 0.5 * values_d.mean() + 0.5 * values_g.mean()
-    stderr = 0.5 * np.sqrt(values_d.var(ddof=1) / n + values_g.var(ddof=1) / n)
-
+    dstar = numpy_of(RESULTS[name].dstar, p_d, p_g)
     md, sd, mg, sg = TRAIN_PAIR
     pd_, pg_ = gaussian(md, sd), gaussian(mg, sg)
-    f = numpy_of(RESULTS[name].f, t)
-    i_f, e_f = quad(lambda x: f(pd_(x) / pg_(x)) * pg_(x), crossings(pd_, pg_))
-    bound = -i_f / 2
+    xd_, xg_ = xd[:, 0].cpu().numpy(), xg[:, 0].cpu().numpy()
+    dens_d, dens_g = (pd_(xd_), pg_(xd_)), (pd_(xg_), pg_(xg_))
+    net_d, net_g = _label_averaged(loss, dd, *dens_d), _label_averaged(loss, dg, *dens_g)
+    opt_d = _label_averaged(loss, dstar(*dens_d) * np.ones_like(dd), *dens_d)
+    opt_g = _label_averaged(loss, dstar(*dens_g) * np.ones_like(dg), *dens_g)
+    estimate, stderr = _stratified(net_d, net_g)
+    optimal, se_optimal = _stratified(opt_d, opt_g)
+    excess, se_excess = _stratified(net_d - opt_d, net_g - opt_g)
+    bound = best_risk(name)
 
     a, b = pd_(xs), pg_(xs)
     keep = (a > GRID_DENSITY) & (b > GRID_DENSITY)
@@ -215,7 +246,8 @@ def discriminator_measurements(name: str, samples: int, device: str, seed: int) 
     extra = {"bound": bound, "heldout_risk": float(estimate), "stderr": float(stderr),
              "gap": float(estimate - bound), "grid_rms_distance": rms,
              "grid_max_distance": float(dist.max()), "grid_points": int(keep.sum()),
-             "train_samples": N_TRAIN, "steps": STEPS}
+             "train_samples": N_TRAIN, "steps": STEPS, "dstar_risk": optimal,
+             "variance_reduction": "class label integrated out (Rao-Blackwell); paired net - D* on the same draws"}
     return [
         Measurement("held-out risk >= best risk", float(estimate), bound, float(stderr), 2 * n,
                     relation=">=", extra=extra),
@@ -223,6 +255,10 @@ def discriminator_measurements(name: str, samples: int, device: str, seed: int) 
                     tolerance=TRAIN_GAP[name] + K_SE * float(stderr), relation="<=", extra=extra),
         Measurement("D close to the optimal set on the grid (weighted RMS)", rms, 0.0, kind="bound",
                     tolerance=GRID_TOL[name], relation="<=", extra=extra),
+        Measurement("held-out risk of the closed-form D* = best risk -1/2 I_f (two-sided)", optimal, bound,
+                    se_optimal, 2 * n, extra=extra),
+        Measurement("held-out risk of the trained D - that of D* >= 0 (paired, same draws)", excess, 0.0,
+                    se_excess, 2 * n, relation=">=", extra=extra),
     ]
 
 

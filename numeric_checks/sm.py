@@ -32,6 +32,8 @@ from .core import Measurement, default_chunk, generator, numeric_check, stream_m
 DTYPE = torch.float64
 SIGMA = 0.5
 MODELS = 5
+DSM_SAMPLES = 8          # paired (x, eps) draws per unit of ``samples``
+ISM_SAMPLES = 2          # n d = ISM_SAMPLES x ``samples`` trace rows per data set
 HIDDEN = 16
 
 
@@ -189,6 +191,16 @@ def constant_C3(d: int, sigma: float) -> float:
     return _number(sym.C3_kernel, d=d, sigma=sigma)
 
 
+def dsm_constant(d: int, C2: float) -> float:
+    """C = C_3 - C_2: the constant by which l_3 and l differ (the closed form the DSM rows test)."""
+    return constant_C3(d, SIGMA) - C2
+
+
+def ism_constant(d: int, s: float) -> float:
+    """C_1 = d / (2 s^2) for N(m, s^2 I): the slot reference the Gaussian ISM rows test."""
+    return _number(sym.C1_REF, d=d, s=s)
+
+
 # --------------------------------------------------------------------------- DSM = ESM + C
 def dsm_minus_esm(data: IsotropicMixture, sigma: float, score_models: list[MLP]):
     """Per-sample columns for l_3 - l: [D_j], [D_j - D_1], [l3_j], [l_j], 1/2|grad log q_sigma|^2.
@@ -217,8 +229,9 @@ def dsm_measurements(label: str, data: IsotropicMixture, C2: float, C2_note: dic
                      seed: int) -> list[Measurement]:
     d, k = data.dim, MODELS
     score_models = models(d, k, device, seed)
-    C = constant_C3(d, SIGMA) - C2
-    samples = max(samples // 2, 2000)   # 5 models per draw: at the default 200_000, SE is about 0.5% of C
+    C = dsm_constant(d, C2)
+    samples = max(samples * DSM_SAMPLES, 2000)   # 5 models per draw: 1.6M at the default (the worst MLP's
+                                                 # SE is 0.33% of C, so a 1.3% error of C fails it)
     chunk = default_chunk(device, per_sample=4 * k)      # 4k output columns per sample
     mean, se = stream_mean(dsm_minus_esm(data, SIGMA, score_models), samples, device, seed, chunk=chunk)
     var = [(e ** 2) * samples for e in se]
@@ -320,9 +333,9 @@ ISM_DIMS = (2, 8, 32)
 
 
 def ism_samples(samples: int, d: int) -> int:
-    """The exact trace costs n * d backward-pass rows: keep n * d fixed at samples / 2 (so d = 32 gets
-    1/32 of the d = 2 count and its standard error grows accordingly, which the K_SE rule accounts for)."""
-    return max(samples // (2 * d), 2000)
+    """The exact trace costs n * d backward-pass rows: keep n * d fixed at ISM_SAMPLES x samples (so
+    d = 32 gets 1/16 of the d = 2 count; its SE relative to C_1 = d / (2 s^2) stays comparable)."""
+    return max(samples * ISM_SAMPLES // d, 2000)
 
 
 @numeric_check("sm.ism", seed=403)
@@ -333,7 +346,7 @@ def check_ism(samples: int, device: str, seed: int) -> list[Measurement]:
     for d in ISM_DIMS:
         gen = generator(device, seed + 50 * d)
         mean = (torch.rand(d, generator=gen, device=device, dtype=DTYPE) * 2 - 1).tolist()
-        C1 = _number(sym.C1_REF, d=d, s=s)
+        C1 = ism_constant(d, s)
         n = ism_samples(samples, d)
         out += ism_measurements(f"Gaussian d = {d}", gaussian(mean, s, device), C1,
                                 {"C1_source": "slot reference d/(2 s^2)", "s": s}, n, device, seed + d)
