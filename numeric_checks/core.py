@@ -5,8 +5,8 @@ K_SE set by one suite-wide false-failure rate (as in torch's "randomized statist
 every check is seeded, so the suite is deterministic, and a failure means a real disagreement
 or a seed that drew a 1-in-FAILURE_RATE sample.
 
-Power: a two-sided measurement detects a relative error delta of the closed form it tests once
-delta * scale > K_SE * stderr, where ``scale`` is how far the expected value moves per unit
+Power: a relative error delta of the closed form that a two-sided measurement tests moves its
+expected value by delta * scale, past the tolerance once delta * scale > K_SE * stderr, where ``scale`` is how far the expected value moves per unit
 relative error of that closed form (|expected| unless the measurement says otherwise, e.g. an
 expected 0 whose closed form enters through a product). ``Measurement.detectable`` is that
 smallest delta, K_SE * stderr / scale; every check keeps it at or below POWER_TARGET at its
@@ -61,10 +61,11 @@ class Measurement:
 
     @property
     def detectable(self) -> float | None:
-        """Smallest relative error of the tested closed form that fails this measurement whatever
-        the draw's own error within K_SE SE: K_SE * SE / scale (two-sided Monte Carlo rows only;
-        a quadrature or exact row's tolerance / scale). None for one-sided rows (no power against
-        an error that moves the bound away) and for rows with no scale."""
+        """Relative error of the tested closed form whose shift equals the tolerance, K_SE * SE /
+        scale (a quadrature or exact row: tolerance / scale): an error of that size fails about
+        half the time, one 1.5 times as large fails unless the draw itself is over 0.5 K_SE SE
+        off the other way. None for one-sided rows (no power against an error that moves the
+        bound away) and for rows with no scale."""
         if self.relation != "=" or self.relative_se is None:
             return None
         return (K_SE if self.kind == "monte-carlo" else 1.0) * self.relative_se
