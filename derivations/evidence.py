@@ -17,6 +17,7 @@ class Kind(str, Enum):
     SYMBOLIC_FAMILY = "symbolic-family"  # proved in a stated concrete family only
     EXACT_NUMERIC = "exact-numeric"    # high-precision evaluation at random admissible points
     MONTE_CARLO = "monte-carlo"        # estimate with standard error
+    DEFINITION = "definition"          # a definition or base case: stated, not proved (status-neutral)
     NONE = "none"                      # nothing checked it
 
 
@@ -41,6 +42,13 @@ class Evidence:
 
 def unchecked(reason: str) -> Evidence:
     return Evidence(Status.UNCHECKED, Kind.NONE, reason)
+
+
+def definition(reason: str) -> Evidence:
+    """A definition or base case: nothing to prove. Its status is ``unchecked`` (it is never
+    counted as passed) and its kind ``definition`` keeps it out of every verdict: a derivation's
+    status and the summaries neither count it as proved nor as failed."""
+    return Evidence(Status.UNCHECKED, Kind.DEFINITION, reason)
 
 
 def error(message: str) -> Evidence:

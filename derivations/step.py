@@ -31,6 +31,8 @@ class Step:
     gap: object = None               # an inequality's certificate: lhs - rhs (for >=, >) or rhs - lhs
                                      # (for <=, <) written with terms known to be >= 0 (``nonneg``);
                                      # numbers alone never prove an inequality
+    definition: bool = False         # a definition or base case, stated as such: not checked, never
+                                     # counted as a proof (evidence kind ``definition``)
 
     def sides(self) -> tuple:
         """(lhs, rhs); a side given as a zero-argument callable is built only when checked,
@@ -76,6 +78,11 @@ def ge(lhs, rhs, why, **kw) -> Step:
     return Step(lhs, ">=", rhs, why, **kw)
 
 
+def define(lhs, rhs, why, **kw) -> Step:
+    """A definition or base case ``lhs := rhs``: stated, never counted as a proof."""
+    return Step(lhs, "=", rhs, why, definition=True, **kw)
+
+
 def chain(first, *links, why=(), **kw) -> list[Step]:
     """``first = e1 = e2 ...`` as consecutive steps; ``links`` are (rel, expr) pairs."""
     steps, lhs = [], first
@@ -89,6 +96,6 @@ def chain(first, *links, why=(), **kw) -> list[Step]:
 def as_matrix(x) -> sp.Matrix | None:
     if isinstance(x, sp.MatrixBase):
         return sp.Matrix(x)
-    if isinstance(x, sp.MatrixExpr) and x.shape[0].is_Integer and x.shape[1].is_Integer:
+    if isinstance(x, sp.MatrixExpr) and all(sp.sympify(k).is_Integer for k in x.shape):
         return sp.Matrix(x.as_explicit())
     return None

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import registry
-from .evidence import Evidence, Status, error, unchecked
+from .evidence import Evidence, Kind, Status, definition, error, unchecked
 from .limits import CheckTimeout, time_limit
 from .printing import claim_latex
 from .prove import check_relation
@@ -30,6 +30,8 @@ class StepResult:
             d["family"] = self.step.family
         if self.step.audit:
             d["audit"] = self.step.audit
+        if self.step.definition:
+            d["definition"] = True
         if self.step.cite:
             d["cite"] = self.step.cite
         if self.evidence.counterexample is not None:
@@ -45,13 +47,15 @@ class DerivationResult:
 
     @property
     def status(self) -> Status:
-        """Refuted/error if any of derivcheck's own steps is; proved only if every step is."""
-        own = [r.evidence.status for r in self.steps if not r.step.audit]
+        """Refuted/error if any of derivcheck's own steps is; proved only if every own step that
+        is not a definition is proved (and there is one). Definitions neither prove nor fail."""
+        checked = [r for r in self.steps if not r.step.definition]
+        own = [r.evidence.status for r in checked if not r.step.audit]
         for bad in (Status.ERROR, Status.REFUTED):
             if bad in own:
                 return bad
-        if all(s is Status.PROVED for s in own) and all(
-                r.evidence.status in (Status.PROVED, Status.REFUTED) for r in self.steps):
+        if own and all(s is Status.PROVED for s in own) and all(
+                r.evidence.status in (Status.PROVED, Status.REFUTED) for r in checked):
             return Status.PROVED
         return Status.UNCHECKED
 
@@ -69,6 +73,9 @@ class DerivationResult:
 
 def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
     """Evidence for one step; exceptions become ``error``, time-outs ``unchecked``."""
+    if step.definition:
+        return definition("a definition (or base case), stated as such: nothing to prove, and never "
+                          "counted as a proof")
     started = time.perf_counter()
     try:
         with time_limit(seconds):
@@ -126,11 +133,37 @@ def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: in
     return [done[d.id] for d in chosen]
 
 
+def step_category(result: StepResult) -> str:
+    """The step's line in the summaries: its status, or ``definition`` for a definition."""
+    if result.step.definition:
+        return Kind.DEFINITION.value
+    return result.evidence.status.value
+
+
+def slot_status(results: list[DerivationResult]) -> dict[str, Status]:
+    """Each established slot's status: proved when some own step that establishes it is proved
+    and none is refuted or errs; a slot established only by definitions is not proved."""
+    out: dict[str, Status] = {}
+    for r in results:
+        for s in r.steps:
+            if s.step.audit:
+                continue
+            for slot in s.step.establishes:
+                st = Status.UNCHECKED if s.step.definition else s.evidence.status
+                now = out.get(slot)
+                if now in (Status.REFUTED, Status.ERROR):
+                    continue
+                if st in (Status.REFUTED, Status.ERROR) or now is None or st is Status.PROVED:
+                    out[slot] = st
+    return out
+
+
 def summary(results: list[DerivationResult]) -> dict:
     counts: dict[str, int] = {}
     for r in results:
         for s in r.steps:
-            counts[s.evidence.status.value] = counts.get(s.evidence.status.value, 0) + 1
+            key = step_category(s)
+            counts[key] = counts.get(key, 0) + 1
     by_kind: dict[str, int] = {}
     for r in results:
         for s in r.steps:
