@@ -209,7 +209,8 @@ def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symboli
             return _result(slot.id, "invalid", None, f"not an answer: the condition {clip(cond.text, 60)!r} cannot "
                            f"be read ({cond.chain.label_error})", result.parsed_latex, started)
         for j, rel in enumerate(rels):
-            ev = link.check_link(slot, members[j], rel, members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+            ev = link.check_link(slot, members[j], rel, members[j + 1], seed=seed,
+                                  symbolic_seconds=_link_seconds(symbolic_seconds))
             if ev.status is Status.PROVED:
                 notes.append(f"the condition {clip(cond.text, 60)} holds on the slot's domain")
                 continue
@@ -229,6 +230,12 @@ def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symboli
                             result.mistake, result.counterexample, result.parsed_latex, result.seconds)
     return _result(slot.id, verdict, ev_out, message, result.parsed_latex, started,
                    "condition" if verdict == "wrong" else None)
+
+
+def _link_seconds(symbolic_seconds: float) -> float:
+    """The proof budget of a link: an inequality is proved symbolically or not at all (numbers only
+    refute one), so a link gets at least the default budget even where equalities get less."""
+    return max(symbolic_seconds, SYMBOLIC_SECONDS)
 
 
 def _a_name(member) -> bool:
@@ -345,7 +352,8 @@ def _grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started) -> 
     from . import link
     held = []
     for j in range(run_end, len(rels)):
-        ev = link.check_link(slot, members[j], rels[j], members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+        ev = link.check_link(slot, members[j], rels[j], members[j + 1], seed=seed,
+                              symbolic_seconds=_link_seconds(symbolic_seconds))
         if ev.status is Status.PROVED:
             held.append(ev)
             continue
@@ -621,7 +629,8 @@ def _grade_relation(slot, chain, seed, symbolic_seconds, started) -> AnswerResul
     from . import link
     undecided, held = None, []
     for j, r in enumerate(rels):
-        ev = link.check_link(slot, members[j], r, members[j + 1], seed=seed, symbolic_seconds=symbolic_seconds)
+        ev = link.check_link(slot, members[j], r, members[j + 1], seed=seed,
+                              symbolic_seconds=_link_seconds(symbolic_seconds))
         if ev.status is Status.PROVED:
             held.append(ev)
             continue
