@@ -82,11 +82,18 @@ def switches(*exprs) -> list[sp.Expr]:
     return out
 
 
+class _Open(Exception):
+    """A condition on a switch the pattern leaves open (one resolved elsewhere, e.g. inside an
+    integral on a finite support)."""
+
+
 def _truth(rel, signs: dict) -> bool:
     d = rel.lhs - rel.rhs
     if not d.free_symbols:
         return bool(rel)
     g, c = _canonical(d)
+    if g not in signs:
+        raise _Open(g)
     s = c * signs[g]
     return {">": s > 0, ">=": s >= 0, "<": s < 0, "<=": s <= 0, "==": s == 0, "!=": s != 0}[rel.rel_op]
 
@@ -107,13 +114,18 @@ def _condition(cond, signs: dict) -> bool:
 
 def branch(expr, signs: dict) -> sp.Expr | None:
     """``expr``'s analytic formula where each switch g has the sign ``signs[g]`` (+1, -1 or 0);
-    None where no branch of some Piecewise applies (the expression is undefined there)."""
+    None where no branch of some Piecewise applies (the expression is undefined there). A
+    Piecewise whose conditions involve a switch not in ``signs`` is left as it is."""
     missing = []
 
     def pick(pw):
         for value, cond in pw.args:
-            if _condition(cond, signs):
-                return value
+            try:
+                if _condition(cond, signs):
+                    return value
+            except _Open:
+                return pw
+
         missing.append(pw)
         return sp.nan
 

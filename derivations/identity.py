@@ -154,6 +154,9 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
         gs = branches.switches(a, b)
     except branches.Unsplittable as exc:
         return Outcome(Status.UNCHECKED, f"numbers cannot decide it: {exc}")
+    inner = getattr(space, "internal", lambda g: False)
+    internal = [g for g in gs if inner(g)]
+    gs = [g for g in gs if not inner(g)]
     pts = list(space.points())
     signs = {}
     for i, pt in enumerate(pts):
@@ -185,6 +188,10 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
         return bad
     if used < MIN_POINTS:
         return Outcome(Status.UNCHECKED, f"only {used} admissible points could be evaluated", used=used)
+    inside = (f"; kinks inside integrals ({', '.join(map(str, internal))}) are resolved point by point on "
+              "finite supports that include equal and nearly equal densities") if internal else ""
+    if not gs:
+        return Outcome(Status.PROVED, f"equal at {used} admissible points{inside}", used=used)
     integer_valued = [g for g in gs if g.is_integer]
     seen: dict = {}
     checked = 0
@@ -202,12 +209,12 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
                 checked += 1
         if seen[key]:
             continue
-        inside = [i for i, s in signs.items() if s == pattern]
-        if not inside:
+        region = [i for i, s in signs.items() if s == pattern]
+        if not region:
             found = _search_region(a, b, gs, pattern, space)
             if found is not None:
                 return found
-        if inside:
+        if region:
             return Outcome(Status.UNCHECKED, f"the branch formulas differ where {_describe(pattern)}, yet the "
                            "admissible points found there agree: not decided", used=used)
         if any(_sign_rules_out(g, s, prove_sign) for g, s in pattern.items()):
@@ -216,7 +223,7 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
                        "admissible point was found there, and no proof that there is none", used=used)
     return Outcome(Status.PROVED, f"split at {len(gs)} switch{'es' * (len(gs) != 1)} ({', '.join(map(str, gs))}): "
                    f"equal at {used} admissible points, {len(near)} of them next to a switch, and each branch "
-                   "formula agrees with the other side's or its region is empty", used=used)
+                   f"formula agrees with the other side's or its region is empty{inside}", used=used)
 
 
 def decide(a, b, space, prove_sign=None, compared: int = 0) -> Outcome:

@@ -309,6 +309,15 @@ class WorldSpace:
     def points(self) -> list:
         return self.worlds
 
+    def internal(self, switch) -> bool:
+        """A switch in the densities' values (|p_d - p_g| inside an integral): each world resolves
+        it at every point of its finite support, so it splits no world."""
+        names = {(d.__name__ if isinstance(d, sp.FunctionClass) else getattr(d, "name", str(d)))
+                 for d in self.integrated.density}
+        atoms = {a.func.__name__ if isinstance(a, AppliedUndef) else a.name
+                 for a in switch.atoms(sp.Symbol, AppliedUndef)}
+        return bool(atoms & names)
+
     def more(self, n: int) -> list:
         """``n`` further worlds, every symbol wide or near a bound."""
         if not self.exprs:
