@@ -18,10 +18,12 @@ import sympy as sp
 from ..evidence import Evidence, Kind, Status
 from ..expectation import E, Normal, log_normal
 from ..registry import derivation, slot
+from ..prove import check_relation
 from ..sampling import points, show, unknowns
-from ..step import Step, eq, le
+from ..step import Step, define, eq, le
 from ..symbols import declare, oo
 from . import lemma
+from .common import worked, worked_sides
 
 abar_t = declare("abar_t", r"\bar\alpha_t", 0, 1, aliases=("alphabar_t", "alpha_bar_t"),
                  meaning="cumulative product of the noise schedule at t")
@@ -29,6 +31,7 @@ abar_prev = declare("abar_prev", r"\bar\alpha_{t-1}", 0, 1, aliases=("alphabar_{
                     meaning="cumulative product at t - 1")
 sigma_t = declare("sigma_t", r"\sigma_t", 0, oo, meaning="the DDIM family's standard deviation at t")
 eta = declare("eta", r"\eta", 0, 1, meaning="interpolates DDIM (0) and DDPM (1)")
+alpha_ddpm = declare("alpha_ddpm_t", r"\alpha_t", 0, 1, meaning="DDPM's alpha_t = abar_t / abar_{t-1} (in (0, 1))")
 x_0 = declare("x_0", "x_0")
 x_t = declare("x_t", "x_t")
 x_prev = declare("x_prev", "x_{t-1}")
@@ -63,7 +66,14 @@ SIGMA_ETA = eta * sp.sqrt((1 - abar_prev) / (1 - abar_t)) * sp.sqrt(1 - abar_t /
 _induction = dict(A=DIRECTION, Lambda=1 / (1 - abar_t), L=1 / sigma_t**2, mu=sp.sqrt(abar_t) * x_0,
                   b=sp.sqrt(abar_prev) * x_0 - DIRECTION * sp.sqrt(abar_t) * x_0, y=x_prev)
 MARGINAL_MEAN = lemma.scalar(lemma.MARGINAL_MEAN, **_induction)   # SymPy already cancels A mu + b here,
-MARGINAL_VAR = lemma.scalar(lemma.MARGINAL_COV, **_induction)    # so the steps below build them lazily
+MARGINAL_VAR = lemma.scalar(lemma.MARGINAL_COV, **_induction)    # so the steps below build them unevaluated
+
+
+def _lemma_unevaluated(expr):
+    """The lemma's reference at the induction's A, mu, b, L, Lambda, with SymPy's automatic
+    simplification off: the step's side is the lemma's formula, and its checker does the algebra."""
+    with sp.evaluate(False):
+        return lemma.scalar(expr, **_induction)
 
 # --- the forward conditional by Bayes: the lemma's posterior of x_t given x_{t-1} ----------
 # (simplified here: the Bayes step below checks these forms independently of how they were found)
@@ -83,19 +93,32 @@ def _kl_equal_variance(mean_q, mean_p, var):
     return E(log_normal(z, mean_q, var) - log_normal(z, mean_p, var), Normal(z, mean_q, var))
 
 
-def _depends_on(expr, variable, seed=5):
-    """Checker: an exact witness point where d expr / d variable != 0."""
+DEPENDENCE_POINTS = 24
+
+
+def _depends_on(variable, n=DEPENDENCE_POINTS, seed=5):
+    """Checker of ``d expr / d variable = c``: the identity is proved between the step's own sides
+    (the left one a ``Derivative``), and the derivative is nonzero at each of ``n`` (>= 20) random
+    admissible points, exactly; a point where it vanishes refutes the claimed dependence."""
     def check(step: Step) -> Evidence:
-        derivative = sp.diff(expr, variable)
-        for point in points(unknowns(derivative), SIDE, n=5, seed=seed):
-            value = derivative.xreplace(point)
-            if sp.simplify(value) != 0:
+        lhs, rhs = worked_sides(step)
+        identity = check_relation(lhs, step.rel, rhs, step.assume)
+        if identity.status is not Status.PROVED:
+            return identity
+        pts = points(unknowns(lhs), SIDE, n=n, seed=seed)
+        if len(pts) < 20:
+            return Evidence(Status.UNCHECKED, Kind.NONE, f"only {len(pts)} admissible points were drawn")
+        for point in pts:
+            value = lhs.xreplace(point)
+            if abs(sp.N(value, 50)) < sp.Float("1e-40") and sp.simplify(value) == 0:
                 example = show(point)
-                example["derivative"] = float(value)
-                return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
-                                f"witness: d/d{variable} = {float(value):.6g} != 0 at an admissible point",
-                                counterexample=None, extra={"witness": example})
-        return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, f"derivative in {variable} vanished at 5 points")
+                example.update(lhs=0.0, rhs=0.0)
+                return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC,
+                                f"d/d{variable} vanishes at an admissible point: no dependence there",
+                                counterexample=example)
+        return Evidence(Status.PROVED, Kind.EXACT_NUMERIC,
+                        f"{identity.detail}; d/d{variable} != 0 exactly at each of {len(pts)} random admissible "
+                        f"points", extra={"points": len(pts)})
     return check
 
 
@@ -131,30 +154,40 @@ slot("ddim.deterministic", "x_{t-1} when sigma_t = 0", reference=DETERMINISTIC,
 slot("ddim.eta", "sigma_t(eta), eq. (16)", reference=SIGMA_ETA, symbols=(abar_t, abar_prev, eta),
      definitions=DDPM_NAMES, **slot_common)
 
+_K = sp.sqrt(abar_prev) * sp.sqrt(1 - abar_t) / (1 - abar_prev)
+_X0_SLOPE = sp.sqrt(abar_t) - _K * sp.sqrt(1 - abar_prev - sigma_t**2)   # d E[x_t | x_{t-1}, x_0] / d x_0
+
 derivation("ddim.family", "The DDIM family: posterior mean and the marginal induction", [
-    eq(POSTERIOR_MEAN, sp.sqrt(abar_prev) * x_0 + DIRECTION * (x_t - sp.sqrt(abar_t) * x_0),
-       "eq. (7): x_0 scaled to t-1 plus the 'direction pointing to x_t', eps = (x_t - sqrt(abar_t) x_0)/sqrt(1 - abar_t)",
+    define(sp.Function(r"\tilde\mu_t")(x_t, x_0), POSTERIOR_MEAN,
+           "eq. (7) defines q_sigma(x_{t-1} | x_t, x_0) = N(mu_t(x_t, x_0), sigma_t^2 I): x_0 scaled to t-1 plus "
+           "the 'direction pointing to x_t', eps = (x_t - sqrt(abar_t) x_0)/sqrt(1 - abar_t)", cite="DDIM (7)",
+           claim_latex=r"\tilde\mu_t(x_t, x_0) := \sqrt{\bar\alpha_{t-1}}\,x_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}"
+                       r"\,\frac{x_t - \sqrt{\bar\alpha_t}\,x_0}{\sqrt{1-\bar\alpha_t}}\quad\text{(definition)}"),
+    define(sigma_t**2, 1 - abar_prev, "side condition of the family: sigma_t^2 <= 1 - abar_{t-1}, so that the "
+           "direction coefficient sqrt(1 - abar_{t-1} - sigma_t^2) is real", cite="DDIM (7)",
+           claim_latex=r"\sigma_t^2 \le 1-\bar\alpha_{t-1}\quad\text{(the family's side condition)}"),
+    eq(POSTERIOR_MEAN, DIRECTION * x_t + _induction["b"],
+       "the mean is affine in x_t: A x_t + b with A = sqrt(1 - abar_{t-1} - sigma_t^2)/sqrt(1 - abar_t) and "
+       "b = sqrt(abar_{t-1}) x_0 - A sqrt(abar_t) x_0 (the lemma's A and b below)",
        establishes=("ddim.posterior_mean",), cite="DDIM (7)"),
-    le(sigma_t**2, 1 - abar_prev, "side condition: the direction coefficient sqrt(1 - abar_{t-1} - sigma_t^2) is real",
-       assume=SIDE),
-    eq(sp.sqrt(abar_prev) * x_0, sp.sqrt(abar_prev) * x_0,
-       "base case: the family defines q_sigma(x_T | x_0) = N(sqrt(abar_T) x_0, (1 - abar_T) I), the claimed "
-       "marginal at t = T (an identity by definition)", establishes=("ddim.marginal_mean",), cite="DDIM (6)",
-       claim_latex=r"q_\sigma(x_T\mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_T}x_0,\ (1-\bar\alpha_T)I)"
-                   r"\quad\text{(definition)}"),
-    eq(lambda: lemma.scalar(lemma.MARGINAL_MEAN, **_induction), sp.sqrt(abar_prev) * x_0,
+    define(x_t, X_T_OF_EPS,
+           "base case: the family defines q_sigma(x_T | x_0) = N(sqrt(abar_T) x_0, (1 - abar_T) I), the claimed "
+           "marginal at t = T", establishes=("ddim.marginal_mean",), cite="DDIM (6)",
+           claim_latex=r"q_\sigma(x_T\mid x_0) := \mathcal{N}(\sqrt{\bar\alpha_T}x_0,\ (1-\bar\alpha_T)I)"
+                       r"\quad\text{(definition, the base case)}"),
+    eq(lambda: _lemma_unevaluated(lemma.MARGINAL_MEAN), sp.sqrt(abar_prev) * x_0,
        "inductive step: if x_t | x_0 ~ N(sqrt(abar_t) x_0, 1 - abar_t) then x_{t-1} = mean(x_t) + sigma_t z has "
        "mean A mu + b (Gaussian lemma with A = sqrt(1 - abar_{t-1} - sigma_t^2)/sqrt(1 - abar_t))",
        establishes=("ddim.marginal_mean",), cite="DDIM Lemma 1", assume=SIDE,
        claim_latex=r"A\mu + b\,\Big|_{A = \frac{\sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}}{\sqrt{1-\bar\alpha_t}},\ "
                    r"\mu = \sqrt{\bar\alpha_t}x_0,\ b = \sqrt{\bar\alpha_{t-1}}x_0 - A\sqrt{\bar\alpha_t}x_0}"
                    r" = \sqrt{\bar\alpha_{t-1}}\,x_0"),
-    eq(lambda: lemma.scalar(lemma.MARGINAL_COV, **_induction), 1 - abar_prev,
+    eq(lambda: _lemma_unevaluated(lemma.MARGINAL_COV), 1 - abar_prev,
        "inductive step: variance sigma_t^2 + A^2 (1 - abar_t) = 1 - abar_{t-1} (Gaussian lemma); "
        "it needs sigma_t^2 <= 1 - abar_{t-1}. The step uses only abar_{t-1} > abar_t, so it holds "
        "for any sub-sequence tau of {1..T} too", establishes=("ddim.marginal_var",), cite="DDIM Lemma 1",
        assume=SIDE, claim_latex=r"L^{-1} + A\Lambda^{-1}A^\top\,\Big|_{L^{-1} = \sigma_t^2,\ \Lambda^{-1} = "
-                                r"1-\bar\alpha_t} = \sigma_t^2 + A^2(1-\bar\alpha_t) = 1 - \bar\alpha_{t-1}"),
+                                r"1-\bar\alpha_t} = 1 - \bar\alpha_{t-1}"),
 ], source="DDIM (6)-(7), Lemma 1 (Appendix B)")
 
 derivation("ddim.forward", "The forward conditional by Bayes' rule is Gaussian and depends on x_0", [
@@ -164,11 +197,23 @@ derivation("ddim.forward", "The forward conditional by Bayes' rule is Gaussian a
        "Bayes: q(x_t|x_{t-1},x_0) = q(x_{t-1}|x_t,x_0) q(x_t|x_0) / q(x_{t-1}|x_0), as log-densities; "
        "the Gaussian lemma's posterior gives mean and variance", establishes=("ddim.forward",),
        cite="DDIM (8)", assume=SIDE),
-    Step(FORWARD_MEAN, "=", FORWARD_MEAN, "the forward mean depends on x_0: the process is not Markovian",
-         establishes=("ddim.forward",), check=_depends_on(FORWARD_MEAN, x_0),
-         claim_latex=r"\partial_{x_0}\, \mathbb{E}[x_t \mid x_{t-1}, x_0] \ne 0"),
+    Step(sp.Derivative(FORWARD_MEAN, x_0) * (sp.sqrt(abar_t) + _K * sp.sqrt(1 - abar_prev - sigma_t**2)), "=",
+         _K**2 * (sigma_t**2 - SIGMA_DDPM_SQ),
+         "the x_0-slope of the forward mean times a positive factor is K^2 (sigma_t^2 - tilde beta_t), "
+         "K = sqrt(abar_{t-1}(1 - abar_t))/(1 - abar_{t-1}): the mean depends on x_0 unless sigma_t^2 is "
+         "DDPM's tilde beta_t (the one Markovian member)", establishes=("ddim.forward",), assume=SIDE, check=worked,
+         claim_latex=r"\partial_{x_0}\mathbb{E}[x_t \mid x_{t-1}, x_0]\,\big(\sqrt{\bar\alpha_t} + "
+                     r"K\sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\big) = K^2\big(\sigma_t^2 - \tilde\beta_t\big),\ "
+                     r"K = \frac{\sqrt{\bar\alpha_{t-1}(1-\bar\alpha_t)}}{1-\bar\alpha_{t-1}}"),
+    Step(sp.Derivative(FORWARD_MEAN, x_0), "=", _X0_SLOPE,
+         "the forward mean depends on x_0 (its x_0-slope is nonzero at every one of 24 random admissible "
+         "points): the process is not Markovian", establishes=("ddim.forward",), assume=SIDE,
+         check=_depends_on(x_0),
+         claim_latex=r"\partial_{x_0}\mathbb{E}[x_t \mid x_{t-1}, x_0] = \sqrt{\bar\alpha_t} - "
+                     r"K\sqrt{1-\bar\alpha_{t-1}-\sigma_t^2} \ne 0"),
 ], source="DDIM (8)")
 
+_schedule = {abar_t: alpha_ddpm * abar_prev}     # DDPM's alpha_t = abar_t / abar_{t-1} in (0, 1)
 derivation("ddim.ddpm", "A special sigma recovers DDPM", [
     eq(posterior_mean(x_0, sp.sqrt(SIGMA_DDPM_SQ)),
        sp.sqrt(abar_prev) * (1 - abar_t / abar_prev) / (1 - abar_t) * x_0
@@ -176,17 +221,24 @@ derivation("ddim.ddpm", "A special sigma recovers DDPM", [
        "with sigma_t^2 = tilde beta_t = (1 - abar_{t-1})/(1 - abar_t) beta_t, DDPM's posterior variance, the DDIM "
        "posterior mean is DDPM's tilde mu_t (Ho et al. 2020, eq. 7): the same Gaussian",
        establishes=("ddim.ddpm_sigma",), cite="DDPM (7)", assume=SCHEDULE),
-    le(SIGMA_DDPM_SQ, 1 - abar_prev, "this sigma satisfies the side condition", assume=SCHEDULE),
-    eq(SIGMA_ETA.subs(eta, 1)**2, SIGMA_DDPM_SQ, "eta = 1 is DDPM", establishes=("ddim.eta",), cite="DDIM (16)"),
-    eq(SIGMA_ETA.subs(eta, 0), 0, "eta = 0 is DDIM (deterministic)", establishes=("ddim.eta",)),
-    le(SIGMA_ETA**2, 1 - abar_prev, "every eta in [0, 1] satisfies the side condition",
-       establishes=("ddim.eta",), assume=SCHEDULE),
+    le(SIGMA_DDPM_SQ, 1 - abar_prev, "this sigma satisfies the side condition: the gap is "
+       "abar_t (1 - abar_{t-1})^2 / (abar_{t-1} (1 - abar_t)) >= 0", assume=SCHEDULE,
+       gap=abar_t * (1 - abar_prev)**2 / (abar_prev * (1 - abar_t))),
+    eq(sp.Subs(SIGMA_ETA, eta, 1)**2, SIGMA_DDPM_SQ, "eta = 1 is DDPM", establishes=("ddim.eta",),
+       cite="DDIM (16)", check=worked),
+    eq(sp.Subs(SIGMA_ETA, eta, 0), 0, "eta = 0 is DDIM (deterministic)", establishes=("ddim.eta",), check=worked),
+    le((SIGMA_ETA**2).subs(_schedule), 1 - abar_prev,
+       "every eta in [0, 1] satisfies the side condition; with abar_t = alpha_t abar_{t-1} the gap is "
+       "alpha_t (1 - abar_{t-1})^2 / (1 - abar_t) + (1 - eta^2) tilde beta_t >= 0",
+       establishes=("ddim.eta",),
+       gap=(alpha_ddpm * (1 - abar_prev)**2 / (1 - abar_t) + (1 - eta**2) * (1 - abar_prev) * (1 - alpha_ddpm)
+            / (1 - abar_t)).subs(_schedule)),
 ], source="DDIM (16); DDPM (7)")
 
 derivation("ddim.loss", "The KL term and the objective J_sigma", [
-    eq(X0_PRED.subs(x_t, X_T_OF_EPS).subs(eps_theta.subs(x_t, X_T_OF_EPS), eps), x_0,
+    eq(sp.Subs(X0_PRED.subs(eps_theta, eps), x_t, X_T_OF_EPS), x_0,
        "eq. (9) inverts x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps: an exact eps_theta gives back x_0",
-       establishes=("ddim.x0_pred",), cite="DDIM (9)"),
+       establishes=("ddim.x0_pred",), cite="DDIM (9)", check=worked),
     eq(_kl_equal_variance(posterior_mean(x_0), posterior_mean(f_theta), sigma_t**2),
        (posterior_mean(x_0) - posterior_mean(f_theta))**2 / (2 * sigma_t**2),
        "KL of Gaussians with equal variance, from E_q[log q - log p] by moments; p_theta(x_{t-1}|x_t) = "
@@ -202,7 +254,7 @@ derivation("ddim.loss", "The KL term and the objective J_sigma", [
        (W_T * (eps - eps_theta)**2).subs(x_t, X_T_OF_EPS),
        "so each KL term is w_t ||eps - eps_theta||^2: J_sigma is a weighted DDPM loss plus a constant",
        establishes=("ddim.objective",), cite="DDIM Theorem 1", assume=SIDE),
-    eq(posterior_mean(X0_PRED, 0), DETERMINISTIC.subs(f_theta, X0_PRED),
+    eq(posterior_mean(X0_PRED, 0), sp.Subs(DETERMINISTIC, f_theta, X0_PRED),
        "sigma_t = 0 with x_0 predicted by eq. (9): x_{t-1} = sqrt(abar_{t-1}) f_theta + sqrt(1 - abar_{t-1}) "
-       "eps_theta, so only x_T is random", establishes=("ddim.deterministic",), cite="DDIM (12)"),
+       "eps_theta, so only x_T is random", establishes=("ddim.deterministic",), cite="DDIM (12)", check=worked),
 ], source="DDIM (9)-(12), Theorem 1")

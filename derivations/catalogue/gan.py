@@ -30,12 +30,17 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import fdiv_checks as checks
-from ..divergences import DEFINITIONS, TABLE, check_integrands, check_two_point, p_d, p_g, t
+from .. import nonneg
+from ..divergences import DEFINITIONS, TABLE, check_integrands, check_two_point, p_d, p_g, t, t_regions
+from ..evidence import Evidence, unchecked
 from ..fdiv import alpha, analyse, set_text
-from ..fdiv_pieces import to_piecewise
+from ..fdiv_pieces import breakpoints, check_on_cells, combine, regions, to_piecewise
+from ..printing import latex
+from ..prove import check_relation
 from ..registry import derivation, slot
 from ..step import Step
 from ..symbols import declare
+from .common import worked, worked_sides
 
 SOURCE = "seed Q3 (sections 3.3.1-3.3.5); outline Q3"
 
@@ -69,21 +74,23 @@ slot("gan.general.f",
      reference=OBJECTIVE, symbols=(alpha, t), functions=(l,), kind="structural",
      latex=r"f(t) = -\inf_{\alpha}\left[\ell(\alpha)\, t + \ell(-\alpha)\right]")
 
-_mixture = sum(sp.Rational(1, 2) * density * l(y * D) for y, density in ((1, p_d), (-1, p_g)))
+_k = sp.Symbol("k", integer=True, nonnegative=True)   # the label y = 2k - 1: k = 1 data, k = 0 generated
+_mixture = sp.Sum(sp.Rational(1, 2) * (_k * p_d + (1 - _k) * p_g) * l((2 * _k - 1) * D), (_k, 0, 1))
 derivation("gan.general", "The risk of a margin loss as an integral, and f as a supremum of affine maps", [
     Step(_mixture, "=", RISK_INTEGRAND,
          "E over (x, y) ~ P: y = +1 with probability 1/2 and x ~ p_d, y = -1 with probability 1/2 "
-         "and x ~ p_g; the integrand of R_l(D)", establishes=("gan.risk_integral",), cite="seed Q3 part 1"),
+         "and x ~ p_g (the sum runs over the label y = 2k - 1); the integrand of R_l(D)",
+         establishes=("gan.risk_integral",), cite="seed Q3 part 1", check=worked),
     Step(RISK_INTEGRAND, "=", p_g / 2 * OBJECTIVE.subs(alpha, D).subs(t, p_d / p_g),
          "factor p_g > 0: the integrand is p_g/2 times the pointwise objective at t = p_d/p_g, so "
          "with unlimited capacity inf_D R = 1/2 \\int p_g inf_alpha[...] dx = -1/2 I_f",
          establishes=("gan.risk_integral",)),
-    Step(sp.diff(OBJECTIVE, t, 2), "=", 0,
+    Step(sp.Derivative(OBJECTIVE, (t, 2)), "=", 0,
          "for each alpha the objective is affine in t, so f = sup_alpha of affine maps is convex",
-         establishes=("gan.general.f",)),
-    Step(sp.diff(-OBJECTIVE, t), "=", -l(alpha),
+         establishes=("gan.general.f",), check=worked),
+    Step(sp.Derivative(-OBJECTIVE, t), "=", -l(alpha),
          "the slope in t of each affine map is -l(alpha) <= 0 when l >= 0, so f is non-increasing",
-         establishes=("gan.general.f",)),
+         establishes=("gan.general.f",), check=worked),
     Step(OBJECTIVE.subs(alpha, -alpha), "=", t * OBJECTIVE.subs(t, 1 / t),
          "alpha -> -alpha maps the problem at t to t times the problem at 1/t: f(t) = t f(1/t) "
          "(the divergence is symmetric in P_d, P_g)", establishes=("gan.general.f",)),
@@ -113,54 +120,149 @@ def _register(name: str, title: str) -> None:
          reference=f, symbols=(t,), kind="structural", definitions=_derivative_defs(f))
 
     S = {k: (f"{prefix}.{k}",) for k in ("dstar", "f", "risk", "convex")}
+    at_best = sp.Subs(obj, alpha, a_star)          # the objective at alpha*(t), unevaluated
     steps = []
     if not res.set_valued:  # smooth, unique: stationarity and convexity in alpha
         steps += [
-            Step(sp.diff(obj, alpha).subs(alpha, a_star), "=", 0,
+            Step(sp.Subs(sp.Derivative(obj, alpha), alpha, a_star), "=", 0,
                  f"stationarity: d/dalpha [l(alpha) t + l(-alpha)] vanishes at alpha*(t) = {a_star}",
-                 establishes=S["dstar"]),
-            Step(sp.diff(obj, alpha, 2), ">=", 0,
+                 establishes=S["dstar"], check=worked),
+            Step(sp.Derivative(obj, (alpha, 2)), ">=", 0,
                  "the objective is convex in alpha for every t > 0, so the stationary point is its "
-                 "global minimum", establishes=S["dstar"]),
+                 "global minimum", establishes=S["dstar"], check=worked),
         ]
     else:  # non-smooth: case analysis over the pieces, with the whole optimal set
         sets = "; ".join(f"{where}: {checks_text}" for where, checks_text in _set_lines(res))
         steps.append(Step(obj, ">=", res.pointwise.inf, f"case analysis over the pieces of l: the "
                           f"optimal set is {sets}; every alpha in it attains the infimum, every other "
                           f"alpha is strictly worse", establishes=S["dstar"],
-                          check=lambda step, r=res: checks.minimiser_set(r),
-                          claim_latex=rf"\arg\min_\alpha = \{{{sets}\}}"))
+                          check=lambda step, r=res: minimiser_set(r, step),
+                          claim_latex=rf"{latex(obj)} \ge {latex(res.pointwise.inf)},\ \text{{with equality "
+                                      rf"exactly for }} \alpha \in \{{{sets}\}}"))
     steps += [
-        Step(obj, ">=", obj.subs(alpha, a_star),
+        Step(obj, ">=", at_best,
              "global minimality checked directly from the loss, for every alpha and every t off "
-             "the ties", establishes=S["dstar"], check=lambda step, r=res: checks.global_minimum(r)),
-        Step(res.dstar, "=", a_star.subs(t, p_d / p_g), "D*(x) = alpha*(t) at t = p_d(x)/p_g(x)",
-             establishes=S["dstar"], check=lambda step: check_integrands(step.lhs, "=", step.rhs)),
-        Step(f, "=", -obj.subs(alpha, a_star), "f(t) = -(objective at the minimiser)",
-             establishes=S["f"], check=lambda step, r=res: checks.f_value(r)),
-        Step(f, "=", t * f.subs(t, 1 / t), "cross-check: f(t) = t f(1/t)",
-             establishes=S["f"], check=lambda step: checks.symmetry(step.lhs)),
-        Step(f.subs(t, 1), "=", res.f_at_1, "f(1): the constant by which f is shifted from a "
-             "generator with f(1) = 0", establishes=S["f"]),
-        Step(sp.diff(to_piecewise(f), t, 2), ">=", 0, "f'' >= 0 between kinks, slope non-decreasing "
-             "across them: f is convex", establishes=S["convex"],
-             check=lambda step: checks.convexity(f)),
-        Step(sp.diff(to_piecewise(f), t), "<=", 0, "f' <= 0 between kinks, f continuous: f is "
-             "non-increasing", establishes=S["convex"], check=lambda step: checks.monotonicity(f)),
+             "the ties" + (f"; the gap is {GAP_REASONS[name]}" if name in GAP_REASONS else ""),
+             establishes=S["dstar"], gap=GAPS.get(name), check=lambda step, r=res: global_minimum(r, step)),
+        Step(res.dstar, "=", sp.Subs(a_star, t, p_d / p_g), "D*(x) = alpha*(t) at t = p_d(x)/p_g(x)",
+             establishes=S["dstar"], check=lambda step: check_integrands(*_rel(step))),
+        Step(f, "=", -at_best, "f(t) = -(objective at the minimiser)",
+             establishes=S["f"], check=lambda step, r=res: on_t_regions(step, checks._open_t_regions(r))),
+        Step(f, "=", t * sp.Subs(f, t, 1 / t), "cross-check: f(t) = t f(1/t)",
+             establishes=S["f"], check=lambda step: on_t_regions(step)),
+        Step(sp.Subs(f, t, 1), "=", res.f_at_1, "f(1): the constant by which f is shifted from a "
+             "generator with f(1) = 0", establishes=S["f"], check=worked),
+        Step(sp.Derivative(to_piecewise(f), (t, 2)), ">=", 0, "f'' >= 0 between kinks, slope non-decreasing "
+             "across them: f is convex", establishes=S["convex"], check=lambda step: shape(step, "convex")),
+        Step(sp.Derivative(to_piecewise(f), t), "<=", 0, "f' <= 0 between kinks, f continuous: f is "
+             "non-increasing", establishes=S["convex"], check=lambda step: shape(step, "monotone")),
     ]
     if res.match is not None:
         m = res.match
         lhs, rhs = m.integrands(f)
         steps += [
             Step(lhs, "=", rhs, f"the integrands agree for all p_d, p_g > 0: {m.normalisation()}",
-                 establishes=S["risk"], check=lambda step: check_integrands(step.lhs, "=", step.rhs)),
+                 establishes=S["risk"], check=lambda step: check_integrands(*_rel(step))),
             Step(res.risk, "=", -I_f / 2, f"integrate: c (p_d - p_g) gives 0 and b p_g "
                  f"gives b, so R = -1/2 I_f = {m.risk}; cross-checked on every two-point space",
-                 establishes=S["risk"], check=lambda step, r=res: checks.risk_two_point(r),
-                 claim_latex=rf"R_\ell(D^*) = -\tfrac12 I_f = {sp.latex(m.risk)}"),
+                 establishes=S["risk"], check=lambda step, r=res: two_point(step, _risk_definitions(r)),
+                 claim_latex=rf"R_\ell(D^*) = {latex(m.risk)} = -\tfrac12 I_f"),
         ]
     steps += _audits(name, res)
     derivation(prefix, f"{title}: optimal discriminator, f and best risk", steps, source=SOURCE)
+
+
+# --- the checkers: each compares the step's own sides ------------------------------------
+def _rel(step) -> tuple:
+    lhs, rhs = worked_sides(step)
+    return lhs, step.rel, rhs
+
+
+def on_t_regions(step, grid=None) -> Evidence:
+    """The step's relation on every open region of t (between the breakpoints of both sides,
+    or the given regions)."""
+    lhs, rel, rhs = _rel(step)
+    regions_t = grid if grid is not None else [r for r in t_regions(lhs, rhs) if not r.point]
+    return check_on_cells(lhs, rel, rhs, {t: regions_t}, symbolic_seconds=checks.SECONDS)
+
+
+def two_point(step, definitions) -> Evidence:
+    """The step's sides, statements about divergences, equal on every two-point space."""
+    lhs, _, rhs = _rel(step)
+    return check_two_point(lhs, rhs, definitions)
+
+
+def _risk_definitions(res) -> dict:
+    return {**DEFINITIONS, I_f: p_g * res.f.subs(t, p_d / p_g)}
+
+
+def _alpha_grid(res, *exprs, extra=()) -> list:
+    points = set(extra)
+    for e in (res.objective, *exprs):
+        points |= set(breakpoints(e, alpha))
+    return regions(sorted((p for p in points if p.is_finite), key=float))
+
+
+def global_minimum(res, step) -> Evidence:
+    """lhs >= rhs for every alpha and every t off the ties: from the gap certificate when the
+    step has one (a smooth loss), else cell by cell over the pieces of both sides."""
+    lhs, rel, rhs = _rel(step)
+    gap = step.certificate()
+    if gap is not None:
+        return check_relation(lhs, rel, rhs, step.assume, gap=gap)
+    grid = {alpha: _alpha_grid(res, lhs, rhs), t: checks._open_t_regions(res)}
+    return check_on_cells(lhs, rel, rhs, grid, symbolic_seconds=checks.SECONDS)
+
+
+def minimiser_set(res, step) -> Evidence:
+    """lhs >= rhs on every region of t, with equality exactly for alpha in the optimal set: on
+    each piece of alpha inside the set lhs = rhs, on each piece outside lhs > rhs."""
+    lhs, _, rhs = _rel(step)
+    parts = []
+    for rm in res.pointwise.regions:
+        if rm.argmin.has(t):
+            return unchecked("the minimiser depends on t: uniqueness comes from convexity in alpha")
+        ends = set()
+        for piece in (rm.argmin.args if isinstance(rm.argmin, sp.Union) else [rm.argmin]):
+            if isinstance(piece, sp.FiniteSet):
+                ends |= set(piece.args)
+            elif piece is not sp.S.EmptySet:
+                ends |= {piece.inf, piece.sup}
+        for ar in _alpha_grid(res, lhs, extra=ends):
+            inside = rm.argmin.contains(ar.sample()) is sp.true
+            ev = check_on_cells(lhs, "=" if inside else ">", rhs, {alpha: [ar], t: [rm.region]},
+                                symbolic_seconds=checks.SECONDS)
+            parts.append((f"t in {rm.region}, alpha in {ar} ({'inside' if inside else 'outside'})", ev))
+    return combine(parts)
+
+
+def shape(step, which: str) -> Evidence:
+    """f'' >= 0 (convex) or f' <= 0 (monotone) between kinks, from the step's sides; when the
+    left side is the derivative of f, also f continuous at each kink and (convex) its slope
+    not dropping there."""
+    base = step.sides()[0]
+    lhs, rel, rhs = _rel(step)
+    f = base.expr if isinstance(base, sp.Derivative) else None
+    grid = {t: [r for r in t_regions(f if f is not None else lhs, lhs, rhs) if not r.point]}
+    parts = [(f"{'the second' if which == 'convex' else 'the first'} derivative {rel} {rhs}",
+              check_on_cells(lhs, rel, rhs, grid, symbolic_seconds=checks.SECONDS))]
+    if f is not None:
+        kinks = checks._kinks(f)
+        parts += kinks if which == "convex" else [p for p in kinks if p[0].startswith("f continuous")]
+    return combine(parts)
+
+
+# gap certificates of global minimality (objective - objective at alpha*), each >= 0
+GAPS = {
+    "square": (1 + t) * (alpha - (t - 1) / (t + 1)) ** 2,
+    "logistic": (1 + t) * nonneg.BernoulliKL(t / (1 + t), 1 / (1 + sp.exp(-alpha))),
+    "exponential": (sp.sqrt(t) * sp.exp(-alpha / 2) - sp.exp(alpha / 2)) ** 2,
+}
+GAP_REASONS = {
+    "square": "(1 + t)(alpha - alpha*)^2",
+    "logistic": "(1 + t) KL(Bern(t/(1 + t)) || Bern(sigmoid(alpha))) >= 0",
+    "exponential": "(sqrt(t) e^{-alpha/2} - e^{alpha/2})^2",
+}
 
 
 def _set_lines(res):
@@ -172,16 +274,22 @@ I_seed = sp.Symbol("I_f_seed", positive=True)
 TV, Delta, JS = (d.symbol for d in TABLE[:3])
 
 
+def _both_optimal(res, step) -> Evidence:
+    """Both sides of a claimed D* are optimal discriminators (equal as far as the risk sees)."""
+    lhs, _, rhs = _rel(step)
+    return combine([("the claim", res.accepts_dstar(lhs)), ("the reference", res.accepts_dstar(rhs))])
+
+
 def _audit_dstar(res, claim, why, latex):
-    return Step(claim, "=", res.dstar, why, audit="seed", claim_latex=latex,
-                check=lambda step: res.accepts_dstar(claim))
+    return Step(claim, "=", sp.Subs(res.dstar_t, t, p_d / p_g), why, audit="seed", claim_latex=latex,
+                check=lambda step: _both_optimal(res, step))
 
 
 def _audit_risk(res, claim, why, latex, definitions=None):
     defs = {**DEFINITIONS, **(definitions or {})}
     defs[I_f] = p_g * res.f.subs(t, p_d / p_g)
-    return Step(claim, "=", res.risk, why, audit="seed", claim_latex=latex,
-                check=lambda step: check_two_point(claim, -I_f / 2, defs))
+    return Step(claim, "=", -I_f / 2, why, audit="seed", claim_latex=latex,
+                check=lambda step: two_point(step, defs))
 
 
 def _audits(name, res) -> list[Step]:
@@ -194,8 +302,9 @@ def _audits(name, res) -> list[Step]:
         seed_f = -4 * t / (t + 1)
         return [_audit_dstar(res, (p_d - p_g) / (p_d + p_g), "seed 3.3.4: D* = (p_d - p_g)/(p_d + p_g)",
                              r"D^*(x) = \frac{p_d(x) - p_g(x)}{p_d(x) + p_g(x)}"),
-                Step(seed_f, "=", res.f, "seed 3.3.4: f(t) = -4t/(t + 1)", audit="seed",
-                     check=lambda step: res.accepts_f(seed_f)),
+                Step(seed_f, "=", -sp.Subs(res.objective, alpha, res.dstar_t), "seed 3.3.4: f(t) = -4t/(t + 1)",
+                     audit="seed",
+                     check=lambda step: on_t_regions(step)),
                 _audit_risk(res, 1 - Delta / 2, "seed 3.3.4: R = 1/2 [2 - \\int (p_d - p_g)^2/(p_d + p_g)]",
                             r"R_{sqr} = \tfrac12\left[2 - \int \frac{(p_d - p_g)^2}{p_d + p_g}\,dx\right]"),
                 _audit_risk(res, 1 - I_seed, "seed 3.3.4: R = 1 - I_f with f(t) = -4t/(t + 1)",

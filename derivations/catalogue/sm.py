@@ -43,6 +43,7 @@ from ..printing import latex
 from ..prove import check_relation
 from ..step import Step, eq
 from ..symbols import declare
+from .common import expect, worked
 
 oo = sp.oo
 
@@ -341,15 +342,20 @@ def in_families(*families: Family, what: str = "identity of the named quantities
 
 
 def theta_free(*families: Family) -> Callable:
-    """``d(expr)/d theta = 0``: the gradient in every coefficient of s_theta vanishes identically."""
+    """``d(expr)/d theta = rhs``: in each family, the gradient in every coefficient of s_theta
+    (theta stands for all of them) equals the step's right side (0: theta-free). A left side
+    that is not a derivative in theta is compared as it is."""
     def check(step: Step) -> Evidence:
-        lhs = step.sides()[0]
-        expr = lhs.expr if isinstance(lhs, sp.Derivative) else lhs
+        lhs, rhs = step.sides()
         results = []
         for fam in families:
-            value = _substitute(expr, fam)
-            gradient = sp.Matrix([sp.diff(value, t) for t in fam.theta])
-            results.append((fam.name, decide(gradient, "=", sp.zeros(*gradient.shape), (), fam.name)))
+            if isinstance(lhs, sp.Derivative) and lhs.variables == (theta,):
+                value = _substitute(lhs.expr, fam)
+                left = sp.Matrix([sp.diff(value, t) for t in fam.theta])
+            else:
+                left = sp.Matrix([_substitute(lhs, fam)])
+            right = sp.Matrix(left.rows, 1, [_substitute(rhs, fam)] * left.rows)
+            results.append((fam.name, decide(left, "=", right, (), fam.name)))
         return _combine(results, "gradient in theta")
     return check
 
@@ -442,12 +448,13 @@ def written(lhs_written, rhs, why, **kw) -> Step:
 
 
 def expectation(integrand, measures: tuple, rhs, why, under: str, **kw) -> Step:
-    """A step ``E_under[integrand] = rhs`` whose left side the moment mechanism computes when checked."""
-    def compute():
-        if isinstance(integrand, sp.MatrixBase):
-            return integrand.applyfunc(lambda entry: E(entry, *measures))
-        return E(integrand, *measures)
-    return eq(compute, rhs, why,
+    """A step ``E_under[integrand] = rhs``: the left side is the expectation unevaluated, and the
+    checker computes it by moments (``common.worked``)."""
+    if isinstance(integrand, sp.MatrixBase):
+        lhs = integrand.applyfunc(lambda entry: expect(entry, *measures))
+    else:
+        lhs = expect(integrand, *measures)
+    return eq(lhs, rhs, why, check=worked,
               claim_latex=rf"\mathbb{{E}}_{{{under}}}\left[{latex(integrand)}\right] = {latex(rhs)}", **kw)
 
 
@@ -548,17 +555,17 @@ KERNEL_SCORE = registry.derivation(
     written(_kernel_2d, sp.Matrix([KERNEL_REF.subs({x: a, x_t: b}) for a, b in zip(_xs2, _xts2)]),
             "the gradient of log N(x~ | x, sigma^2 I) in d = 2 is the coordinatewise score",
             establishes=("sm.kernel_score",), family="d = 2"),
-    eq(KERNEL_REF.subs(x_t, x + sigma * eps), -eps / sigma,
-       "at x~ = x + sigma eps the kernel score is -eps/sigma", establishes=("sm.kernel_score",),
+    eq(sp.Subs(KERNEL_REF, x_t, x + sigma * eps), -eps / sigma,
+       "at x~ = x + sigma eps the kernel score is -eps/sigma", establishes=("sm.kernel_score",), check=worked,
        claim_latex=rf"\left.{latex(KERNEL_REF)}\right|_{{\tilde{{x}} = x + \sigma\epsilon}} = {latex(-eps / sigma)}"),
 ])
 
 _s_rep = s_theta(x + sigma * eps)
 DSM = registry.derivation(
     "sm.dsm", "Denoising score matching: the reparameterised loss", source=SEED, steps=[
-    eq(half * (_s_rep - kernel_1d.subs(x_t, x + sigma * eps)) ** 2, half * (_s_rep + eps / sigma) ** 2,
+    eq(half * (_s_rep - sp.Subs(kernel_1d, x_t, x + sigma * eps)) ** 2, half * (_s_rep + eps / sigma) ** 2,
        "insert the kernel score at x~ = x + sigma eps into the DSM integrand (per coordinate)",
-       establishes=("sm.dsm",), claim_latex=rf"\left.\tfrac12\left(s_\theta(\tilde x) - {latex(KERNEL_REF)}\right)^2"
+       establishes=("sm.dsm",), check=worked, claim_latex=rf"\left.\tfrac12\left(s_\theta(\tilde x) - {latex(KERNEL_REF)}\right)^2"
        rf"\right|_{{\tilde{{x}} = x + \sigma\epsilon}} = {latex(half * (_s_rep + eps / sigma) ** 2)}"),
     eq(l_3, l_3_rep, "E over q(x) q_sigma(x~|x) equals E over x ~ q, eps ~ N(0, I) with x~ = x + sigma eps",
        establishes=("sm.dsm",), check=in_families(GAUSS_1D, MIXTURE_1D, LINEAR_2D, what="the two forms of l_3")),
