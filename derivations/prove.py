@@ -107,8 +107,8 @@ def _symbolic_sign(d, rel, conditions=()) -> bool:
     """Prove ``d rel 0`` (d = lhs - rhs) from the symbols' assumptions (and the side conditions
     that bound a symbol above, through ``condition_parametrisation``)."""
     want = {"<=": "is_nonpositive", "<": "is_negative", ">=": "is_nonnegative", ">": "is_positive"}[rel]
-    for form in (d, sp.factor(d), sp.simplify(d)):
-        if getattr(form, want) is True:
+    for make in (lambda: d, lambda: sp.factor(d), lambda: sp.simplify(d)):     # cheapest first
+        if getattr(make(), want) is True:
             return True
     reparam, mapping = positive_parametrisation(d)
     if mapping:
