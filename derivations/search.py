@@ -8,6 +8,7 @@ unchecked, with the worst point it found.
 """
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 
@@ -91,29 +92,59 @@ class _Coordinates:
         return point
 
 
+_UNARY = {sp.exp: cmath.exp, sp.log: cmath.log, sp.sin: cmath.sin, sp.cos: cmath.cos, sp.tan: cmath.tan,
+          sp.sinh: cmath.sinh, sp.cosh: cmath.cosh, sp.tanh: cmath.tanh, sp.atan: cmath.atan,
+          sp.Abs: abs, sp.sign: lambda z: (z.real > 0) - (z.real < 0)}
+
+
+def _float(expr, env: dict) -> complex:
+    """``expr`` in complex floating point, by walking the tree (no code is generated or run)."""
+    if expr in env:
+        return env[expr]
+    if expr.is_Number or expr.is_NumberSymbol:
+        return complex(expr)
+    args = [_float(a, env) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return sum(args)
+    if isinstance(expr, sp.Mul):
+        out = 1
+        for a in args:
+            out *= a
+        return out
+    if isinstance(expr, sp.Pow):
+        base, exp = args
+        return base ** (exp.real if exp.imag == 0 else exp)
+    if isinstance(expr, (sp.Max, sp.Min)):
+        reals = [a.real for a in args]
+        return complex(max(reals) if isinstance(expr, sp.Max) else min(reals))
+    for kind, fn in _UNARY.items():
+        if isinstance(expr, kind):
+            return complex(fn(args[0]))
+    raise ValueError(f"{type(expr).__name__} has no float evaluation here")
+
+
 def _float_gap(pairs, rel, atoms):
     """A float function of the atoms' values giving the smallest gap over ``pairs``, or None."""
-    dummies = [sp.Dummy() for _ in atoms]
-    swap = dict(zip(atoms, dummies))
-    try:
-        fns = [sp.lambdify(dummies, _gap(as_expr(a).xreplace(swap), as_expr(b).xreplace(swap), rel), "mpmath")
-               for a, b in pairs]
-    except Exception:          # lambdify meets many SymPy objects it cannot print: no descent then
-        return None
-    if any(f.__code__.co_names and "Integral" in f.__code__.co_names for f in fns):
-        return None
+    gaps = [_gap(as_expr(a), as_expr(b), rel) for a, b in pairs]
 
     def gap(values):
+        env = dict(zip(atoms, (complex(v) for v in values)))
         out = math.inf
-        for f in fns:
+        for g in gaps:
             try:
-                v = complex(f(*values))
-            except Exception:
+                v = _float(g, env)
+            except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
                 return math.inf
-            if v.imag != 0 or v.real != v.real:
-                return -math.inf if v.real == v.real else math.inf
+            if v.real != v.real:
+                return math.inf
+            if abs(v.imag) > 1e-12 * max(1.0, abs(v.real)):
+                return -math.inf          # not real where both sides should be: worth an exact look
             out = min(out, v.real)
         return out
+    try:
+        gap([1.0] * len(atoms))
+    except Exception:
+        return None
     return gap
 
 
