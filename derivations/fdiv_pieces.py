@@ -167,6 +167,25 @@ def cells(grid: dict) -> list[dict]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[v] for v in names))]
 
 
+def root_degree(exprs, var) -> int:
+    """The least n such that every power of ``var`` in ``exprs`` is a whole power of var^(1/n)."""
+    n = 1
+    for e in exprs:
+        for p in as_expr(e).atoms(sp.Pow):
+            if p.base == var and p.exp.is_Rational:
+                n = sp.ilcm(n, p.exp.q)
+    return int(n)
+
+
+def _param(region: "Region", u, var, n: int):
+    """``region.param``, through var = w^n for a variable under n-th roots (t^(1/3): on t > 1,
+    t = (1 + u)^3, so t^(1/3) - 1 = u, which SymPy signs). The map is onto the same region."""
+    if n == 1 or region.point or not (region.lo.is_nonnegative and (region.hi is oo or region.hi.is_positive)):
+        return region.param(u, var)
+    root = Region(region.lo ** sp.Rational(1, n), region.hi if region.hi is oo else region.hi ** sp.Rational(1, n))
+    return root.param(u, var) ** n
+
+
 def _fresh(var) -> sp.Symbol:
     return sp.Symbol(f"u_{var.name}", positive=True)
 
@@ -186,7 +205,7 @@ def check_on_cells(lhs, rel, rhs, grid: dict, fixed: dict | None = None,
     for cell in cells(grid):
         sample = {v: r.sample() for v, r in cell.items()}
         fresh = {v: _fresh(v) for v in cell}
-        param = {v: r.param(fresh[v], v) for v, r in cell.items()}
+        param = {v: _param(r, fresh[v], v, root_degree((lhs, rhs), v)) for v, r in cell.items()}
         try:
             a, b = resolve(lhs, sample, param), resolve(rhs, sample, param)
         except PiecewiseError:  # branches not fixed by the cell: leave them to evaluation
