@@ -139,13 +139,18 @@ slot("ddim.ddpm_sigma", "sigma_t^2 that recovers DDPM's posterior", reference=SI
      symbols=(abar_t, abar_prev), definitions=DDPM_NAMES, **slot_common)
 slot("ddim.x0_pred", "f_theta(x_t): the prediction of x_0 from eps_theta, eq. (9)", reference=X0_PRED,
      symbols=(abar_t, x_t), functions=(eps_theta.func,), **slot_common)
-slot("ddim.kl_term", "KL(q_sigma(x_{t-1}|x_t,x_0) || p_theta(x_{t-1}|x_t))", reference=KL_TERM,
-     symbols=SYMBOLS, functions=(f_theta.func,), definitions={"gamma_t": GAMMA}, **slot_common)
+# The course's names (the seed's Q5): eps_t for the noise in x_t, mu_q and mu_p for the two means of the KL
+NOISE_NAMES = {r"\epsilon_t": eps, r"\varepsilon_t": eps}
+slot("ddim.kl_term", "KL(q_sigma(x_{t-1}|x_t,x_0) || p_theta(x_{t-1}|x_t)); f_theta is eq. (9)'s prediction "
+     "from eps_theta and eps the noise in x_t, so the term may be written in eps - eps_theta",
+     reference=KL_TERM, symbols=SYMBOLS, functions=(f_theta.func, eps_theta.func),
+     definitions={"gamma_t": GAMMA, "mu_q": POSTERIOR_MEAN, "mu_p": posterior_mean(f_theta),
+                  eps: eps_from_x0(x_t, x_0), f_theta: X0_PRED, **NOISE_NAMES}, **slot_common)
 slot("ddim.gamma", "gamma_t, the weight of ||x_0 - f_theta||^2 in the KL term", reference=GAMMA,
      symbols=(abar_t, abar_prev, sigma_t), **slot_common)
 slot("ddim.x0_error_to_eps", "||x_0 - f_theta(x_t)||^2 in terms of the noise error",
      reference=(1 - abar_t) / abar_t * (eps - eps_theta)**2, symbols=(abar_t, eps),
-     functions=(eps_theta.func,), **slot_common)
+     functions=(eps_theta.func,), definitions=dict(NOISE_NAMES), **slot_common)
 slot("ddim.objective", "weight w_t of E||eps - eps_theta||^2 in J_sigma", reference=W_T,
      symbols=(abar_t, abar_prev, sigma_t), definitions={"gamma_t": GAMMA}, **slot_common)
 slot("ddim.deterministic", "x_{t-1} when sigma_t = 0", reference=DETERMINISTIC,
@@ -257,4 +262,14 @@ derivation("ddim.loss", "The KL term and the objective J_sigma", [
     eq(posterior_mean(X0_PRED, 0), sp.Subs(DETERMINISTIC, f_theta, X0_PRED),
        "sigma_t = 0 with x_0 predicted by eq. (9): x_{t-1} = sqrt(abar_{t-1}) f_theta + sqrt(1 - abar_{t-1}) "
        "eps_theta, so only x_T is random", establishes=("ddim.deterministic",), cite="DDIM (12)", check=worked),
+    Step(KL_TERM.subs(f_theta, X0_PRED).subs(x_t, X_T_OF_EPS),
+         "=", (GAMMA / (2 * sigma_t**2) * (eps - eps_theta)**2 / abar_t).subs(x_t, X_T_OF_EPS),
+         "the seed's final loss (Q5 (b), its last display), the KL term written in eps_t - eps_theta^{(t)}(x_t) "
+         "with f_theta from eq. (9): it lacks the factor (1 - abar_t) that x_0 - f_theta = sqrt((1 - abar_t)/"
+         "abar_t) (eps - eps_theta) brings; no reading of its names makes it true (abar_t is the cumulative "
+         "product throughout the seed's Q5, and neither DDPM's alpha_t nor the 1/2 changes the factor)",
+         audit="seed", assume=SIDE, cite="seed Q5 (b), final loss",
+         claim_latex=r"D_{KL}(q_\sigma(x_{t-1}\mid x_t, x_0)\,\|\,p_\theta^{(t)}(x_{t-1}\mid x_t)) = "
+                     r"\frac{1}{2\sigma_t^2}\gamma_t\frac{\left\|\epsilon_t - \epsilon_\theta^{(t)}(x_t)"
+                     r"\right\|^2}{\bar\alpha_t}"),
 ], source="DDIM (9)-(12), Theorem 1")

@@ -97,6 +97,27 @@ derivation("gan.general", "The risk of a margin loss as an integral, and f as a 
 ], source=SOURCE)
 
 
+# the question's own name for the divergence of the loss's f: R = -1/2 I_f(P_d || P_g), I_f = \int f(p_d/p_g) p_g
+I_F = declare("I_f_loss", "I_f", aliases=(r"\mathbb{I}_f", r"\mathbb{I}_{f}", "D_f", r"\mathbb{D}_f", r"\mathcal{I}_f"),
+              meaning="the f-divergence of the slot's loss, \\int f(p_d/p_g) p_g dx (the question's I_f; f <= 0, so "
+                      "it is <= 0)")
+
+
+def _i_f_integrand(res):
+    return p_g * res.f.subs(t, p_d / p_g)
+
+
+def _risk_acceptance(res):
+    """The loss's own risk test; an answer written with I_f (the question's name for the f-divergence
+    of this loss's f) is compared on every two-point space with I_f as its integral."""
+    def accepts(answer):
+        if isinstance(answer, sp.Basic) and answer.has(I_F):
+            defs = {**DEFINITIONS, I_F: _i_f_integrand(res)}
+            return check_two_point(checks._canonical(answer), res.risk, defs)
+        return res.accepts_risk(answer)
+    return accepts
+
+
 # --- one loss ------------------------------------------------------------------------------
 def _derivative_defs(f) -> dict:
     pw = to_piecewise(f)
@@ -114,8 +135,10 @@ def _register(name: str, title: str) -> None:
          kind="set" if res.set_valued else "expression")
     slot(f"{prefix}.f", f"f(t) = -inf_alpha [l(alpha) t + l(-alpha)] for the {title}",
          reference=f, symbols=(t,), accepts=res.accepts_f)
-    slot(f"{prefix}.risk", f"best risk R_l(D*) = -1/2 I_f for the {title}, in named divergences",
-         reference=res.risk, symbols=NAMED, definitions=dict(DEFINITIONS), accepts=res.accepts_risk)
+    slot(f"{prefix}.risk", f"best risk R_l(D*) = -1/2 I_f for the {title}, in named divergences (I_f, the "
+         f"question's \\mathbb{{I}}_f(\\mathbb{{P}}_d \\Vert \\mathbb{{P}}_g), is \\int f(p_d/p_g) p_g dx with this loss's f)",
+         reference=res.risk, symbols=NAMED, definitions={**DEFINITIONS, I_F: _i_f_integrand(res)},
+         accepts=_risk_acceptance(res))
     slot(f"{prefix}.convex", f"f of the {title} is convex and non-increasing on t > 0",
          reference=f, symbols=(t,), kind="structural", definitions=_derivative_defs(f))
 
@@ -307,9 +330,15 @@ def _audits(name, res) -> list[Step]:
                      check=lambda step: on_t_regions(step)),
                 _audit_risk(res, 1 - Delta / 2, "seed 3.3.4: R = 1/2 [2 - \\int (p_d - p_g)^2/(p_d + p_g)]",
                             r"R_{sqr} = \tfrac12\left[2 - \int \frac{(p_d - p_g)^2}{p_d + p_g}\,dx\right]"),
-                _audit_risk(res, 1 - I_seed, "seed 3.3.4: R = 1 - I_f with f(t) = -4t/(t + 1)",
+                _audit_risk(res, 1 - I_seed, "seed 3.3.4: R = 1 - I_f, reading 1: I_f with the question's f, "
+                            "f(t) = -4t/(t + 1) (false)",
                             r"R_{sqr} = 1 - \mathbb{I}_f,\quad f(t) = \frac{-4t}{t+1}",
-                            {I_seed: p_g * seed_f.subs(t, p_d / p_g)})]
+                            {I_seed: p_g * seed_f.subs(t, p_d / p_g)}),
+                _audit_risk(res, 1 - Delta, "seed 3.3.4: R = 1 - I_f, reading 2: I_f the triangular discrimination "
+                            "its text names, Delta = \\int (p_d - p_g)^2/(p_d + p_g) (false too: R = 1 - Delta/2); "
+                            "no reading makes the printed line true",
+                            r"R_{sqr} = 1 - \mathbb{I}_f,\quad \mathbb{I}_f = \Delta = "
+                            r"\int \frac{(p_d - p_g)^2}{p_d + p_g}\,dx")]
     if name == "logistic":
         return [_audit_dstar(res, sp.log(p_d / p_d), "seed 3.3.5: D*(x) = log(p_d(x)/p_d(x)) (sic)",
                              r"D^*(x) = \log\frac{p_d(x)}{p_d(x)}"),

@@ -69,9 +69,12 @@ C = declare("C", "C", aliases=("const",), meaning="l_3 - l = C_3 - C_2")
 
 # named quantities: a symbol per expectation, printed as the expectation it stands for
 l_1 = declare("l_1", r"l_1(\theta)", aliases=("l_1", "J_ESM"), meaning="ESM: E_q[1/2 |s_theta - grad log q|^2]")
-l_ = declare("l", r"l(\theta)", aliases=("l", "J_{1q}", r"J_{1q_\sigma}"),
+l_ = declare("l", r"l(\theta)", aliases=("l", "J_{1q}", r"J_{1q_\sigma}", "J_1", "J_{1_q}", "J_{1,q}",
+                                        r"J_{1,q_\sigma}", r"J_{1_{q_\sigma}}", r"J_{\mathrm{ESM}q_\sigma}",
+                                        r"J_{ESMq_\sigma}"),
              meaning="ESM on the noised data: E_{q_sigma}[1/2 |s_theta - grad log q_sigma|^2]")
-l_3 = declare("l_3", r"l_3(\theta)", aliases=("l_3", "J_DSM"),
+l_3 = declare("l_3", r"l_3(\theta)", aliases=("l_3", "J_DSM", "J_2", r"J_{2q_\sigma}", r"J_{2,q_\sigma}",
+                                           r"J_{2_{q_\sigma}}", r"J_{\mathrm{DSM}q_\sigma}", r"J_{DSMq_\sigma}"),
               meaning="DSM: E_{q(x,x~)}[1/2 |s_theta(x~) - grad log q_sigma(x~|x)|^2]")
 l_3_rep = declare("l_3_rep", r"\mathbb{E}_{x,\epsilon}\left[\tfrac12\|s_\theta(x+\sigma\epsilon)"
                   r"+\epsilon/\sigma\|^2\right]", meaning="DSM in the reparameterised form")
@@ -579,6 +582,11 @@ DSM_EQUIV = registry.derivation(
     Step(l_half, "=", Q_sig - S_ + C_2, "the seed writes l with the 1/2 inside the norm, then expands it as if "
          "it were outside", audit="seed", check=in_families(GAUSS_1D, what="the seed's expansion"),
          cite="seed Q4(b), J_{1q}"),
+    Step(l_, "=", Q_sig - S_ + C_2, "the seed's expansion of J_{1q} read with the 1/2 outside the norm "
+         "(E[1/2 ||s_theta - grad log q||^2], Vincent's J_ESM): the reading under which it is true; with the "
+         "1/2 inside, as printed, it is false (the step above)", audit="seed",
+         check=in_families(*DSM_FAMILIES, what="the seed's expansion, 1/2 outside"),
+         cite="seed Q4(b), J_{1q}, 1/2 outside the norm"),
     eq(S_, S_cond, "grad q_sigma(x~) = int q(x) grad q_sigma(x~|x) dx = int q(x) q_sigma(x~|x) grad log "
        "q_sigma(x~|x) dx: the cross term becomes an expectation over the pair (x, x~)",
        check=in_families(GAUSS_1D, MIXTURE_1D, LINEAR_2D, LINEAR_MIXTURE_2D, what="the cross term"),
@@ -588,12 +596,23 @@ DSM_EQUIV = registry.derivation(
                                                    what="E_{q(x, x~)} of the expansion")),
     Step(l_3_half, "=", Q_sig - S_cond + C_3, "the seed's l_3 again with the 1/2 inside the norm", audit="seed",
          check=in_families(GAUSS_1D, what="the seed's expansion"), cite="seed Q4(b), J_{T q_sigma}"),
+    Step(l_3, "=", Q_sig - S_cond + C_3, "the seed's expansion of J_{2q_sigma} read with the 1/2 outside the norm: "
+         "the reading under which it is true (with the 1/2 inside, as printed, false: the step above)",
+         audit="seed", check=in_families(*DSM_FAMILIES, what="the seed's expansion, 1/2 outside"),
+         cite="seed Q4(b), J_{2q_sigma}, 1/2 outside the norm"),
     eq((Q_sig - S_cond + C_3) - (Q_sig - S_ + C_2), C_3 - C_2, "subtract: the theta-dependent terms cancel",
        establishes=("sm.dsm_equiv",), check=given(sp.Eq(S_cond, S_))),
     eq(l_3, l_ + C_3 - C_2, "l_3 = l + C with C = C_3 - C_2, each side computed by moments",
        establishes=("sm.dsm_equiv",), check=in_families(*DSM_FAMILIES, what="l_3 - l")),
-    Step(l_3, "=", l_ + C_2 - C_3, "the seed's last line has the constant with the opposite sign",
-         audit="seed", check=in_families(*DSM_FAMILIES, what="the seed's constant"), cite="seed Q4(b), last line"),
+    Step(l_3, "=", l_ + C_2 - C_3, "the seed's last line, J(theta) = J(theta) + C_2 - C_3, prints both J's alike; "
+         "reading A (left J the denoising J_2 = l_3, right J the explicit J_1 = l): the constant has the "
+         "opposite sign, false", audit="seed", check=in_families(*DSM_FAMILIES, what="the seed's constant"),
+         cite="seed Q4(b), last line, reading A"),
+    Step(l_, "=", l_3 + C_2 - C_3, "the seed's last line, reading B (left J the explicit J_1 = l, right J the "
+         "denoising J_2 = l_3, the order of Vincent (2011), J_ESM = J_DSM + C_2 - C_3): the reading under "
+         "which the printed relation is true", audit="seed",
+         check=in_families(*DSM_FAMILIES, what="the seed's constant"), cite="seed Q4(b), last line, reading B",
+         claim_latex=r"J_{1,q_\sigma}(\theta) = J_{2,q_\sigma}(\theta) + C_2 - C_3"),
     eq(sp.Derivative(l_3 - l_, theta), 0, "C does not depend on theta: the two losses have the same gradients",
        establishes=("sm.dsm_equiv",), check=theta_free(*DSM_FAMILIES)),
     eq(sp.Derivative(l_3 - Q_sig + S_, theta), 0, "in the mixtures (where C_2 has no closed form) l_3 - (l - C_2) "

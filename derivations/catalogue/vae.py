@@ -213,27 +213,33 @@ SCALAR = LinearGaussianVAE(1, 1)
 LATENT2 = LinearGaussianVAE(1, 2)
 
 
+# the names the seed's Q1 uses in its method statements (sample and data-set sizes, the parameters a
+# gradient is taken in, the ELBO as a function): read, so that those answers are not refused
+N_data = declare("N_data", "N", 1, oo, integer=True, meaning="number of data points")
+L_samples = declare("L_samples", "L", 1, oo, integer=True, meaning="number of Monte Carlo samples")
+lam = declare("lambda_q", r"\lambda", meaning="the parameters of q_lambda(Z)")
+theta = declare("theta", r"\theta", meaning="the decoder's parameters")
+ELBO_F = sp.Function(r"\mathcal{L}")
+
 # ---------------------------------------------------------------------------------------------
 # slots
 _LG = (X, W, b, psi, mu_z, sigma_z)
 slot("vae.marginal", "p(X) = int p(X|Z) p(Z) dZ = E_{p(Z)}[p(X|Z)]",
      reference=p_X, symbols=DENSITIES, kind="expression",
-     latex=r"p_\theta(X) = \int p_\theta(X\mid Z)\,p_\theta(Z)\,dZ = \mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)]"
-           r";\ \text{linear-Gaussian: } \log p_\theta(X) = \log\mathcal{N}(X\mid W\mu_z + b,\ "
-           r"\sigma_z^2 W W^\top + \Psi)")
+     latex=r"p_\theta(X) = \int p_\theta(X\mid Z)\,p_\theta(Z)\,dZ = \mathbb{E}_{p_\theta(Z)}[p_\theta(X\mid Z)]")
 slot("vae.lg_log_evidence", "log p(X) of the linear-Gaussian VAE (scalar family): "
      "log N(X | W mu_z + b, W^2 sigma_z^2 + psi)",
      reference=SCALAR.log_evidence, symbols=_LG, kind="expression")
 slot("vae.prior_mc", "p(X) ~ (1/L) sum_l p(X|Z_l), Z_l ~ p(Z): unbiased, relative variance >= exp(KL(p(Z|X)||p(Z))) "
                      "- 1",
-     symbols=(X, Z), kind="structural",
+     symbols=(X, Z, L_samples), kind="structural",
      latex=r"p_\theta(X) \approx \frac1L\sum_{l=1}^L p_\theta(X\mid Z^{(l)}),\ Z^{(l)}\sim p_\theta(Z)")
 slot("vae.is_identity", "p(X) = E_q[p(X|Z) p(Z) / q(Z)] for q covering the support of p(Z|X)",
      reference=sp.Eq(p_X, q_Z * (lik * prior / q_Z), evaluate=False), symbols=DENSITIES, kind="relation",
      latex=r"p_\theta(X) = \mathbb{E}_{q(Z)}\left[\frac{p_\theta(X\mid Z)\,p_\theta(Z)}{q(Z)}\right]")
 slot("vae.optimal_proposal", "q(Z) = p(Z|X) makes the importance weight constant (= p(X)): zero variance",
      reference=p_X, symbols=DENSITIES, definitions={"q(Z)": posterior}, kind="expression",
-     latex=r"q(Z) = p_\theta(Z\mid X) \Rightarrow \frac{p_\theta(X\mid Z)p_\theta(Z)}{q(Z)} = p_\theta(X)")
+     latex=r"\frac{p_\theta(X\mid Z)\,p_\theta(Z)}{q(Z)} = p_\theta(X)")     # with q(Z) = p_theta(Z | X)
 slot("vae.jensen", "log p(X) >= E_q[log p(X, Z) - log q(Z)] =: ELBO",
      reference=sp.Ge(sp.log(p_X), sp.log(lik) + sp.log(prior) - sp.log(q_Z), evaluate=False),
      symbols=DENSITIES, kind="relation",
@@ -242,18 +248,18 @@ slot("vae.elbo_gap", "log p(X) - ELBO = KL(q(Z) || p(Z|X))",
      reference=sp.log(q_Z) - sp.log(posterior), symbols=DENSITIES, kind="expression",
      latex=r"\log p_\theta(X) - \mathrm{ELBO} = \mathrm{KL}(q(Z)\,\|\,p_\theta(Z\mid X))")
 slot("vae.grad_lambda", "grad_lambda ELBO = - grad_lambda KL(q_lambda || p(Z|X))",
-     symbols=(mu, sigma), kind="structural",
+     symbols=(mu, sigma, lam, theta), functions=(ELBO_F,), kind="structural",
      latex=r"\nabla_\lambda \mathcal{L}(X) = -\nabla_\lambda \mathrm{KL}(q_\lambda(Z)\,\|\,p_\theta(Z\mid X))")
 slot("vae.grad_theta", "grad_theta ELBO = E_q[grad_theta log p_theta(X, Z)] ~ (1/L) sum_l grad_theta log p_theta(X, "
                        "Z_l)",
-     symbols=(X, Z), kind="structural",
+     symbols=(X, Z, theta, L_samples), functions=(ELBO_F,), kind="structural",
      latex=r"\nabla_\theta\mathcal{L}(X) = \mathbb{E}_{q_\lambda(Z)}[\nabla_\theta \log p_\theta(X, Z)]"
            r"\approx \frac1L\sum_{l}\nabla_\theta\log p_\theta(X, Z^{(l)})")
 slot("vae.reparam", "Z = mu + sigma * eps, eps ~ N(0, I): the gradient passes through mu and sigma",
      reference=mu + sigma * eps, symbols=(mu, sigma, eps), kind="expression",
      latex=r"Z = \mu + \sigma\odot\epsilon,\ \epsilon\sim\mathcal{N}(0, I)")
 slot("vae.dataset", "sum_i log p(X_i) >= sum_i ELBO(X_i); amortised q_phi(Z|X) = N(mu_phi(X), sigma_phi^2(X) I)",
-     symbols=(X, Z), kind="structural",
+     symbols=(X, Z, N_data), functions=(ELBO_F,), definitions={"I": 1}, kind="structural",
      latex=r"\sum_i \log p_\theta(X^{(i)}) \ge \sum_i \mathcal{L}(X^{(i)}),\ "
            r"q_\phi(Z\mid X) = \mathcal{N}(\mu_\phi(X), \sigma^2_\phi(X) I)")
 slot("vae.elbo_decomp", "ELBO = E_q[log p(X|Z)] - KL(q(Z|X) || p(Z))",

@@ -140,6 +140,20 @@ def key_of_latex(form: str) -> Key | None:
     return name_key(chain.children[0]) if len(chain.children) == 1 else None
 
 
+def quantity_argument(form: str) -> str | None:
+    """``\\theta`` when a declared LaTeX form is a name applied to one parameter name
+    (``l_3(\\theta)``: the quantity is an objective written as a function of theta), else None."""
+    tree = tree_of_latex(form)
+    if not isinstance(tree, Tree) or tree.data != "call" or name_key(tree.children[0]) is None:
+        return None
+    delim = tree.children[1]
+    if not isinstance(delim, Tree) or delim.data != "paren":
+        return None
+    inner = [c for c in delim.children[1].children] if isinstance(delim.children[1], Tree) else []
+    key = name_key(inner[0]) if len(inner) == 1 else None
+    return key.text() if key is not None and key.base in ("\\theta", "\\phi") else None
+
+
 def _declared() -> set:
     return {i.symbol for i in symtab.declared()}
 
@@ -189,11 +203,16 @@ class Scope:
             if key is None:
                 self.add_phrase(form, s)
             self.add_name(key, s, strong=strong and i == 0)
+        argument = quantity_argument(forms[0])
         for alias in (inf.aliases if inf is not None else ()):
             key = key_of_latex(alias)
             if key is None:
                 self.add_phrase(alias, s)
             self.add_name(key, s)
+            if key is not None and argument is not None:
+                # an objective written as a function of its parameters, l(\theta): every name
+                # of it reads with the same argument (J_{2,q_\sigma}(\theta)), the quantity itself
+                self.add_phrase(f"{alias}({argument})", s)
 
     def add_name(self, key, value, strong: bool = False) -> None:
         self._add_name(key, value, strong)

@@ -503,6 +503,8 @@ class Reader:
     def power(self, b, arg):
         if _is_transpose(arg, self):
             return b.T if is_matrix(b) else b
+        if is_matrix(b) and _is_inverse_transpose(arg, self):
+            return b.T ** -1         # A^{-T}: the inverse of the transpose (= the transpose of the inverse)
         if is_matrix(b) and isinstance(arg, Token) and arg.type == "LETTER" and arg.value == "T":
             return b.T
         return _power(b, self.value(arg))
@@ -1256,6 +1258,25 @@ def _is_transpose(arg, reader: Reader) -> bool:
 
 def _unatom(t):
     return t.children[0] if isinstance(t, Tree) and t.data == "atom" else t
+
+
+def _is_inverse_transpose(arg, reader: Reader) -> bool:
+    """``^{-T}``, ``^{-\\top}``: a minus sign, then a transpose mark, and nothing else."""
+    if not (isinstance(arg, Tree) and arg.data == "braced"):
+        return False
+    inner = arg.children[1].children
+    if len(inner) != 1 or not isinstance(inner[0], Tree):
+        return False
+    node = _unatom(inner[0])
+    while isinstance(node, Tree) and len(node.children) == 1:
+        node = node.children[0]
+    if not isinstance(node, Tree) or len(node.children) != 2:
+        return False
+    sign, mark = node.children
+    if not (isinstance(sign, Token) and sign.value == "-"):
+        return False
+    mark = _unatom(mark) if isinstance(mark, Tree) else mark
+    return _is_transpose(mark, reader)
 
 
 def _relation(a, rel, b):
