@@ -95,6 +95,9 @@ class Reading:
     last: object = None
     relation: str | None = "="
     named: bool = False
+    remarks: list = field(default_factory=list)        # steps of words only
+    definitions: list = field(default_factory=list)    # steps that define a new name
+    context: object = None                             # derivation.Context: the definitions
 
 
 def _plain(d):
@@ -124,7 +127,8 @@ def slot_labels(slot) -> set:
     if chain is None or not chain.relations or chain.relations[0] != "=":
         return set()
     first = chain.members[0]
-    return {first} if isinstance(first, sp.Symbol) else set()
+    from sympy.core.function import AppliedUndef
+    return {first} if isinstance(first, (sp.Symbol, AppliedUndef)) else set()
 
 
 def statement_bound(slot):
@@ -435,15 +439,25 @@ def prepare_step(text: str) -> StepText:
     return StepText([p for p in _split_approx(s)], [r for r in remarks if r], constant)
 
 
-def read_chain(steps, scope, slot) -> Reading:
-    """Parse every step and lay out the links (nothing is checked yet)."""
+def read_chain(steps, scope, slot, ctx=None) -> Reading:
+    r"""Read every line of a derivation (nothing is checked yet). Each line is its own statement;
+    a line that opens with a relation (``= C``, ``\le D``) continues the previous one. A line
+    ``NAME = ...`` whose NAME is new (unknown to the slot, not defined before) is a definition:
+    it claims nothing and NAME is read in the lines after it. A line of words is a remark."""
+    from ..grading.derivation import Context, derivation_scope
     r = Reading()
+    ctx = ctx if ctx is not None else Context(slot, derivation_scope(slot, scope))
+    r.context = ctx
     prev = None
     labels = slot_labels(slot)
+    quantity_key = _statement_key(slot)
     prev_constant = False
     for k, text in enumerate(steps, start=1):
+        if _is_remark(text) or _is_condition(text):
+            r.remarks.append(k)
+            continue
         try:
-            chain, said = _read_step(text, scope)
+            chains, said = _read_line(text, ctx.scope)
         except DimensionError as exc:
             r.unreadable.append((k, f"dimension mismatch: {exc}", False))
             prev = None
@@ -453,49 +467,62 @@ def read_chain(steps, scope, slot) -> Reading:
             prev = None
             continue
         except LatexError as exc:
+            if _wordy(text):            # words around a symbol, no relation: a remark
+                r.remarks.append(k)
+                continue
             r.unreadable.append((k, str(exc), False))
             prev = None
             continue
-        members, rels = list(chain.members), list(chain.relations)
         first_link = len(r.links)
-        if any(isinstance(m, sp.Basic) and getattr(m, "is_Relational", False) for m in members if m is not None):
-            r.unreadable.append((k, "a relation inside a member", False))
-            prev = None
-            continue
-        # "= C": the parser leaves the first member to us (no label was tried, so no label error)
-        lead = rels[0] if members and members[0] is None and rels and not chain.label_error else None
-        if lead is None and len(members) > 1 and _is_label(members[0], labels):
-            members[0] = None           # "l_3(\theta) = ...": the slot's own name for its quantity
-        if lead is not None:
-            members, rels = members[1:], rels[1:]
-            if k == 1 or prev is None:
-                why = "the first step continues from nothing" if k == 1 else \
-                    "it continues from a step that could not be read"
+        for chain in chains:
+            members, rels = list(chain.members), list(chain.relations)
+            if any(isinstance(m, sp.Basic) and getattr(m, "is_Relational", False) for m in members if m is not None):
+                r.unreadable.append((k, "a relation inside a member", False))
+                prev = None
+                break
+            # "= C": the parser leaves the first member to us (no label was tried, so no label error)
+            lead = rels[0] if members and members[0] is None and rels and not chain.label_error else None
+            if lead is None and len(members) > 1 and (_is_label(members[0], labels)
+                                                       or _names_quantity(slot, members[0])):
+                members[0] = None           # "l_3(\theta) = ...": the slot's own name for its quantity
+            if lead is not None:
+                members, rels = members[1:], rels[1:]
+                if k == 1 or prev is None:
+                    why = "the first step continues from nothing" if k == 1 else \
+                        "it continues from a step that could not be read"
+                    r.unreadable.append((k, why, k > 1))
+                    prev = members[-1] if members else None
+                    for i, rel in enumerate(rels):
+                        r.links.append(Link(k, members[i], rel, members[i + 1]))
+                    continue
+                r.links.append(Link(k, prev, lead, members[0]))
+                r.relation = compose(r.relation, lead)
+            elif members and members[0] is None:
+                if len(members) < 2:
+                    r.unreadable.append((k, "nothing after the label", False))
+                    continue
+                name = _definition_name(text, chain, rels, quantity_key, k, steps)
+                if name is not None and ctx.define(name, members[1], k) is not None:
+                    r.definitions.append(k)          # a new name: a definition, no claim
+                    prev = members[-1]
+                    continue
+                if chain.label_error and not _names_statement(text, slot, quantity_key):
+                    # a left side that could not be read and is not the slot's own name for its
+                    # quantity: the step cannot be checked (never compared with the quantity)
+                    r.unreadable.append((k, f"the left side could not be read ({chain.label_error})", True))
+                    prev = members[-1]
+                    continue
+                r.links.append(Link(k, None, rels[0], members[1], note="its left side names the slot's quantity"))
+                r.named = r.named or k == 1
                 if k == 1:
-                    r.unreadable.append((k, why, False))
-                prev = members[-1] if members else None
-                continue
-            r.links.append(Link(k, prev, lead, members[0]))
-            r.relation = compose(r.relation, lead)
-        elif members and members[0] is None:
-            if len(members) < 2:
-                r.unreadable.append((k, "nothing after the label", False))
-                continue
-            r.links.append(Link(k, None, rels[0], members[1], note="its left side names the slot's quantity"))
-            r.named = r.named or k == 1
-            if k == 1:
-                r.relation = rels[0]
-            members, rels = members[1:], rels[1:]
-        elif k > 1 and prev is not None and members:
-            if not _same(prev, members[0]):
-                r.links.append(Link(k, prev, "=", members[0], note=f"between steps {k - 1} and {k}: "
-                                    "the step starts from another expression"))
-        if r.first is None and k == 1 and members and not r.named:
-            r.first = members[0]
-        for i, rel in enumerate(rels):
-            r.links.append(Link(k, members[i], rel, members[i + 1]))
-            r.relation = compose(r.relation, rel)
-        prev = members[-1] if members else prev
+                    r.relation = rels[0]
+                members, rels = members[1:], rels[1:]
+            if r.first is None and k == 1 and members and not r.named:
+                r.first = members[0]
+            for i, rel in enumerate(rels):
+                r.links.append(Link(k, members[i], rel, members[i + 1]))
+                r.relation = compose(r.relation, rel)
+            prev = members[-1] if members else prev
         mine = r.links[first_link:]
         if said is not None:
             for link in mine:
@@ -508,6 +535,184 @@ def read_chain(steps, scope, slot) -> Reading:
     for link in r.links:
         link.text = " ".join(steps[link.step - 1].split())
     return r
+
+
+def _names_quantity(slot, member) -> bool:
+    r"""``f_\theta(x_t) = ...``: a left side that applies a function the slot's reference does not
+    use names the slot's quantity (``core.is_label``); only function applications count here."""
+    from sympy.core.function import AppliedUndef
+    if slot is None or not isinstance(member, AppliedUndef):
+        return False
+    from ..grading.core import is_label
+    try:
+        return is_label(slot, member)
+    except Exception:
+        return False
+
+
+def _statement_key(slot):
+    """The key of the name the slot's statement gives its quantity (``f(t)`` -> f), or None."""
+    from ..grading.derivation import top_level_split
+    from ..latex.names import key_of_latex
+    if slot is None or not slot.latex:
+        return None
+    head = top_level_split(slot.latex)[0][0].strip()
+    head = head.split("(")[0].strip()
+    try:
+        return key_of_latex(head)
+    except Exception:
+        return None
+
+
+def _names_statement(text, slot, quantity_key) -> bool:
+    r"""Is the unreadable left side of ``text`` the slot's own name for its quantity: the statement's
+    left side as written, or a call of the statement's name (``f(t)`` for f)?"""
+    from ..grading.derivation import top_level_split
+    from ..latex.names import key_of_latex
+    said = prepare_step(text)
+    head = top_level_split((said.pieces[0] if said.pieces else text).strip().lstrip("&"))[0][0]
+    norm = "".join(head.split())
+    if slot is not None and slot.latex and norm == "".join(top_level_split(slot.latex)[0][0].split()):
+        return True
+    name = head.split("(")[0].strip()
+    try:
+        return quantity_key is not None and "(" in head and key_of_latex(name) == quantity_key
+    except Exception:
+        return False
+
+
+def _definition_name(text, chain, rels, quantity_key, k, steps):
+    r"""The new name a line ``NAME = ...`` defines, or None when its left side is a label of the
+    slot's quantity (``f(t) = ...``, the statement's own name, or a first line whose name is
+    never used again) or not a bare name."""
+    from ..grading.derivation import top_level_split
+    from ..latex.names import key_of_latex
+    if rels[:1] != ["="] or len(chain.members) != 2:
+        return None
+    said = prepare_step(text)
+    body = said.pieces[0] if said.pieces else text
+    head = top_level_split(body)[0][0].strip().lstrip("&").strip()
+    if not head or "(" in head or "\\left" in head:
+        return None
+    try:
+        key = key_of_latex(head)
+    except Exception:
+        return None
+    if key is None or key == quantity_key:
+        return None
+    later = " ".join(steps[k:])
+    if k == 1 and head not in later:
+        return None
+    return head
+
+
+def _is_remark(text: str) -> bool:
+    r"""A line of words only (``\text{Setting the derivative to zero:}``): a remark, no claim."""
+    if not isinstance(text, str):
+        return False
+    toks = _tokens(text)
+    if not toks:
+        return False
+    saw_words = False
+    for kind, value, _, _, env in toks:
+        if env:
+            return False
+        if kind == "cmd" and (value in _TEXT_CMDS or value in _SPACING or value in _WIDE
+                              or value in ("because", "since", "therefore", "Rightarrow", "implies")):
+            saw_words = saw_words or value in _TEXT_CMDS
+            continue
+        if kind == "group" and saw_words:
+            continue
+        if kind == "char" and value in ".,:;&$":
+            continue
+        return False
+    return saw_words
+
+
+_CONDITION_WORDS = {"with", "for", "at", "setting", "set", "assume", "assuming", "when", "if", "taking", "put",
+                    "putting", "plug", "plugging", "evaluate", "evaluating"}
+
+
+def _is_condition(text: str) -> bool:
+    r"""``\text{with } \sigma_t = 0:``: a line that opens with a word of condition states where the
+    next lines are taken; it claims nothing (read as a remark, not used as a premise)."""
+    if not isinstance(text, str):
+        return False
+    toks = _tokens(text.lstrip(" &"))
+    if len(toks) < 2 or toks[0][0] != "cmd" or toks[0][1] not in _TEXT_CMDS:
+        return False
+    g = _group(text.lstrip(" &"), toks[0][3])
+    words = _words(g[0]).strip(" ,.:").lower().split() if g else []
+    return bool(words) and words[0] in _CONDITION_WORDS
+
+
+def _wordy(text: str) -> bool:
+    """Words (a text command) and no top-level relation: a sentence mentioning symbols."""
+    from ..grading.derivation import top_level_split
+    if not isinstance(text, str) or not any(f"\\{c}" in text for c in _TEXT_CMDS):
+        return False
+    return len(top_level_split(text)) == 1
+
+
+def _read_line(text: str, scope):
+    r"""A line as statements (chains): evaluation bars read by ``derivation``; otherwise the whole
+    line by the answer reader (``parse_answer``: several statements split at a top-level comma,
+    ``;`` or ``\quad``, conditions set aside), falling back to the step reader (remarks,
+    ``+ const``, ``\approx``)."""
+    from ..grading.derivation import has_bar
+    from ..latex import parse_answer
+    if has_bar(text):
+        return [_read_bars(text, scope)], None
+    try:
+        answer = parse_answer(text, scope, continuation=True)
+        if answer.statements:
+            return list(answer.statements), None
+    except (DimensionError, LimitError):
+        raise
+    except LatexError:
+        pass
+    chain, said = _read_step(text, scope)
+    return [chain], said
+
+
+def _read_bars(text: str, scope):
+    r"""A line with evaluation bars: split at its top-level relations, each member read alone and
+    a member ending in ``\Big|_{x = a}`` evaluated there."""
+    from ..grading.derivation import bar_at, substitute_bar, top_level_split
+    from ..latex import Chain
+    said = prepare_step(text)
+    body = said.pieces[0] if len(said.pieces) == 1 else text
+    pieces = top_level_split(body.strip().lstrip("&"))
+    members, rels, label_error = [], [], ""
+    for n, (piece, rel) in enumerate(pieces):
+        if not piece.strip():
+            if n == 0 and rel is not None:
+                members.append(None)
+                rels.append(rel)
+                continue
+            raise LatexError("a relation with nothing on one side")
+        found = bar_at(piece)
+        try:
+            if found is not None:
+                value = substitute_bar(parse(found[0], scope).members[-1], found[1], scope)
+            else:
+                chain = parse(piece, scope)
+                if chain.relations:
+                    raise LatexError("a relation inside a member")
+                value = chain.members[0]
+        except (DimensionError, LimitError):
+            raise
+        except LatexError as exc:
+            if n == 0 and rel == "=" and found is None:
+                members.append(None)          # a label such as f(t) the reader does not know
+                label_error = str(exc)
+                rels.append(rel)
+                continue
+            raise
+        members.append(value)
+        if rel is not None:
+            rels.append(rel)
+    return Chain(members, rels, label_error)
 
 
 def _read_step(text: str, scope):
@@ -579,12 +784,7 @@ def check_chain(slot_id: str | None, steps, seed: int = 0, symbolic_seconds: flo
     scope = _scope(slot)
     reading = read_chain(steps, scope, slot)
     for link in reading.links:
-        rel = "=" if link.rel == "~" else link.rel
-        if link.lhs is None:
-            link.evidence = _named(slot, link, seed, symbolic_seconds, rel)
-        else:
-            link.evidence = _sides(links.check_link(slot, link.lhs, rel, link.rhs, factors, seed,
-                                                    symbolic_seconds))
+        link.evidence = _in_context(slot, link, reading.context, factors, seed, symbolic_seconds)
         if link.rel == "~" or link.upto:
             link.evidence = _weaker_claim(link, link.evidence)
     reading.relation = _composed(reading)
@@ -592,6 +792,70 @@ def check_chain(slot_id: str | None, steps, seed: int = 0, symbolic_seconds: flo
     if final is not None:
         final.pop("seconds", None)      # timings vary between runs; results must not
     return _verdict(slot_id or "", steps, reading, final, time.perf_counter() - started)
+
+
+def _plain_check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds) -> Evidence:
+    """One link as written: a left side naming the slot's quantity is graded like an answer."""
+    if lhs is None:
+        return _named(slot, Link(0, None, rel, rhs), seed, symbolic_seconds, rel)
+    return _sides(links.check_link(slot, lhs, rel, rhs, factors, seed, symbolic_seconds))
+
+
+def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
+    r"""A link in the derivation's context: the definitions made before it substituted, then
+    checked as written; what does not hold as written is checked under the slot's premises (its
+    model, and for a statement about the optimum of the pointwise problem, \alpha = \alpha^*(t)).
+    It is proved when it holds under them, refuted only when it fails under them too (false in
+    the derivation's context), and otherwise left unchecked."""
+    from ..grading import derivation as dv
+    rel = "=" if link.rel == "~" else link.rel
+    expand = ctx.expand if ctx is not None else (lambda e: e)
+    lhs, rhs = expand(link.lhs), expand(link.rhs)
+    for side in ("lhs", "rhs"):
+        value, problem = dv.resolve_infima(slot, lhs if side == "lhs" else rhs, seed)
+        if problem is not None:
+            return problem
+        lhs, rhs = (value, rhs) if side == "lhs" else (lhs, value)
+    ev = _plain_check(slot, lhs, rel, rhs, factors, seed, symbolic_seconds)
+    if ev.status is Status.PROVED or slot is None:
+        return ev
+    alternatives = []
+    names = dv.free(lhs) | dv.free(rhs)
+    model = dict(dv.model_substitution(slot.id))
+    reference = slot.reference if isinstance(slot.reference, sp.Basic) and not slot.reference.is_Relational \
+        else None
+    if model and (names | (dv.free(reference) if lhs is None and reference is not None else set())) & set(model):
+        alternatives.append(("with the slot's model substituted", model))
+    opt = dv.optimum(slot)
+    if opt is not None:
+        a, value = opt
+        in_lhs, in_rhs = lhs is not None and a in dv.free(lhs), a in dv.free(rhs)
+        if in_lhs != in_rhs:      # alpha on one side only: a statement about the optimum
+            alternatives.append((f"at the optimum {dv.ALPHA} = {value} of the pointwise problem", {a: value}))
+    if not alternatives:
+        return ev
+    outcomes = []
+    for what, subs in alternatives:
+        try:
+            l2 = None if lhs is None else lhs.xreplace(subs)
+            r2 = rhs.xreplace(subs)
+            if lhs is None and "model" in what and reference is not None:
+                e2 = _sides(links.check_link(slot, r2, rel, reference.xreplace(subs), factors, seed,
+                                             symbolic_seconds))
+            else:
+                e2 = _plain_check(slot, l2, rel, r2, factors, seed, symbolic_seconds)
+        except Exception as exc:       # a substitution SymPy cannot make leaves the link open
+            e2 = Evidence(Status.UNCHECKED, Kind.NONE, f"{what}: {type(exc).__name__}")
+        if e2.status is Status.PROVED:
+            return Evidence(Status.PROVED, e2.kind, f"{e2.detail} ({what})", None, e2.seconds, e2.extra)
+        outcomes.append((what, e2))
+    refuted = [(w, e) for w, e in outcomes if e.status is Status.REFUTED]
+    if refuted:
+        what, e2 = refuted[0]
+        return Evidence(Status.REFUTED, e2.kind, f"{e2.detail} ({what})", e2.counterexample, e2.seconds, e2.extra)
+    what, e2 = outcomes[0]
+    return Evidence(Status.UNCHECKED, Kind.NONE, f"not decided as written ({ev.detail}) nor {what} "
+                    f"({e2.detail})", None, ev.seconds)
 
 
 def _rows(steps) -> list:
@@ -655,6 +919,8 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
     if slot is None:
         return None
     started = time.perf_counter()
+    reading.last = _in_terms_of_slot(slot, reading, reading.last)
+    reading.first = _in_terms_of_slot(slot, reading, reading.first)
     if reading.unreadable or reading.last is None:
         return AnswerResult(slot.id, "invalid", "none", "", "not graded: a step could not be read").as_dict()
     try:
@@ -703,6 +969,20 @@ def _final(slot, reading: Reading, seed, symbolic_seconds) -> dict | None:
                             parsed).as_dict()
     return AnswerResult(slot.id, "unchecked", ev.kind.value, ev.detail, f"not checked: {ev.detail}",
                         None, None, parsed).as_dict()
+
+
+def _in_terms_of_slot(slot, reading: Reading, expr):
+    """``expr`` with the derivation's definitions substituted and, for the pointwise problem's
+    margin variable, its optimum: what the end of a derivation says in the slot's own names."""
+    from ..grading import derivation as dv
+    if not isinstance(expr, sp.Basic):
+        return expr
+    if reading.context is not None:
+        expr = reading.context.expand(expr)
+    opt = dv.optimum(slot)
+    if opt is not None and opt[0] in dv.free(expr):
+        expr = expr.xreplace({opt[0]: opt[1]})
+    return expr
 
 
 _FLIP = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}
@@ -786,6 +1066,8 @@ def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: floa
               "valid_prefix_steps": valid_prefix, "first_invalid_step": first_bad.step if first_bad else None,
               "unchecked_steps": sorted({l.step for l in open_}),
               "unreadable_steps": [{"step": k, "message": m} for k, m, _ in reading.unreadable],
+              "first_unchecked_step": min({l.step for l in open_} | unreadable, default=None),
+              "definition_steps": list(reading.definitions), "remark_steps": list(reading.remarks),
               "relation": reading.relation, "final": final}
     final_word = ""
     if final is not None:

@@ -1,0 +1,31 @@
+"""Issue 15: first-invalid-step accuracy on labelled derivations written as students write them
+(tests/data/derivations), scored the way ProcessBench does: for each derivation the predicted
+index of the first wrong step (or none); accuracy on the wrong ones is an exact index match, on
+the right ones a prediction of none; F1 is their harmonic mean. Labels are by hand (README there).
+Slow (every derivation is checked): run with ``pytest tests/test_derivations_labelled.py``."""
+from __future__ import annotations
+
+import pytest
+
+from derivation_set import load, score
+from derivations.classroom.chains import check_chain
+
+
+
+def test_the_labelled_set_is_large_and_balanced():
+    rows = load()
+    right = [d for d in rows if d["first_wrong"] is None]
+    assert len(rows) >= 100
+    assert {d["question"] for d in rows} >= {"vae", "hvae", "gan", "sm", "ddim"}
+    assert abs(2 * len(right) - len(rows)) <= len(rows) // 10
+
+
+def test_first_invalid_step_f1():
+    rows = []
+    for d in load():
+        r = check_chain(d["slot"], d["steps"])
+        rows.append((d["first_wrong"], r["chain"]["first_invalid_step"]))
+    s = score(rows)
+    print(s)
+    assert s["right_flagged"] == 0
+    assert s["f1"] >= 0.95
