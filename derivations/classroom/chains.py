@@ -666,7 +666,8 @@ def _read_line(text: str, scope):
     try:
         answer = parse_answer(text, scope, continuation=True)
         if answer.statements:
-            return list(answer.statements), None
+            said = prepare_step(text)        # what is said about the step, kept as its remark
+            return list(answer.statements), StepText([text], said.remarks, False)
     except (DimensionError, LimitError):
         raise
     except LatexError:
