@@ -1,6 +1,7 @@
 """python -m benchmarks [NAME...] [--json FILE]: run the benchmarks, print tables, write results.
 
-NAME is any of verify, grade, mc, scaling (default: all). Each benchmark's section of
+NAME is any of verify, grade, mc, scaling, mutation (default: all but mutation, which runs
+only when named: it takes tens of minutes). Each benchmark's section of
 benchmarks/RESULTS.md is rewritten with its tables, the date, the machine, the load average
 and the command; sections of benchmarks not run are kept as they were.
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from . import Table, machine, markdown, text
 
-NAMES = ("verify", "grade", "mc", "scaling")
+NAMES = ("verify", "grade", "mc", "scaling", "mutation")
+DEFAULT = ("verify", "grade", "mc", "scaling")     # mutation testing runs only when named
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# derivcheck benchmark results
 
@@ -87,7 +89,7 @@ def run_grade(quick: bool = False, **_) -> dict:
 def runner(name: str):
     if name == "grade":
         return run_grade
-    module = {"verify": "verify_bench", "mc": "mc_bench", "scaling": "scaling"}[name]
+    module = {"verify": "verify_bench", "mc": "mc_bench", "scaling": "scaling", "mutation": "mutation"}[name]
     return importlib.import_module(f"benchmarks.{module}").run
 
 
@@ -117,17 +119,18 @@ def update_results(path: Path, sections: dict[str, str]) -> None:
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(NAMES)} (default: all)")
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(NAMES)} (default: {', '.join(DEFAULT)})")
     ap.add_argument("--json", dest="json_path", help="write every figure and the machine description as JSON")
     ap.add_argument("--results", default=None,
                     help=f"the Markdown results file to update (default: {RESULTS}; with --quick, none unless given)")
     ap.add_argument("--no-results", action="store_true", help="do not touch the results file")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test; the figures mean little, and the results file is not touched)")
     ap.add_argument("--checks", nargs="+", default=None, metavar="PREFIX",
-                    help="mc/scaling: only numeric checks whose slot id starts with PREFIX")
+                    help="mc/scaling: only numeric checks whose slot id starts with PREFIX; mutation: only "
+                         "derivations and slots matching PREFIX")
     ap.add_argument("--no-compile", action="store_true", help="mc: skip the torch.compile reference on the CPU")
     args = ap.parse_args(argv)
-    names = args.names or list(NAMES)
+    names = args.names or list(DEFAULT)
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         ap.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(NAMES)}")
