@@ -186,3 +186,57 @@ def test_elementary_functions_are_read_in_answers():
 def test_a_network_written_without_its_argument_is_the_references_one_application(slot, latex, expected):
     from derivations.grading import grade_answer
     assert grade_answer(slot, latex, sandbox=False).verdict == expected
+
+
+# --- issue 15, item 4: the course's notation (the seed's names, the standard sources') -------
+from derivations.grading import grade_answer  # noqa: E402
+
+
+def verdict(slot, latex):
+    return grade_answer(slot, latex, sandbox=False).verdict
+
+
+@pytest.mark.parametrize("slot, latex, expected", [
+    # Q3: the question's own divergence of the loss's f, with its distributions written out
+    ("gan.square.risk", r"-\frac12 \mathbb I_f(\mathbb P_d\Vert\mathbb P_g)", "correct"),
+    ("gan.square.risk", r"1 - \mathbb I_f(\mathbb P_d\Vert\mathbb P_g)", "wrong"),       # the seed's line
+    ("gan.zero_one.risk", r"\frac{1}{2}\left(1 - \mathbb{I}_{TV}(\mathbb{P}_d \| \mathbb{P}_g)\right)", "correct"),
+    # Q4: objectives written as functions of theta, in the seed's J names
+    ("sm.dsm_equiv", r"J_{2,q_\sigma}(\theta) = J_{1,q_\sigma}(\theta) + C_3 - C_2", "correct"),
+    ("sm.dsm_equiv", r"J_{2,q_\sigma}(\theta) = J_{1,q_\sigma}(\theta) + C_2 - C_3", "wrong"),
+    # Q5: eps_t is the noise in x_t; mu_q, mu_p the KL's two means; the final loss as printed
+    ("ddim.kl_term", r"\frac{1}{2\sigma_t^2}(\mu_q - \mu_p)^2", "correct"),
+    ("ddim.kl_term", r"\frac{1}{2\sigma_t^2}\gamma_t\frac{\left\|\epsilon_t - \epsilon_\theta^{(t)}(x_t)\right\|^2}"
+                     r"{\bar\alpha_t}", "wrong"),
+    ("ddim.x0_error_to_eps", r"\frac{1-\bar\alpha_t}{\bar\alpha_t}\|\epsilon_t - \epsilon_\theta^{(t)}(x_t)\|^2",
+     "correct"),
+    # the lemma: A^{-T} is the inverse of the transpose
+    ("lemma.marginal_cov", r"L^{-T} + A \Lambda^{-T} A^{T}", "correct"),
+    ("lemma.posterior_cov", r"A^{-1} L^{-1} A^{-T}", "wrong"),
+    # Q1: the method statements' names are read (the slots have no reference: unchecked, not invalid)
+    ("vae.dataset", r"\sum_{i=1}^{N} \log p_\theta(X^{(i)}) \ge \sum_{i=1}^{N} \mathcal{L}(X^{(i)})", "unchecked"),
+    ("vae.prior_mc", r"\frac{1}{L} \sum_{l=1}^{L} p_\theta(X \mid Z^{(l)})", "unchecked"),
+])
+def test_the_course_notation_is_read(slot, latex, expected):
+    assert verdict(slot, latex) == expected
+
+
+def test_an_alias_of_an_objective_of_theta_reads_with_its_argument():
+    scope = for_slot("sm.dsm_equiv")
+    l3 = declare("l_3", r"l_3(\theta)")
+    for form in (r"J_{2,q_\sigma}(\theta)", r"J_{2q_\sigma}(\theta)", r"l_3(\theta)", r"J_2"):
+        assert parse(form, scope).members[-1] == l3
+
+
+SEED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_6c0f4e7c080e200c.txt"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed is not next to this checkout")
+def test_the_seeds_final_ddim_loss_verbatim_is_read_and_refuted():
+    """Q5's final loss, cut verbatim from the seed (its last display), graded as the KL term."""
+    text = SEED.read_text(encoding="utf-8")
+    blocks = [b.strip() for b in text.split("$$")[1::2]]
+    final = [b for b in blocks if b.startswith(r"\frac{1}{2\sigma_t^2} \gamma_t \frac{\left\| \epsilon_t")]
+    assert len(final) == 1
+    result = grade_answer("ddim.kl_term", final[0], sandbox=False)
+    assert result.verdict == "wrong"

@@ -260,8 +260,7 @@ slot("vae.reparam", "Z = mu + sigma * eps, eps ~ N(0, I): the gradient passes th
      latex=r"Z = \mu + \sigma\odot\epsilon,\ \epsilon\sim\mathcal{N}(0, I)")
 slot("vae.dataset", "sum_i log p(X_i) >= sum_i ELBO(X_i); amortised q_phi(Z|X) = N(mu_phi(X), sigma_phi^2(X) I)",
      symbols=(X, Z, N_data), functions=(ELBO_F,), definitions={"I": 1}, kind="structural",
-     latex=r"\sum_i \log p_\theta(X^{(i)}) \ge \sum_i \mathcal{L}(X^{(i)}),\ "
-           r"q_\phi(Z\mid X) = \mathcal{N}(\mu_\phi(X), \sigma^2_\phi(X) I)")
+     latex=r"\sum_i \log p_\theta(X^{(i)}) \ge \sum_i \mathcal{L}(X^{(i)})")    # q_phi: in the statement
 slot("vae.elbo_decomp", "ELBO = E_q[log p(X|Z)] - KL(q(Z|X) || p(Z))",
      reference=sp.log(lik) - (sp.log(q_Z) - sp.log(prior)), symbols=DENSITIES, kind="expression",
      latex=r"\mathcal{L}(X) = \mathbb{E}_{q_\phi(Z\mid X)}[\log p_\theta(X\mid Z)] - "
