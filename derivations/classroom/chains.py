@@ -123,12 +123,23 @@ def slot_labels(slot) -> set:
     r"""Names the slot's statement gives its quantity on the left (``l_3(\theta) = ...``): a step
     starting ``l_3(\theta) = ...`` names the quantity, it does not claim an identity about a free
     symbol. Only bare names count (a symbol), never an expression such as log p(X) - ELBO."""
-    chain = _statement(slot)
-    if chain is None or not chain.relations or chain.relations[0] != "=":
-        return set()
-    first = chain.members[0]
     from sympy.core.function import AppliedUndef
-    return {first} if isinstance(first, (sp.Symbol, AppliedUndef)) else set()
+    from ..grading.derivation import QUANTITY_NAMES
+    out = set()
+    chain = _statement(slot)
+    if chain is not None and chain.relations and chain.relations[0] == "=":
+        first = chain.members[0]
+        if isinstance(first, (sp.Symbol, AppliedUndef)):
+            out.add(first)
+    # the names declared for the slot's quantity (trusted text): any expression (\log p(X))
+    for text in ([] if slot is None else QUANTITY_NAMES.get(slot.id, [])):
+        try:
+            named = parse(text, _scope(slot))
+        except Exception:
+            continue
+        if len(named.members) == 1 and isinstance(named.members[0], sp.Basic):
+            out.add(named.members[0])
+    return out
 
 
 def statement_bound(slot):
@@ -501,12 +512,13 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                 if len(members) < 2:
                     r.unreadable.append((k, "nothing after the label", False))
                     continue
-                name = _definition_name(text, chain, rels, quantity_key, k, steps)
+                named = _names_statement(text, slot, quantity_key)
+                name = None if named else _definition_name(text, chain, rels, quantity_key, k, steps)
                 if name is not None and ctx.define(name, members[1], k) is not None:
                     r.definitions.append(k)          # a new name: a definition, no claim
                     prev = members[-1]
                     continue
-                if chain.label_error and not _names_statement(text, slot, quantity_key):
+                if chain.label_error and not named:
                     # a left side that could not be read and is not the slot's own name for its
                     # quantity: the step cannot be checked (never compared with the quantity)
                     r.unreadable.append((k, f"the left side could not be read ({chain.label_error})", True))
@@ -569,10 +581,13 @@ def _names_statement(text, slot, quantity_key) -> bool:
     left side as written, or a call of the statement's name (``f(t)`` for f)?"""
     from ..grading.derivation import top_level_split
     from ..latex.names import key_of_latex
+    from ..grading.derivation import names_quantity_text
     said = prepare_step(text)
     head = top_level_split((said.pieces[0] if said.pieces else text).strip().lstrip("&"))[0][0]
     norm = "".join(head.split())
     if slot is not None and slot.latex and norm == "".join(top_level_split(slot.latex)[0][0].split()):
+        return True
+    if names_quantity_text(slot, _lead_in(head, [])):
         return True
     name = head.split("(")[0].strip()
     try:
@@ -825,7 +840,7 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
     model = dict(dv.model_substitution(slot.id))
     reference = slot.reference if isinstance(slot.reference, sp.Basic) and not slot.reference.is_Relational \
         else None
-    if model and (names | (dv.free(reference) if lhs is None and reference is not None else set())) & set(model):
+    if model and any(dv.uses_model(e, model) for e in (lhs, rhs, reference if lhs is None else None)):
         alternatives.append(("with the slot's model substituted", model))
     opt = dv.optimum(slot)
     if opt is not None:
@@ -838,10 +853,10 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
     outcomes = []
     for what, subs in alternatives:
         try:
-            l2 = None if lhs is None else lhs.xreplace(subs)
-            r2 = rhs.xreplace(subs)
+            l2 = None if lhs is None else dv.under_model(lhs, subs)
+            r2 = dv.under_model(rhs, subs)
             if lhs is None and "model" in what and reference is not None:
-                e2 = _sides(links.check_link(slot, r2, rel, reference.xreplace(subs), factors, seed,
+                e2 = _sides(links.check_link(slot, r2, rel, dv.under_model(reference, subs), factors, seed,
                                              symbolic_seconds))
             else:
                 e2 = _plain_check(slot, l2, rel, r2, factors, seed, symbolic_seconds)

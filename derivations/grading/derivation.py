@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..latex import LatexError, parse
 from ..latex.names import key_of_latex
@@ -42,6 +43,8 @@ MODELS = {
     "ddim.": [r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon"],
     "ddim.deterministic": [],          # x_t is the sampler's input there, not a forward sample
     "sm.kernel_score": [r"\tilde x = x + \sigma\epsilon"],
+    # q = N(m, s^2 I_d), in the reader's reading of \|x - m\|^2
+    "sm.ism_constant_gauss": [r"q(x) = (2\pi s^2)^{-d/2} \exp\left(-\frac{\|x-m\|^2}{2s^2}\right)"],
 }
 
 # Auxiliary variables a slot's derivation may use, with the trusted optimum where one exists.
@@ -62,6 +65,52 @@ AUXILIARY = {sid: {r"\alpha": ALPHA, r"\alpha^*": ALPHA, r"\alpha^\star": ALPHA,
                          "gan.zero_one.f", "gan.general.f")}
 
 
+# Names a derivation may give the slot's own quantity, besides the left side of the slot's LaTeX
+# statement and a plain name heading its text statement (``f(t) = ...``): a line ``NAME = B`` with
+# such a NAME claims that B is the slot's quantity and is checked like an answer.
+QUANTITY_NAMES = {
+    "vae.gauss_kl_1d": [r"\mathrm{KL}", r"D_{\mathrm{KL}}", r"\mathrm{KL}(q\|p)", r"D_{\mathrm{KL}}(q\|p)"],
+    "vae.gauss_kl_diag": [r"\mathrm{KL}", r"D_{\mathrm{KL}}", r"\mathrm{KL}(q\|p)", r"D_{\mathrm{KL}}(q\|p)"],
+    "vae.lg_log_evidence": [r"\log p(X)", r"\log p_\theta(X)", r"\log p(x)", r"\log p_\theta(x)"],
+    "ddim.ddpm_sigma": [r"\sigma_t^2"],
+    "ddim.gamma": [r"\gamma_t"],
+    "ddim.x0_pred": [r"f_\theta(x_t)"],
+    "ddim.deterministic": [r"x_{t-1}"],
+}
+
+
+def _normal_text(text: str) -> str:
+    """LaTeX compared as text: no spacing, no braces, no \\left/\\right."""
+    out = text
+    for junk in ("\\left", "\\right", "\\,", "\\!", "\\;", "\\:", "\\ ", "{", "}", " "):
+        out = out.replace(junk, "")
+    return out
+
+
+def quantity_names(slot) -> list:
+    """The LaTeX names of the slot's quantity: ``QUANTITY_NAMES``, the left side of the slot's LaTeX
+    statement when it is a name, and a plain name heading its text statement (``f(t) = ...``)."""
+    if slot is None:
+        return []
+    out = list(QUANTITY_NAMES.get(slot.id, []))
+    for text in (slot.latex, slot.statement):
+        if not text:
+            continue
+        pieces = top_level_split(text)
+        if len(pieces) < 2 or pieces[0][1] != "=":
+            continue
+        head = pieces[0][0].strip()
+        if head and len(head) <= 40 and (text is slot.latex or " " not in head):
+            out.append(head)
+    return out
+
+
+def names_quantity_text(slot, head: str) -> bool:
+    """Is the LaTeX ``head`` (a line's left side, as written) one of the slot's quantity names?"""
+    norm = _normal_text(head)
+    return bool(norm) and any(norm == _normal_text(n) for n in quantity_names(slot))
+
+
 def _prefixed(table: dict, slot_id: str):
     if slot_id in table:                # a slot's own entry replaces its question's
         return [table[slot_id]]
@@ -72,12 +121,22 @@ def _prefixed(table: dict, slot_id: str):
     return out
 
 
+def _own_copy(scope):
+    """A copy of ``scope`` whose tables are its own: a derivation adds the names it defines to its
+    copy, never to the cached scope that other answers and derivations are read in."""
+    out = copy.copy(scope)
+    for name, value in vars(scope).items():
+        if isinstance(value, (dict, set, list)):
+            setattr(out, name, copy.copy(value))
+    return out
+
+
 def derivation_scope(slot, scope):
     """The slot's scope plus the auxiliary names its derivation may use (a copy: scopes are cached)."""
     aux = {} if slot is None else AUXILIARY.get(slot.id, {})
-    if not aux:
-        return copy.copy(scope) if scope is not None else scope
-    out = copy.deepcopy(scope)
+    if scope is None:
+        return scope
+    out = _own_copy(scope)
     for form, sym in aux.items():
         key = key_of_latex(form)
         if key is not None and key not in out.names:
@@ -99,9 +158,24 @@ def model_substitution(slot_id: str) -> tuple:
             except LatexError:
                 continue
             lhs, rhs = chain.members[0], chain.members[-1]
-            if isinstance(lhs, sp.Symbol) and isinstance(rhs, sp.Basic) and lhs not in rhs.free_symbols:
-                out.append((lhs, rhs))
+            if isinstance(lhs, (sp.Symbol, AppliedUndef)) and isinstance(rhs, sp.Basic) and not rhs.has(lhs):
+                out.append((lhs, rhs))       # a symbol (x_t = ...) or a density at its point (q(x) = ...)
     return tuple(out)
+
+
+def uses_model(expr, model: dict) -> bool:
+    """Does ``expr`` mention a name the model defines?"""
+    return isinstance(expr, sp.Basic) and any(expr.has(k) for k in model)
+
+
+def under_model(expr, model: dict):
+    """``expr`` with the model substituted, and the derivatives it then holds carried out."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    out = expr.xreplace(model)
+    if out.has(sp.Derivative):
+        out = out.doit()
+    return out
 
 
 def optimum(slot) -> tuple | None:

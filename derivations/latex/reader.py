@@ -484,6 +484,9 @@ class Reader:
         if found is not None:
             return found
         base, arg = t.children[0], t.children[2]
+        if _derivative_call(base):         # \frac{d}{dx}(x+1)^2: the derivative of (x+1)^2
+            op = self.node(base.children[0])
+            return op.apply(self, self.power(self.bracket_value(base.children[1]), arg))
         if isinstance(base, Tree) and base.data == "call":
             head, tail = self.call_parts(base)
             if tail is not None:           # x(1 - x)^2 is x * (1 - x)^2
@@ -513,9 +516,18 @@ class Reader:
         head, tail = self.call_parts(t)
         return head if tail is None else _mul(head, tail)
 
+    def bracket_value(self, delim):
+        """The one value inside a bracket ``( ... )``, ``\\left[ ... \\right]``."""
+        items = self.items(delim.children[1])
+        if len(items) != 1 or items[0][0] is not None or isinstance(items[0][1], sp.core.relational.Relational):
+            raise LatexError("a derivative of a bracket that does not hold one expression")
+        return items[0][1]
+
     def call_parts(self, t):
         """(value, None) for an application; (left, right) for a product written f(x)."""
         callee, delim = t.children
+        if _derivative_call(t):            # \frac{d}{dx}\left[...\right]: the derivative of the bracket
+            return self.node(callee).apply(self, self.bracket_value(delim)), None
         key = name_key(callee)
         if key is not None and delim.data == "paren":
             known = self.lookup(key)
@@ -1172,6 +1184,13 @@ def _operator_name(key: Key) -> bool:
     """Names the reader gives a meaning of its own when nothing in the slot is called so."""
     return key.base in ("\\mathbb{E}", "E", "\\mathrm{E}", "\\mathrm{KL}", "e", "\\pi") or \
         (key.base in DIVERGENCE_BASES and key.sub in ("KL", "\\mathrm{KL}"))
+
+
+def _derivative_call(t) -> bool:
+    """Is ``t`` a derivative operator applied to a bracketed group (``\\frac{d}{dx}(...)``,
+    ``\\frac{\\partial}{\\partial x}\\left[...\\right]``)?"""
+    return isinstance(t, Tree) and t.data == "call" and isinstance(t.children[0], Tree) and \
+        t.children[0].data == "frac" and _derivative_operator(t.children[0]) is not None
 
 
 def _derivative_operator(t):
