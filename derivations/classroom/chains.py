@@ -518,7 +518,7 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                     r.definitions.append(k)          # a new name: a definition, no claim
                     prev = members[-1]
                     continue
-                if chain.label_error and not named:
+                if chain.label_error and not named and slot is not None:
                     # a left side that could not be read and is not the slot's own name for its
                     # quantity: the step cannot be checked (never compared with the quantity)
                     r.unreadable.append((k, f"the left side could not be read ({chain.label_error})", True))

@@ -79,11 +79,18 @@ QUANTITY_NAMES = {
 }
 
 
+_FONTS = ("\\mathcal", "\\mathrm", "\\mathbf", "\\mathit", "\\mathscr", "\\operatorname", "\\boldsymbol", "\\bm")
+
+
 def _normal_text(text: str) -> str:
-    """LaTeX compared as text: no spacing, no braces, no \\left/\\right."""
-    out = text
-    for junk in ("\\left", "\\right", "\\,", "\\!", "\\;", "\\:", "\\ ", "{", "}", " "):
+    """LaTeX compared as text: no spacing, braces, \\left/\\right or fonts (\\mathcal{L} is L), and
+    the model's parameters on a density dropped (p_\\theta(X) is p(X), q_\\phi is q)."""
+    out = text.replace("\\mid", "|")
+    for junk in ("\\left", "\\right", "\\,", "\\!", "\\;", "\\:", "\\ ", "{", "}", " ") + _FONTS:
         out = out.replace(junk, "")
+    for family in ("p", "q"):
+        for param in ("\\theta", "\\phi", "\\lambda"):
+            out = out.replace(f"{family}_{param}(", f"{family}(")
     return out
 
 
