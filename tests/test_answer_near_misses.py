@@ -47,3 +47,17 @@ def test_a_counterexample_lies_inside_the_domain():
     for key, value in (result.counterexample or {}).items():
         if key.startswith("v"):
             assert value > 0, result.counterexample
+
+
+@pytest.mark.parametrize("slot, latex, verdict", [
+    # sup_a[-g] is -inf_a[g]: the same objective, written the other way
+    ("gan.general.f", r"\sup_\alpha[-\ell(\alpha)t-\ell(-\alpha)]", "correct"),
+    ("gan.general.f", r"\sup_\alpha[\ell(\alpha)t+\ell(-\alpha)]", "wrong"),
+    # the slot's statement rearranged (Vincent's order of Q4(b)'s last line): solved for l_3
+    ("sm.dsm_equiv", r"J_1(\theta) = J_2(\theta) + C_2 - C_3", "correct"),
+    ("sm.dsm_equiv", r"J_1(\theta) = J_2(\theta) + C_3 - C_2", "wrong"),
+    ("sm.dsm_equiv", r"J_1(\theta) = 2J_2(\theta) + C_2 - C_3", "wrong"),
+])
+def test_equivalent_forms_of_the_statement(slot, latex, verdict):
+    result = grade_answer(slot, latex)
+    assert result.verdict == verdict, result.message

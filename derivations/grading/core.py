@@ -295,6 +295,47 @@ def is_label(slot, member) -> bool:
     return bool(mine - ref_names)
 
 
+def quantity_name(slot):
+    """The plain symbol the slot's own statement names its quantity by (``l_3`` in
+    ``l_3(\\theta) = l(\\theta) + C_3 - C_2``), or None."""
+    if not slot.latex:
+        return None
+    try:
+        chain = parse(slot.latex, scope_for(slot))
+    except LatexError:
+        return None
+    if chain.relations[:1] == ["="] and isinstance(chain.members[0], sp.Symbol):
+        return chain.members[0]
+    return None
+
+
+def _as_equation(slot, a, b, seed, symbolic_seconds) -> Evidence | None:
+    """``a = b`` as an equation in the slot's quantity Q, solved for it: when a - b is linear in Q
+    with a constant nonzero slope k, the equation holds iff Q = Q - (a - b)/k, so it is the slot's
+    statement rearranged exactly when that value equals the reference (``decide``). None when the
+    answer does not name Q or is not of that shape."""
+    q = quantity_name(slot)
+    if q is None or not all(isinstance(m, sp.Basic) for m in (a, b)):
+        return None
+    try:
+        d = sp.expand(expand(a, slot.id) - expand(b, slot.id))
+        if q not in d.free_symbols:
+            return None
+        k = sp.diff(d, q)
+        if not (k.is_number and k != 0):
+            return None
+        value = sp.expand(q - d / k)
+        if value.has(q):
+            return None
+    except Exception:          # a shape this does not handle: the member-by-member verdict stands
+        return None
+    ev = decide(slot, value, seed, symbolic_seconds)
+    if ev.status is not Status.PROVED:
+        return ev
+    return Evidence(Status.PROVED, ev.kind, f"the equation solved for {show_latex(q)} gives the reference "
+                    f"({ev.detail})", seconds=ev.seconds, extra=ev.extra)
+
+
 def _show_chain(members, rels) -> str:
     parts = []
     for i, m in enumerate(members):
@@ -330,6 +371,10 @@ def _grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started) -> 
             break
     last = outcomes[-1]
     n = len(values)
+    if last.status is not Status.PROVED and len(rels) == 1 and values == [0, 1]:
+        solved = _as_equation(slot, members[0], members[1], seed, symbolic_seconds)
+        if solved is not None and solved.status is Status.PROVED:
+            return _result(slot_id, "correct", solved, f"correct: {solved.detail}", parsed, started)
     if last.status is not Status.PROVED:
         at = values[len(outcomes) - 1]
         where = "" if n == 1 else f" (member {len(outcomes)} of the chain)"
@@ -769,9 +814,9 @@ def _unwrap_extremum(answer):
     """-inf_a[g] is graded as its objective -g... written as sup_a[-g] too (a slot whose
     reference is the objective inside the extremum, such as gan.general.f)."""
     coeff, rest = answer.as_coeff_Mul()
-    if isinstance(rest, Extremum) and coeff in (1, -1):
+    if isinstance(rest, Extremum) and coeff in (1, -1) and (coeff == -1) == rest.is_infimum:
         body = rest.args[0]
-        return body if (coeff == -1) == rest.is_infimum else None
+        return body if rest.is_infimum else -body       # sup_a[-g] = -inf_a[g]: the objective is g
     return None
 
 
