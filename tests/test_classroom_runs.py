@@ -242,3 +242,35 @@ def test_outputs_of_a_student_no_longer_in_the_class_are_removed(tmp_path):
     outputs.prune(out, {"alice"})
     assert not (out / "feedback" / "ghost.md").exists() and not (out / "gradescope" / "ghost").exists()
     assert (out / "feedback" / "alice.md").exists()
+
+
+def test_an_answer_and_a_chain_for_one_slot_are_both_graded(tmp_path):
+    """Issue 15 item 3: the answer is graded as the final result, the chain as its derivation;
+    their verdicts are kept apart (the chain under its own key and kind), and the slot's points
+    are shared between them by the rubric's final_share."""
+    cls = tmp_path / "class"
+    cls.mkdir()
+    chain = ["f(t) = -\\inf_\\alpha \\left[t(1-\\alpha)^2 + (1+\\alpha)^2\\right]",
+             "\\alpha^* = \\frac{t-1}{t+1}",
+             "f(t) = -\\left[t\\left(\\frac{2}{t+1}\\right)^2 + \\left(\\frac{2t}{t+1}\\right)^2\\right]",
+             "= -\\frac{4t}{(t+1)^2}"]                 # the last step is wrong: (4t + 4t^2)/(t+1)^2
+    (cls / "s1.yaml").write_text(json.dumps({"student": "s1", "answers": {"gan.square.f": "-\\frac{4t}{t+1}"},
+                                             "chains": {"gan.square.f": chain}}))
+    out = tmp_path / "out"
+    rc, text = grade(cls, out, jobs=1)
+    assert rc == 0, text
+    rows = [json.loads(line) for line in (out / "grades.jsonl").read_text().splitlines()]
+    mine = {(r["slot"], r["kind"]): r for r in rows if r["student"] == "s1"}
+    assert set(mine) == {("gan.square.f", "answer"), ("gan.square.f", "chain")}
+    answer, derivation = mine[("gan.square.f", "answer")], mine[("gan.square.f", "chain")]
+    assert answer["verdict"] == "correct" and answer["part"] == "final"
+    assert derivation["verdict"] == "wrong" and derivation["part"] == "derivation"
+    assert derivation["chain"]["first_invalid_step"] == 4
+    # the default rubric: final_share 0.5 of 1 point for the answer, the rest for the derivation
+    assert answer["points"] == 0.5 and answer["max_points"] == 0.5
+    assert derivation["max_points"] == 0.5 and 0 < derivation["points"] < 0.5
+    grades = (out / "grades.csv").read_text()
+    assert "s1,gan.square.f,correct" in grades and "s1,gan.square.f (derivation),wrong" in grades
+    recorded = json.loads((out / STATE / "students" / "s1.json").read_text())["results"]
+    assert recorded["gan.square.f"]["verdict"] == "correct"
+    assert recorded["gan.square.f#chain"]["verdict"] == "wrong"

@@ -110,15 +110,42 @@ def test_a_50_megabyte_file_is_not_read(tmp_path):
 @pytest.mark.parametrize("name, content", [
     ("d.yaml", "student: s1\nanswers:\n  gan.square.f: a\n  gan.square.f: b\n  sm.kernel_score: x\n"),
     ("d.json", '{"student": "s1", "answers": {"gan.square.f": "a", "gan.square.f": "b", "sm.kernel_score": "x"}}'),
-    ("d.tex", "\\student{s1}\\answer{gan.square.f}{a}\\answer{gan.square.f}{b}\\answer{sm.kernel_score}{x}"),
     ("d.csv", "student,slot,latex\ns1,gan.square.f,a\ns1,gan.square.f,b\ns1,sm.kernel_score,x\n"),
-    ("both.yaml", "student: s1\nanswers: {gan.square.f: a, sm.kernel_score: x}\nchains: {gan.square.f: [a, '= b']}\n"),
+    ("d.tex", "\\student{s1}\\answer{gan.square.f}{a}\\answer{gan.square.f}{b}\\answer{sm.kernel_score}{x}"),
 ])
 def test_duplicated_slot_keys_are_graded_by_nobody_and_reported(tmp_path, name, content):
     sheets, problems = read(tmp_path, {name: content})
     assert sheets[0].answers == {"sm.kernel_score": "x"} and not sheets[0].chains
     p = only_problem(problems, "duplicated slot key")
     assert p.student == "s1" and p.slot == "gan.square.f"
+
+
+@pytest.mark.parametrize("name, content", [
+    ("both.yaml", "student: s1\nanswers: {gan.square.f: a, sm.kernel_score: x}\nchains: {gan.square.f: [a, '= b']}\n"),
+    ("both.tex", "\\student{s1}\\answer{gan.square.f}{a}\\answer{sm.kernel_score}{x}\\step{gan.square.f}{a}"
+                 "\\step{gan.square.f}{= b}"),
+    ("both.csv", "student,slot,latex,step\ns1,gan.square.f,a,\ns1,sm.kernel_score,x,\ns1,gan.square.f,a,1\n"
+                 "s1,gan.square.f,= b,2\n"),
+])
+def test_an_answer_and_a_chain_for_one_slot_are_both_kept(tmp_path, name, content):
+    # issue 15 item 3: the answer is graded as the final result, the chain as its derivation
+    sheets, problems = read(tmp_path, {name: content})
+    assert not problems, [p.reason for p in problems]
+    sheet = sheets[0]
+    assert sheet.answers == {"gan.square.f": "a", "sm.kernel_score": "x"}
+    assert sheet.chains == {"gan.square.f": ["a", "= b"]}
+    assert [(s, k) for s, k, _ in sheet.items()] == [("gan.square.f", "answer"), ("gan.square.f", "chain"),
+                                                    ("sm.kernel_score", "answer")]
+    # their results are recorded apart
+    assert sheet.result_key("gan.square.f", "answer") != sheet.result_key("gan.square.f", "chain")
+    assert sheet.result_key("sm.kernel_score", "answer") == "sm.kernel_score"
+
+
+def test_an_answer_in_one_file_and_a_chain_in_another_are_both_kept(tmp_path):
+    sheets, problems = read(tmp_path, {"a.yaml": "student: s1\nanswers: {gan.square.f: a}\n",
+                                       "b.yaml": "student: s1\nchains: {gan.square.f: [a, '= b']}\n"})
+    assert not problems and sheets[0].answers == {"gan.square.f": "a"}
+    assert sheets[0].chains == {"gan.square.f": ["a", "= b"]}
 
 
 def test_unknown_slot_ids_are_reported_with_near_matches(tmp_path):

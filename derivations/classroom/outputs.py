@@ -37,6 +37,13 @@ class Row:
     result: dict              # the worker's result (without timings)
     answer: object = None     # the student's LaTeX (str) or steps (list)
     sources: tuple = ()
+    part: str = "whole"       # whole | final (an answer beside a chain) | derivation (that chain)
+
+    @property
+    def label(self) -> str:
+        """The slot as the tables name it: a chain given beside an answer to the same slot is
+        listed apart from the answer, as the slot's derivation."""
+        return f"{self.slot} (derivation)" if self.part == "derivation" else self.slot
 
     @property
     def mistake(self) -> str:
@@ -53,6 +60,8 @@ class Row:
                "message": r.get("message"), "evidence": r.get("evidence"),
                "counterexample": r.get("counterexample"), "parsed_latex": r.get("parsed_latex"),
                "answer": self.answer, "sources": list(self.sources)}
+        if self.part != "whole":
+            out["part"] = self.part
         if r.get("chain") is not None:
             out["chain"] = r["chain"]
         return out
@@ -79,7 +88,7 @@ def _csv(rows, columns) -> bytes:
 
 
 def grades_csv(rows: list[Row]) -> bytes:
-    return _csv(([r.student, r.slot, r.verdict, fmt(r.points), fmt(r.max_points), r.mistake,
+    return _csv(([r.student, r.label, r.verdict, fmt(r.points), fmt(r.max_points), r.mistake,
                   " ".join(r.message.split())] for r in rows), GRADES_COLUMNS)
 
 
@@ -96,7 +105,7 @@ def review_entries(rows: list[Row], problems) -> list[tuple]:
         out.append((p.student, p.slot, p.source, "not graded", " ".join(p.reason.split())))
     for r in rows:
         if r.verdict in ("unchecked", "invalid") and r.kind != "problem":
-            out.append((r.student, r.slot, ";".join(r.sources), r.verdict, " ".join(r.message.split())))
+            out.append((r.student, r.label, ";".join(r.sources), r.verdict, " ".join(r.message.split())))
     out.sort()
     return out
 
@@ -126,7 +135,7 @@ def _test_output(r: Row) -> str:
 
 
 def gradescope(rows: list[Row]) -> bytes:
-    tests = [{"name": r.slot, "score": r.points, "max_score": r.max_points,
+    tests = [{"name": r.label, "score": r.points, "max_score": r.max_points,
               "status": "passed" if r.verdict == "correct" else "failed",
               "output": _test_output(r), "visibility": "visible"} for r in rows]
     body = {"score": round(sum(r.points for r in rows), 4), "max_score": round(sum(r.max_points for r in rows), 4),
@@ -150,7 +159,7 @@ def feedback(student: str, rows: list[Row], references: dict) -> bytes:
     total, best = sum(r.points for r in rows), sum(r.max_points for r in rows)
     out = [f"# Feedback for {student}", "", f"Score: **{fmt(round(total, 4))} / {fmt(round(best, 4))}**", ""]
     for r in rows:
-        out.append(f"## {r.slot}: {r.verdict} ({fmt(r.points)}/{fmt(r.max_points)})")
+        out.append(f"## {r.label}: {r.verdict} ({fmt(r.points)}/{fmt(r.max_points)})")
         out.append("")
         res = r.result
         if isinstance(r.answer, str):

@@ -42,14 +42,36 @@ class Rubric:
     partial_credit: str = "valid-prefix"
     final_share: float = 0.5
 
-    def max_points(self, slot: str) -> float:
-        return self.points.get(slot, self.default_points)
+    def max_points(self, slot: str, part: str = "whole") -> float:
+        """The slot's points; ``part`` "final" (an answer given beside a chain for the same slot)
+        is worth ``final_share`` of them, "derivation" (that chain) the rest."""
+        full = self.points.get(slot, self.default_points)
+        if part == "final":
+            return _round(full * self.final_share)
+        if part == "derivation":
+            return _round(full * (1 - self.final_share))
+        return full
 
-    def score(self, slot: str, result: dict) -> float:
-        """Points for one graded result (an answer or a chain, as the workers return them)."""
+    def score(self, slot: str, result: dict, part: str = "whole") -> float:
+        """Points for one graded result (an answer or a chain, as the workers return them). For a
+        slot answered both ways, the answer ("final") earns its share when correct and the chain
+        ("derivation") earns its share in proportion to its valid prefix (all of it when every
+        step holds; with partial_credit none, only then): its final expression is the answer's
+        to grade."""
         full = self.max_points(slot)
         verdict = result.get("verdict")
         chain = result.get("chain")
+        if part == "final":
+            return self.max_points(slot, part) if verdict == "correct" else 0.0
+        if part == "derivation":
+            share = self.max_points(slot, part)
+            steps = (chain or {}).get("claiming_steps") or 0
+            if not steps:
+                return 0.0
+            prefix = (chain or {}).get("valid_prefix_steps", 0) / steps
+            if self.partial_credit == "none":
+                return share if prefix == 1 else 0.0
+            return _round(share * prefix)
         if verdict == "correct":
             return full
         if chain is None or self.partial_credit == "none":

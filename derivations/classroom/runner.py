@@ -99,7 +99,7 @@ class Run:
         def finish(sheet):
             mine = {}
             for slot, kind, payload in sheet.items():
-                mine[slot] = _strip(decided[Task(slot, kind, payload).key])
+                mine[sheet.result_key(slot, kind)] = _strip(decided[Task(slot, kind, payload).key])
             journal.record(sheet.student, sheet.content_hash(), mine)
             # the same canonical form (sorted keys) as a result read back from the journal, so a
             # resumed run writes the same bytes as an uninterrupted one
@@ -170,12 +170,18 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
         own = set(sheet.answers) | set(sheet.chains) | {s for (who, s) in slot_problems if who == sheet.student}
         for slot in sorted(assigned | own if assigned else slots):
             full = rubric.max_points(slot)
-            if slot in mine:
-                res = mine[slot]
-                kind = "chain" if slot in sheet.chains else "answer"
-                answer = sheet.chains.get(slot) if kind == "chain" else sheet.answers.get(slot)
-                rows.append(outputs.Row(sheet.student, slot, kind, res["verdict"], rubric.score(slot, res), full,
-                                        res, answer, tuple(sheet.sources)))
+            both = slot in sheet.answers and slot in sheet.chains
+            graded = [(kind, table[slot]) for kind, table in (("answer", sheet.answers), ("chain", sheet.chains))
+                      if slot in table and sheet.result_key(slot, kind) in mine]
+            if graded:
+                # an answer and a chain for one slot: the answer is graded as the final result and
+                # earns the rubric's final share, the chain as its derivation and earns the rest
+                for kind, answer in graded:
+                    res = mine[sheet.result_key(slot, kind)]
+                    part = ("final" if kind == "answer" else "derivation") if both else "whole"
+                    rows.append(outputs.Row(sheet.student, slot, kind, res["verdict"], rubric.score(slot, res, part),
+                                            rubric.max_points(slot, part), res, answer, tuple(sheet.sources),
+                                            part))
             elif (sheet.student, slot) in slot_problems:
                 p = slot_problems[(sheet.student, slot)]
                 rows.append(outputs.Row(sheet.student, slot, "problem", "invalid", 0.0, full,

@@ -1,5 +1,7 @@
-"""One answer or chain put on a sheet, the same way by every reader: a slot given twice on one
-sheet, or a chain with no mathematics or too many steps, is not graded."""
+"""One answer or chain put on a sheet, the same way by every reader: a slot answered twice (two
+answers, or two chains) on one sheet, or a chain with no mathematics or too many steps, is not
+graded. An answer and a chain for one slot are both kept: the answer is graded as the final
+result, the chain as its derivation."""
 from __future__ import annotations
 
 from .display import answer_text, chain_steps
@@ -11,8 +13,9 @@ def _put(sheet: Sheet, problems, source, slot, kind, value) -> None:
         problems.append(Problem(source, f"{slot} is also given elsewhere on this sheet, where it is "
                                 "duplicated; not graded", sheet.student, slot))
         return
-    if slot in sheet.answers or slot in sheet.chains:
-        problems.append(Problem(source, f"duplicated slot key: {slot} has both an answer and a chain; "
+    if slot in (sheet.answers if kind == "answer" else sheet.chains):
+        what = "answer" if kind == "answer" else "chain"
+        problems.append(Problem(source, f"duplicated slot key: {slot} has a second {what}; "
                                 "neither is graded", sheet.student, slot))
         sheet.answers.pop(slot, None)
         sheet.chains.pop(slot, None)

@@ -33,20 +33,19 @@ def _merge(into: Sheet, sheet: Sheet, source: str, problems: list) -> None:
             into.chains.pop(slot, None)
         into.blocked.add(slot)
     for slot, kind, payload in sheet.items():
-        mine = "answer" if slot in into.answers else "chain" if slot in into.chains else None
+        # an answer and a chain for one slot are two entries (the result and its derivation);
+        # the same kind given in two files is the same entry handed in twice, or a conflict
+        table = into.answers if kind == "answer" else into.chains
         if slot in into.blocked:
             problems.append(Problem(source, f"conflicting answers: {slot} is also given in another file of "
                                     f"{who}, where it is not graded; this one is not graded either", who, slot))
             continue
-        if mine is None:
-            if kind == "answer":
-                into.answers[slot] = payload
-            else:
-                into.chains[slot] = list(payload)
-            into.origin[slot] = sheet.origin.get(slot, source)
+        if slot not in table:
+            table[slot] = payload if kind == "answer" else list(payload)
+            into.origin.setdefault(slot, sheet.origin.get(slot, source))
             continue
-        theirs = into.answers[slot] if mine == "answer" else into.chains[slot]
-        if _same(mine, theirs, kind, list(payload) if kind == "chain" else payload):
+        theirs = table[slot]
+        if _same(kind, theirs, kind, list(payload) if kind == "chain" else payload):
             continue            # the same answer handed in twice: graded once
         first = into.origin.get(slot, into.sources[0])
         problems.append(Problem(f"{first};{source}",

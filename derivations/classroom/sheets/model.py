@@ -44,12 +44,25 @@ class Sheet:
         out += [(s, "chain", tuple(c)) for s, c in self.chains.items()]
         return sorted(out, key=lambda x: x[0])
 
+    def result_key(self, slot: str, kind: str) -> str:
+        """Where a result is recorded: the slot id, except for a chain given beside an answer to
+        the same slot, which is recorded apart (``SLOT#chain``) so that both verdicts are kept."""
+        return chain_key(slot) if kind == "chain" and slot in self.answers else slot
+
     def content_hash(self) -> str:
         """Hash of what is graded (not of the file's bytes): a changed answer changes it,
         moving a sheet between folders or reformatting unrelated LaTeX does not."""
         body = json.dumps({"student": self.student, "answers": self.answers, "chains": self.chains},
                           sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+CHAIN_SUFFIX = "#chain"
+
+
+def chain_key(slot: str) -> str:
+    """The result key of a chain given beside an answer to the same slot."""
+    return slot + CHAIN_SUFFIX
 
 
 class SheetError(ValueError):
