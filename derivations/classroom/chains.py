@@ -467,6 +467,15 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
         if _is_remark(text) or _is_condition(text):
             r.remarks.append(k)
             continue
+        said = _introduced(text)
+        if said is not None:
+            # "\text{Let } r = \frac{\sigma}{\sigma_z}": a definition when r is new; otherwise a
+            # condition on a known name, which claims nothing and is no premise (a remark)
+            if not _define_line(said, ctx, k, steps, quantity_key, slot):
+                r.remarks.append(k)
+            else:
+                r.definitions.append(k)
+            continue
         try:
             chains, said = _read_line(text, ctx.scope)
         except DimensionError as exc:
@@ -642,6 +651,46 @@ def _is_remark(text: str) -> bool:
             continue
         return False
     return saw_words
+
+
+_INTRODUCING_WORDS = {"let", "write", "define", "denote", "put", "call"}
+
+
+def _introduced(text: str):
+    r"""The rest of a line that opens with a word introducing notation (``	ext{Let } r = ...``,
+    ``	ext{Write } ...``), or None."""
+    if not isinstance(text, str):
+        return None
+    s = text.lstrip(" &")
+    toks = _tokens(s)
+    if len(toks) < 2 or toks[0][0] != "cmd" or toks[0][1] not in _TEXT_CMDS:
+        return None
+    g = _group(s, toks[0][3])
+    words = _words(g[0]).strip(" ,.:").lower().split() if g else []
+    if not words or words[0] not in _INTRODUCING_WORDS or len(words) > 2:
+        return None
+    return s[g[1]:]
+
+
+def _define_line(text: str, ctx, k, steps, quantity_key, slot) -> bool:
+    """``NAME = expr`` with NAME new: defined in ``ctx`` (True); anything else: False."""
+    from ..grading.derivation import top_level_split
+    body = _trailing(text.strip())
+    pieces = top_level_split(body)
+    if len(pieces) != 2 or pieces[0][1] != "=" or not pieces[1][0].strip():
+        return False
+    if _names_statement(body, slot, quantity_key):
+        return False
+    try:
+        chain = parse(body, ctx.scope)
+    except LatexError:
+        return False
+    if len(chain.members) != 2 or chain.relations != ["="] or chain.members[1] is None:
+        return False
+    if chain.members[0] is not None and not chain.label_error:
+        return False                    # a name the slot or the derivation already knows
+    name = pieces[0][0].strip()
+    return ctx.define(name, chain.members[1], k) is not None
 
 
 _CONDITION_WORDS = {"with", "for", "at", "setting", "set", "assume", "assuming", "when", "if", "taking", "put",
@@ -848,6 +897,12 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
         in_lhs, in_rhs = lhs is not None and a in dv.free(lhs), a in dv.free(rhs)
         if in_lhs != in_rhs:      # alpha on one side only: a statement about the optimum
             alternatives.append((f"at the optimum {dv.ALPHA} = {value} of the pointwise problem", {a: value}))
+        elif in_lhs and in_rhs and rel == "=" and ev.status is not Status.ERROR:
+            # an equation in alpha that is no identity: read as a condition only when it is the
+            # first-order condition of the pointwise problem (same solutions); else as written
+            condition = dv.first_order_condition(slot, lhs, rhs)
+            if condition is not None:
+                return condition
     if not alternatives:
         return ev
     outcomes = []

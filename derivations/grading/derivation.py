@@ -196,6 +196,36 @@ def optimum(slot) -> tuple | None:
     return ALPHA, value.subs(sp.Symbol("t", positive=True), t)
 
 
+def first_order_condition(slot, lhs, rhs):
+    r"""Is ``lhs = rhs``, an equation with the margin variable on both sides (``t e^{-lpha} =
+    e^{lpha}``), the first-order condition of the slot's pointwise problem? Proved symbolically:
+    lhs - rhs = c \cdot rac{d}{dlpha}[t l(lpha) + l(-lpha)] with c of one strict sign on the
+    whole domain (so both equations have the same solutions). Returns Evidence (proved) or None:
+    anything else is checked as an identity."""
+    from ..evidence import Evidence, Kind, Status
+    opt = optimum(slot)
+    if opt is None or not isinstance(lhs, sp.Basic) or not isinstance(rhs, sp.Basic):
+        return None
+    t = next(s for s in slot.symbols if isinstance(s, sp.Symbol) and s.name == "t")
+    slope = sp.diff(_objective(slot.id, t, ALPHA), ALPHA)
+    if slope.has(sp.Heaviside, sp.Max, sp.Min, sp.Abs, sp.Piecewise, sp.DiracDelta):
+        return None
+    gap = lhs - rhs
+    if ALPHA not in gap.free_symbols or not gap.free_symbols <= {ALPHA, t}:
+        return None
+    try:
+        ratio = sp.simplify(sp.factor(sp.together(gap / slope)))
+    except Exception:
+        return None
+    if ratio.free_symbols - {ALPHA, t} or ratio.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return None
+    if ratio.is_positive is True or ratio.is_negative is True:
+        return Evidence(Status.PROVED, Kind.SYMBOLIC, "the first-order condition of the pointwise problem: "
+                        f"the difference of the two sides is ({ratio}) times d/dalpha [t l(alpha) + "
+                        "l(-alpha)], a factor of one sign, so both equations have the same solutions")
+    return None
+
+
 def free(expr) -> set:
     """Free symbols, the variable of an infimum/supremum written by the student counted as bound."""
     if not isinstance(expr, sp.Basic):
