@@ -91,6 +91,7 @@ def _sides(ev: Evidence) -> Evidence:
 class Reading:
     links: list = field(default_factory=list)
     unreadable: list = field(default_factory=list)     # (step, message, limit?)
+    orphans: set = field(default_factory=set)          # steps continuing from an unreadable one
     first: object = None
     last: object = None
     relation: str | None = "="
@@ -511,6 +512,8 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                     why = "the first step continues from nothing" if k == 1 else \
                         "it continues from a step that could not be read"
                     r.unreadable.append((k, why, k > 1))
+                    if k > 1:
+                        r.orphans.add(k)
                     prev = members[-1] if members else None
                     for i, rel in enumerate(rels):
                         r.links.append(Link(k, members[i], rel, members[i + 1]))
@@ -1155,8 +1158,14 @@ def _verdict(slot_id, steps, reading: Reading, final: dict | None, seconds: floa
         before = sorted(k for k in unreadable | {l.step for l in open_} if k < first_bad.step)
         earlier = ""
         if before:
-            what = "could not be read" if set(before) <= unreadable else "could not be read or decided"
-            earlier = f"; before it, step{'s' if len(before) > 1 else ''} {', '.join(map(str, before))} {what}"
+            unread = [k for k in before if k in unreadable and k not in reading.orphans]
+            rest = [k for k in before if k not in unread]
+            said = []
+            if unread:
+                said.append(f"step{'s' if len(unread) > 1 else ''} {', '.join(map(str, unread))} could not be read")
+            if rest:
+                said.append(f"step{'s' if len(rest) > 1 else ''} {', '.join(map(str, rest))} could not be checked")
+            earlier = "; before it, " + " and ".join(said)
         out.update(verdict="wrong", mistake="invalid-step", counterexample=_plain(ev.counterexample),
                    evidence={"kind": ev.kind.value, "detail": ev.detail},
                    message=f"wrong: step {first_bad.step} is invalid ({ev.detail})" + earlier
