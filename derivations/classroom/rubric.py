@@ -14,7 +14,10 @@ With ``valid-prefix`` a chain earns ``(1 - final_share)`` of its points in propo
 valid prefix (steps before the first one that is invalid, unreadable or unchecked), and the
 remaining ``final_share`` only when every step holds and the final result is right; so full
 credit needs both. Only steps that claim something count (``= C``, ``A \le B``); a bare
-starting expression earns nothing by itself. A single answer earns its points only when correct. ``unchecked`` answers
+starting expression earns nothing by itself. A single answer earns its points only when correct.
+A slot given both an answer and a chain on one sheet is graded both ways: the answer (the final
+result) earns ``final_share`` of the points when correct, the chain (its derivation) the rest in
+proportion to its valid prefix (with ``none``: only when every step holds). ``unchecked`` answers
 earn nothing until a person has looked at them (they are listed in review.csv).
 
 Every problem in the file is reported at once, with where it is and what is allowed.

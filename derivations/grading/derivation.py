@@ -43,6 +43,7 @@ MODELS = {
     "ddim.": [r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon"],
     "ddim.deterministic": [],          # x_t is the sampler's input there, not a forward sample
     "sm.kernel_score": [r"\tilde x = x + \sigma\epsilon"],
+    "sm.dsm": [r"\tilde x = x + \sigma\epsilon"],          # the perturbed sample of the DSM objective
     # q = N(m, s^2 I_d), in the reader's reading of \|x - m\|^2
     "sm.ism_constant_gauss": [r"q(x) = (2\pi s^2)^{-d/2} \exp\left(-\frac{\|x-m\|^2}{2s^2}\right)"],
 }
