@@ -59,6 +59,7 @@ class Link:
     text: str = ""                 # the step as the student wrote it
     remark: str = ""               # what the student said about the step (\text{Jensen}), not checked
     upto: bool = False             # a side carried "+ const": claimed equal up to an additive constant
+    label: object = None           # the left side as read, where it names the slot's quantity
 
     def claim(self) -> str:
         from ..grading.show import latex as show
@@ -503,8 +504,10 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                 break
             # "= C": the parser leaves the first member to us (no label was tried, so no label error)
             lead = rels[0] if members and members[0] is None and rels and not chain.label_error else None
+            named_as = None
             if lead is None and len(members) > 1 and (_is_label(members[0], labels)
                                                        or _names_quantity(slot, members[0])):
+                named_as = members[0]
                 members[0] = None           # "l_3(\theta) = ...": the slot's own name for its quantity
             if lead is not None:
                 members, rels = members[1:], rels[1:]
@@ -536,7 +539,8 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                     r.unreadable.append((k, f"the left side could not be read ({chain.label_error})", True))
                     prev = members[-1]
                     continue
-                r.links.append(Link(k, None, rels[0], members[1], note="its left side names the slot's quantity"))
+                r.links.append(Link(k, None, rels[0], members[1], note="its left side names the slot's quantity",
+                                    label=named_as))
                 r.named = r.named or k == 1
                 if k == 1:
                     r.relation = rels[0]
@@ -894,6 +898,10 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
         else None
     if model and any(dv.uses_model(e, model) for e in (lhs, rhs, reference if lhs is None else None)):
         alternatives.append(("with the slot's model substituted", model))
+    if lhs is None and link.label is not None and link.label in model and rel == "=":
+        # "x_{t-1} = ..." naming the quantity, where the model defines x_{t-1} in general: the
+        # line may state the model's equation (the sampler's step before sigma_t = 0 is taken)
+        alternatives.append((f"as the model's equation for {link.label}", {"label": (link.label, model[link.label])}))
     opt = dv.optimum(slot)
     if opt is not None:
         a, value = opt
@@ -913,7 +921,9 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
         try:
             l2 = None if lhs is None else dv.under_model(lhs, subs)
             r2 = dv.under_model(rhs, subs)
-            if lhs is None and "model" in what and reference is not None:
+            if "label" in subs:
+                e2 = _sides(links.check_link(slot, subs["label"][1], rel, rhs, factors, seed, symbolic_seconds))
+            elif lhs is None and "model" in what and reference is not None:
                 e2 = _sides(links.check_link(slot, r2, rel, dv.under_model(reference, subs), factors, seed,
                                              symbolic_seconds))
             else:

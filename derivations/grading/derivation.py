@@ -41,7 +41,9 @@ ALPHA = sp.Symbol("alpha", real=True)
 # of a derivation that holds once these are substituted holds in the derivation's context.
 MODELS = {
     "ddim.": [r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon"],
-    "ddim.deterministic": [],          # x_t is the sampler's input there, not a forward sample
+    # x_t is the sampler's input there, not a forward sample; x_{t-1} is the sampler's step (eq. 12)
+    "ddim.deterministic": [r"x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,f_\theta(x_t) + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\,"
+                           r"\epsilon_\theta(x_t) + \sigma_t\epsilon"],
     "sm.kernel_score": [r"\tilde x = x + \sigma\epsilon"],
     "sm.dsm": [r"\tilde x = x + \sigma\epsilon"],          # the perturbed sample of the DSM objective
     # q = N(m, s^2 I_d), in the reader's reading of \|x - m\|^2
