@@ -522,6 +522,8 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
                         r.links.append(Link(k, members[i], rel, members[i + 1]))
                     continue
                 r.links.append(Link(k, prev, lead, members[0]))
+                if prev_constant:
+                    r.links[-1].upto = True     # it continues from an expression "+ const"
                 r.relation = compose(r.relation, lead)
             elif members and members[0] is None:
                 if len(members) < 2:
@@ -556,8 +558,6 @@ def read_chain(steps, scope, slot, ctx=None) -> Reading:
             for link in mine:
                 link.remark = "; ".join(said.remarks)
                 link.upto = link.upto or said.constant
-        if prev_constant and mine:
-            mine[0].upto = True          # the step continues from an expression "+ const"
         prev_constant = bool(said is not None and said.constant)
     r.last = prev
     for link in r.links:
@@ -898,6 +898,9 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
         else None
     if model and any(dv.uses_model(e, model) for e in (lhs, rhs, reference if lhs is None else None)):
         alternatives.append(("with the slot's model substituted", model))
+    taken = (dv.take_moments(slot, lhs) if lhs is not None else None, dv.take_moments(slot, rhs))
+    if taken != (None, None):
+        alternatives.append(("with the expectations taken from the model's moments", {"moments": taken}))
     if lhs is None and link.label is not None and link.label in model and rel == "=":
         # "x_{t-1} = ..." naming the quantity, where the model defines x_{t-1} in general: the
         # line may state the model's equation (the sampler's step before sigma_t = 0 is taken)
@@ -923,6 +926,10 @@ def _in_context(slot, link, ctx, factors, seed, symbolic_seconds) -> Evidence:
             r2 = dv.under_model(rhs, subs)
             if "label" in subs:
                 e2 = _sides(links.check_link(slot, subs["label"][1], rel, rhs, factors, seed, symbolic_seconds))
+            elif "moments" in subs:
+                l3, r3 = subs["moments"]
+                e2 = _plain_check(slot, lhs if l3 is None else l3, rel, rhs if r3 is None else r3, factors, seed,
+                                  symbolic_seconds)
             elif lhs is None and "model" in what and reference is not None:
                 e2 = _sides(links.check_link(slot, r2, rel, dv.under_model(reference, subs), factors, seed,
                                              symbolic_seconds))

@@ -50,6 +50,63 @@ MODELS = {
     "sm.ism_constant_gauss": [r"q(x) = (2\pi s^2)^{-d/2} \exp\left(-\frac{\|x-m\|^2}{2s^2}\right)"],
 }
 
+# Trusted moments of a slot's random variable about its mean: (variable, mean, [E[1], E[u], E[u^2], ...])
+# with u = variable - mean, in the reader's reading (x in R^d, the square of x - m read as the squared
+# norm ||x - m||^2). An expectation over the variable whose body is a polynomial in u of a degree the
+# list covers is taken; any other is left as it is.
+MOMENTS = {
+    "sm.ism_constant_gauss": ("x", "m", ["1", "0", "d s^2"]),        # x ~ q = N(m, s^2 I_d)
+}
+
+
+@lru_cache(maxsize=64)
+def moments(slot_id: str):
+    """(variable, mean, moments) of the slot's random variable, read from ``MOMENTS``; or None."""
+    from .. import registry
+    from .core import scope_for
+    spec = MOMENTS.get(slot_id)
+    if spec is None:
+        return None
+    scope = scope_for(registry.get_slot(slot_id))
+    try:
+        var, mean = (parse(t, scope).members[0] for t in spec[:2])
+        values = [parse(t, scope).members[0] for t in spec[2]]
+    except LatexError:
+        return None
+    return (var, mean, tuple(values)) if isinstance(var, sp.Symbol) else None
+
+
+def take_moments(slot, expr):
+    """``expr`` with every expectation over the slot's random variable (written without a measure,
+    or over the variable or its density alone) replaced by its value from the slot's moments; None
+    when there is none to take or one of them cannot be taken."""
+    from ..latex.objects import Density, Expectation
+    spec = None if slot is None else moments(slot.id)
+    if spec is None or not isinstance(expr, sp.Basic) or not expr.has(Expectation):
+        return None
+    var, mean, values = spec
+    u = sp.Dummy("u")
+    subs = {}
+    for node in expr.atoms(Expectation):
+        measure, body = node.measure, node.body
+        if not all(m == var or isinstance(m, Density) and tuple(m.variables) == (var,) and not m.given
+                   for m in measure):
+            return None
+        if not isinstance(body, sp.Basic) or body.has(Expectation):
+            return None
+        centred = sp.expand(body.xreplace({var: mean + u}))
+        if centred.has(var):
+            return None
+        try:
+            poly = sp.Poly(centred, u)
+        except sp.PolynomialError:
+            return None
+        if poly.degree() >= len(values) or any(c.has(u) for c in poly.coeffs()):
+            return None
+        subs[node] = sum(coef * values[k] for (k,), coef in poly.terms())
+    return expr.xreplace(subs)
+
+
 # Auxiliary variables a slot's derivation may use, with the trusted optimum where one exists.
 # gan.<loss>.f: f(t) = -inf_a [t l(a) + l(-a)]; the minimiser a*(t) is the pointwise D* in t.
 _OPTIMA = {"gan.logistic.f": sp.log(sp.Symbol("t", positive=True)),
