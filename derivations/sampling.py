@@ -136,15 +136,17 @@ def _holds(condition, point) -> bool:
 BISECTIONS = 48
 
 
-def toward(inside: dict, outside: dict, holds, steps: int = BISECTIONS) -> dict | None:
+def toward(inside: dict, outside: dict, holds, steps: int = BISECTIONS, moving=None) -> dict | None:
     """The point of the segment from ``inside`` (where ``holds``) to ``outside`` (where it does
     not) that is last to hold, to about 2^-steps of the segment: a point next to the boundary.
-    Integer coordinates stay at ``inside``'s values. None when no such point is found."""
+    Only the ``moving`` coordinates move (default: every non-integer one that differs). None when
+    no such point is found."""
     if not holds(inside) or holds(outside):
         return None
     lo, hi = sp.Integer(0), sp.Integer(1)
-    moving = [a for a in inside if a in outside and inside[a] != outside[a]
-              and not domain_of(a).integer]
+    if moving is None:
+        moving = [a for a in inside if a in outside and inside[a] != outside[a]
+                  and not domain_of(a).integer]
     if not moving:
         return None
 

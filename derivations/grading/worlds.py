@@ -353,19 +353,8 @@ class WorldSpace:
             w = build(values)
             return all(_holds(c, w.point) for c in self.conditions) and holds(w)
 
-        a, b = flat(inside), flat(outside)
-        if not ok(a) or ok(b):
-            return None
-        lo, hi = sp.Integer(0), sp.Integer(1)
-        mix = lambda lam: {k: a[k] + lam * (b[k] - a[k]) for k in keys}
-        for _ in range(sampling.BISECTIONS):
-            mid = (lo + hi) / 2
-            if ok(mix(mid)):
-                lo = mid
-            else:
-                hi = mid
-        values = mix(lo)
-        return build(values) if ok(values) else None
+        values = sampling.toward(flat(inside), flat(outside), ok, moving=keys)
+        return build(values) if values is not None else None
 
     def show(self, world) -> dict:
         return show(world)
