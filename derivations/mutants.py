@@ -42,8 +42,8 @@ def _children(node) -> list[tuple[int, sp.Basic]]:
     (Derivative/Integral/Sum tuples), not the arguments of unknown functions."""
     if not isinstance(node, sp.Basic) or isinstance(node, (AppliedUndef, sp.Tuple, sp.Symbol)):
         return []
-    if isinstance(node, (sp.Derivative, sp.Integral, sp.Sum, sp.Product)):
-        return [(0, node.args[0])]
+    if isinstance(node, (sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Inverse)):
+        return [(0, node.args[0])]            # not the variables, limits, or Inverse's fixed -1
     if isinstance(node, sp.MatrixBase):
         return []
     return list(enumerate(node.args))
@@ -172,8 +172,8 @@ def _scalar_mutants(expr, ops, limit):
                 new = replace_at(expr, path, node)
             except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError):
                 continue                 # a node that refuses the new arguments
-            if new in seen or new is sp.nan:
-                continue
+            if new in seen or new is sp.nan or sp.sstr(new) == sp.sstr(expr):
+                continue                 # unchanged in effect (a node that ignores the new argument)
             seen.add(new)
             out.append(Mutant(op, text, new))
             if len(out) >= limit:
