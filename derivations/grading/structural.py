@@ -447,12 +447,20 @@ def _violated(a, b, rel: str) -> bool:
     return gap > scale if rel in ("<=", ">=") else gap > -scale
 
 
+def _a_divergence(kl) -> bool:
+    """Is KL(a || b) a divergence between two densities over the same variables (so >= 0)? A
+    KL(q(Z) || p(X | Z)) compares a density of Z with a likelihood of X: no theorem signs it."""
+    a, b = kl.args
+    return isinstance(a, Density) and isinstance(b, Density) and set(a.variables) == set(b.variables) \
+        and bool(a.variables)
+
+
 def _nonnegative(expr) -> bool:
     """A nonnegative combination of KL terms (and expectations of them) and of terms SymPy's
     assumptions sign: >= 0 by Gibbs' inequality."""
     expr = sp.expand(expr)
     if isinstance(expr, KL):
-        return True
+        return _a_divergence(expr)
     if not expr.has(KL, Expectation, Density):
         return expr.is_nonnegative is True          # a constant, a square: SymPy's assumptions
     if isinstance(expr, Expectation):
