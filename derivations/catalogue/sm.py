@@ -358,7 +358,7 @@ def theta_free(*families: Family) -> Callable:
             else:
                 left = sp.Matrix([_substitute(lhs, fam)])
             right = sp.Matrix(left.rows, 1, [_substitute(rhs, fam)] * left.rows)
-            results.append((fam.name, decide(left, "=", right, (), fam.name)))
+            results.append((fam.name, decide(left, step.rel, right, (), fam.name)))
         return _combine(results, "gradient in theta")
     return check
 
