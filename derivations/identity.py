@@ -48,6 +48,38 @@ class Outcome:
     point: object = None          # the counterexample point, in the space's terms
     values: tuple = ()            # (a, b) there
     used: int = 0
+    blind: bool = False           # agreement that the points could not have contradicted
+
+
+SCALE = 10**6          # sampled magnitudes reach about 1e-9 .. 1e6 (``sampling``)
+MAX_DEGREE = 16
+SCREEN_NODES = 4000
+
+
+def blind_spot(*exprs) -> str | None:
+    """Why agreement at the sampled points says nothing about ``exprs``, or None: a constant that
+    sets a scale beyond the sampled magnitudes (e^{-10^{12} t} differs from 0 only for t below
+    1e-12), a rational with more digits than the evaluation resolves (1 + 10^{-40}), or a power
+    of high degree, which can make a bump narrower than any sampled point resolves."""
+    count = 0
+    for e in exprs:
+        if not isinstance(e, sp.Basic):
+            continue
+        for node in sp.preorder_traversal(e):
+            count += 1
+            if count > SCREEN_NODES:
+                return "it is too large to screen for constants that numbers cannot see past"
+            if isinstance(node, sp.Pow) and node.exp.is_Number and node.base.free_symbols \
+                    and abs(node.exp) > MAX_DEGREE:
+                return f"it raises an expression to the power {node.exp} (a feature that narrow can fall between the sampled points)"
+            if node.is_Rational and node != 0:
+                if abs(node.p) > 10**15 or node.q > 10**15:
+                    return f"it holds the constant {node}, with more digits than numbers resolve"
+                if not sp.Rational(1, SCALE) <= abs(node) <= SCALE:
+                    return f"it holds the constant {node}, which sets a scale beyond the sampled magnitudes"
+            elif node.is_Float and node != 0 and not 1e-6 <= abs(float(node)) <= 1e6:
+                return f"it holds the constant {node}, which sets a scale beyond the sampled magnitudes"
+    return None
 
 
 def _compare_at(a, b, pts, space) -> tuple[Outcome | None, int, int]:
@@ -227,10 +259,18 @@ def piecewise(a, b, space, prove_sign=None) -> Outcome:
 
 
 def decide(a, b, space, prove_sign=None, compared: int = 0) -> Outcome:
-    """Numeric evidence for a = b in ``space`` (``compared``: see ``analytic``)."""
+    """Numeric evidence for a = b in ``space`` (``compared``: see ``analytic``). Agreement counts
+    only where the points could have seen a difference (``blind_spot``)."""
     if branches.is_analytic(a) and branches.is_analytic(b):
-        return analytic(a, b, space, compared)
-    return piecewise(a, b, space, prove_sign)
+        outcome = analytic(a, b, space, compared)
+    else:
+        outcome = piecewise(a, b, space, prove_sign)
+    if outcome.status is Status.PROVED:
+        why = blind_spot(a, b)
+        if why:
+            return Outcome(Status.UNCHECKED, f"equal at the sampled points, but {why}; numbers cannot back it",
+                           used=outcome.used, blind=True)
+    return outcome
 
 
 def as_evidence(outcome: Outcome, space, labels=("lhs", "rhs")) -> Evidence:
@@ -240,7 +280,7 @@ def as_evidence(outcome: Outcome, space, labels=("lhs", "rhs")) -> Evidence:
         return Evidence(Status.REFUTED, Kind.EXACT_NUMERIC, outcome.detail, counterexample=example)
     if outcome.status is Status.PROVED:
         return Evidence(Status.PROVED, Kind.EXACT_NUMERIC, outcome.detail, extra={"points": outcome.used})
-    return Evidence(Status.UNCHECKED, Kind.NONE, outcome.detail)
+    return Evidence(Status.UNCHECKED, Kind.NONE, outcome.detail, extra={"blind": True} if outcome.blind else {})
 
 
 def _short(v):

@@ -197,11 +197,37 @@ def near_conditions(atoms, conditions, base: list[dict], rng: random.Random, per
     return out
 
 
+SUM_SIZES = (1, 2, 3, 4, 5, 7, 12, 23)
+
+
+def sum_size(index: int, atom, cap: int = 64) -> sp.Integer:
+    """The ``index``-th size at which a sum's upper limit is drawn: small ones, where a sum is
+    easy to get right by hand, and up to ``cap`` terms (an answer wrong only from the fifth term
+    on, or with an added (n-1)(n-2)(n-3)(n-4), shows), inside the limit's own domain."""
+    dom = domain_of(atom)
+    sizes = [k for k in SUM_SIZES if k <= cap] or [1]
+    k = sizes[index % len(sizes)]
+    lo = int(dom.lo) if dom.lo.is_finite else 1
+    hi = int(dom.hi) if dom.hi.is_finite else None
+    k = max(k, lo)
+    return sp.Integer(min(k, hi) if hi is not None else k)
+
+
+def nested_sums(*exprs) -> bool:
+    """Does a sum or product sit inside another (its terms then multiply: fewer sizes)?"""
+    for e in exprs:
+        for op in as_expr(e).atoms(sp.Sum, sp.Product):
+            if op.function.has(sp.Sum, sp.Product):
+                return True
+    return False
+
+
 def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
-           max_tries: int = 400, small=()) -> list[dict]:
+           max_tries: int = 400, small=(), small_cap: int = 64) -> list[dict]:
     """Up to ``n`` points satisfying every condition (rejection sampling over the whole domain:
     ordinary, wide and near-bound values), then points next to each condition's boundary.
-    Atoms in ``small`` (the upper limits of sums) stay small. Every point is admissible."""
+    Atoms in ``small`` (the upper limits of sums) take the sizes of ``sum_size`` in turn (up to
+    ``small_cap`` terms). Every point is admissible."""
     atoms = list(atoms)
     atoms += [a for a in unknowns(*(c.lhs - c.rhs for c in conditions if c not in (True, sp.true)))
               if a not in atoms]
@@ -211,7 +237,7 @@ def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
         if len(found) == n:
             break
         pick = regime_of(len(found), n, rng)
-        point = {a: _draw(a, rng, "ordinary" if a in small else pick()) for a in atoms}
+        point = {a: sum_size(len(found), a, small_cap) if a in small else _draw(a, rng, pick()) for a in atoms}
         if all(_holds(c, point) for c in conditions):
             found.append(point)
     found += near_conditions(atoms, conditions, found, rng)
@@ -220,10 +246,20 @@ def points(atoms: Iterable[sp.Basic], conditions=(), n: int = 24, seed: int = 0,
     return found
 
 
+HUGE_EXPONENT = 10**4
+
+
+def _huge_power(expr) -> bool:
+    return any(p.exp.is_Number and abs(p.exp) > HUGE_EXPONENT for p in expr.atoms(sp.Pow))
+
+
 def evaluate(expr, point, digits: int = PRECISION) -> sp.Expr | None:
     """``expr`` at ``point`` to ``digits`` digits; None where it is undefined or not a number."""
     try:
-        value = as_expr(expr).xreplace(point)
+        expr = as_expr(expr)
+        if _huge_power(expr):       # u^(10^12): exact rationals would be built digit by digit first
+            point = {k: sp.Float(v, digits + 20) for k, v in point.items()}
+        value = expr.xreplace(point)
         if value.has(sp.Integral, sp.Sum, sp.Derivative):
             value = value.doit()
     except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
@@ -271,7 +307,8 @@ class PointSpace:
                     small |= set(lim[1].free_symbols) | set(lim[2].free_symbols)
         self.conditions = tuple(conditions)
         self._atoms, self._small, self._seed = atoms, small, seed
-        self._points = points(atoms, self.conditions, n=n, seed=seed, small=small)
+        self._cap = 12 if nested_sums(*exprs) else 64
+        self._points = points(atoms, self.conditions, n=n, seed=seed, small=small, small_cap=self._cap)
 
     def more(self, n: int) -> list[dict]:
         """``n`` further points, every symbol wide or near a bound (for a region no ordinary point hits)."""
@@ -280,7 +317,7 @@ class PointSpace:
         for _ in range(n * 20):
             if len(out) == n:
                 break
-            point = {a: _draw(a, rng, "ordinary" if a in self._small else rng.choice(REGIMES[1:]))
+            point = {a: sum_size(len(out), a, self._cap) if a in self._small else _draw(a, rng, rng.choice(REGIMES[1:]))
                      for a in self._atoms}
             if all(_holds(c, point) for c in self.conditions):
                 out.append(point)

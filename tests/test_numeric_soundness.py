@@ -112,3 +112,40 @@ def test_structured_inequalities_need_a_rule_not_models():
     (a, b), (rel,) = members("vae.jensen", r"\log p(X) + 1 \ge \mathbb{E}_{q(Z)}[\log p(X, Z) - \log q(Z)]")
     ev = check_link("vae.jensen", a, rel, b)
     assert ev.status is not Status.PROVED or "Gibbs" in ev.detail
+
+
+@pytest.mark.parametrize("wrong, right", [
+    ((t - 1) * sp.exp(-10**12 * t), 0),                       # below 1e-400 wherever t is drawn
+    ((t - 2) * sp.exp(t - 10**8), 0),                         # beyond the largest drawn t
+    ((t - 1) / (1 + 10**10 * (t - 3) ** 2) ** 100, 0),       # a bump narrower than the points
+])
+def test_agreement_numbers_could_not_have_contradicted_is_not_a_proof(wrong, right):
+    assert check_relation(wrong, "=", right).status is not Status.PROVED
+
+
+def test_a_huge_power_is_evaluated_in_floats_not_built_exactly():
+    u = declare("u_ns", "u", 0, 1)
+    assert check_relation((u - sp.Rational(1, 2)) * u ** (10**12), "=", 0, symbolic_seconds=1).status \
+        is not Status.PROVED
+
+
+def test_sums_are_checked_beyond_their_first_terms():
+    n = declare("n_ns", "n", 1, integer=True)
+    j = sp.Symbol("j", integer=True, positive=True)
+    wrong = n * (n + 1) / 2 + sp.Mul(*[(n - i) for i in range(1, 7)])
+    assert check_relation(sp.Sum(j, (j, 1, n)), "=", wrong).status is Status.REFUTED
+
+
+def test_set_conditions_and_kl_between_different_variables_are_not_accepted():
+    from derivations.grading import grade_answer
+    assert grade_answer("gan.square.f", r"-\frac{4t}{t+1}, \quad t \in \{2\}").verdict != "correct"
+    assert grade_answer("gan.square.f", r"-\frac{4t}{t+1}, \quad t > 0").verdict == "correct"
+    r = grade_answer("vae.elbo_gap", r"\mathrm{KL}(q(Z)\|p(Z\mid X)) \ge -\mathrm{KL}(q(Z)\|p(X\mid Z))")
+    assert r.verdict != "correct"
+
+
+def test_matrices_are_compared_beyond_sizes_two_and_three():
+    from derivations.grading import grade_answer
+    ch = (r"(A^3 - \operatorname{tr}(A) A^2 + \det(A) A)(A^4 - \operatorname{tr}(A) A^3 + "
+          r"\frac{\operatorname{tr}(A)^2 - \operatorname{tr}(A^2)}{2} A^2 - \det(A) A)")
+    assert grade_answer("lemma.marginal_mean", r"A\mu + b + " + ch + " b").verdict != "correct"

@@ -6,6 +6,7 @@ from outside, never this directly on untrusted text in a long-lived process.
 """
 from __future__ import annotations
 
+import re
 import time
 
 import sympy as sp
@@ -197,6 +198,13 @@ def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symboli
     from . import link
     notes, verdict, message, ev_out = [], result.verdict, result.message, None
     for cond in conditions:
+        if cond.chain is None and cond.note == "a set membership" and not _whole_space(cond.text) \
+                and verdict == "correct":
+            # t \in (0, 5), t \in \{2\}: the answer may be claimed on part of the domain only
+            verdict, ev_out = "unchecked", Evidence(Status.UNCHECKED, Kind.NONE, "a set condition")
+            message = (f"not checked: the answer is stated under {clip(cond.text, 60)}, a set that derivcheck "
+                       "does not compare with the slot's domain (the answer may hold on part of it only)")
+            continue
         if cond.chain is None:
             notes.append(f"{clip(cond.text, 60)} ({cond.note}: read, not checked)")
             continue
@@ -230,6 +238,14 @@ def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symboli
                             result.mistake, result.counterexample, result.parsed_latex, result.seconds)
     return _result(slot.id, verdict, ev_out, message, result.parsed_latex, started,
                    "condition" if verdict == "wrong" else None)
+
+
+_WHOLE_SPACE = re.compile(r"\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*(\^\s*(\{[^{}]*\}|\w))?\s*[.,;]?\s*$")
+
+
+def _whole_space(text: str) -> bool:
+    """``x \\in \\mathbb{R}^d``: membership in a whole space, no restriction of the domain."""
+    return bool(_WHOLE_SPACE.search(text.strip()))
 
 
 def _link_seconds(symbolic_seconds: float) -> float:

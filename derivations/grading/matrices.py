@@ -17,7 +17,7 @@ from ..symbols import as_expr
 
 from ..evidence import Evidence, Kind, Status
 
-SIZES = (3, 2)
+SIZES = (3, 2, 4, 5, 1)   # Cayley-Hamilton terms that vanish at sizes 2 and 3 show at 4 and 5
 TRIALS = 20
 SPD_NAMES = {"Lambda", "L", "Sigma", "Psi", "S", "P", "C", "Q"}
 

@@ -194,17 +194,12 @@ def _holds(condition, point) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _points(symbols: tuple, conditions: tuple, n: int, seed: int, small: tuple = ()) -> list[dict]:
+def _points(symbols: tuple, conditions: tuple, n: int, seed: int, small: tuple = (), cap: int = 64) -> list[dict]:
     """``n`` points in the symbols' domains satisfying ``conditions`` (``sampling.points``: the
     whole domain, wide and near-bound values, and points next to each condition's boundary).
-    Symbols in ``small`` (the upper limits of sums) take the values 1..4 in turn, so every sum is
-    expanded at several small sizes. Cached: every answer to a slot is checked at the same points."""
-    found = sampling.points(symbols, conditions, n=n, seed=seed, small=small)
-    for i, point in enumerate(found):
-        for s in small:
-            if s in point:
-                point[s] = sp.Integer(1 + i % 4)
-    return [p for p in found if all(_holds(c, p) for c in conditions)]
+    Symbols in ``small`` (the upper limits of sums) take ``sampling.sum_size``'s sizes in turn (1 to
+    ``cap`` terms). Cached: every answer to a slot is checked at the same points."""
+    return sampling.points(symbols, conditions, n=n, seed=seed, small=small, small_cap=cap)
 
 
 FLOAT_LIMIT = sp.Float("1e300")
@@ -262,7 +257,8 @@ def worlds(exprs, conditions=(), n: int = 24, seed: int = 0, integrated: Integra
         for op in as_expr(e).atoms(sp.Sum, sp.Product):
             for lim in op.limits:
                 limits |= set(lim[1].free_symbols) | set(lim[2].free_symbols)
-    pts = _points(tuple(symbols), conditions, n, seed, tuple(sorted(limits, key=sp.default_sort_key)))
+    cap = 12 if sampling.nested_sums(*exprs) else 64
+    pts = _points(tuple(symbols), conditions, n, seed, tuple(sorted(limits, key=sp.default_sort_key)), cap)
     names = sorted({_density_name(d) if isinstance(d, AppliedUndef) else
                     (d.__name__ if isinstance(d, sp.FunctionClass) else d.name)
                     for d in integrated.density})
