@@ -17,9 +17,6 @@ CANNOT_ROUND_TRIP = {
                     "(it is no equality); the slot has no reference expression either",
     "vae.grad_theta": "ends in a Monte Carlo estimate written with \\approx (see vae.prior_mc)",
     "hvae.invalid_kl_step": "states that two expressions differ (\\ne), which is no answer to grade",
-    "sm.dsm": "its second form averages over the joint density q_sigma(x, \\tilde x) with the kernel "
-              "score inside; the reader has no joint measure for q_sigma(x, \\tilde x) (the first form, "
-              "E_{x, eps}[...], is read)",
 }
 NO_REFERENCE = "states a property or a method"
 

@@ -88,6 +88,11 @@ S_cond = declare("S_cond", r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\langle s_\t
 # the seed's variants with the 1/2 inside the norm
 l_1_half = declare("l_1_half", r"\mathbb{E}_{q}\left[\|\tfrac12 s_\theta-\nabla_x\log q\|^2\right]")
 l_half = declare("l_half", r"\mathbb{E}_{q_\sigma}\left[\|\tfrac12 s_\theta-\nabla\log q_\sigma\|^2\right]")
+# the joint density of (x, x~) and the kernel score, as sm.dsm's second form writes them
+q_joint = declare("q_sigma_joint", r"q_\sigma(x,\tilde x)", aliases=(r"q(x,\tilde x)", r"q_\sigma(\tilde x,x)"),
+                  meaning="joint density q(x) q_sigma(x~|x) of (x, x~), a measure of an expectation only")
+kscore = declare("kernel_score", r"\nabla_{\tilde x}\log q_\sigma(\tilde x|x)",
+                       meaning="grad_{x~} log q_sigma(x~|x) = (x - x~)/sigma^2")
 l_3_half = declare("l_3_half", r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\|\tfrac12 s_\theta"
                    r"-\nabla\log q_\sigma(\tilde x|x)\|^2\right]")
 
@@ -491,7 +496,10 @@ registry.slot(
     latex=r"\nabla_{\tilde x}\log q_\sigma(\tilde x|x) = \frac{x - \tilde x}{\sigma^2} = -\frac{\epsilon}{\sigma}")
 registry.slot(
     "sm.dsm", "denoising score matching l_3 = E_{x, eps}[1/2 |s_theta(x + sigma eps) + eps/sigma|^2] (1-D form)",
-    reference=DSM_REF, symbols=(x, eps, sigma), functions=(q, s_theta), kind="structural",
+    reference=DSM_REF, symbols=(x, eps, sigma, q_joint, kscore), functions=(q, s_theta), kind="structural",
+    # E_{q_sigma(x, x~)}[f] = int int f q(x) phi(eps) dx deps with x~ = x + sigma eps (the kernel
+    # N(x~ | x, sigma^2) as a change of variables); the kernel score at x~ = x + sigma eps is -eps/sigma
+    definitions={q_joint: sp.Lambda((x, eps), q(x) * PHI), kscore: KERNEL_REF.subs(x_t, x + sigma * eps)},
     latex=r"l_3(\theta) = \mathbb{E}_{x,\epsilon}\left[\tfrac12\left\|s_\theta(x+\sigma\epsilon)"
           r"+\frac{\epsilon}{\sigma}\right\|^2\right] = \mathbb{E}_{q_\sigma(x,\tilde x)}\left[\tfrac12"
           r"\|s_\theta(\tilde x)-\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]")

@@ -898,6 +898,12 @@ class Reader:
             elif isinstance(v, sp.Symbol) and v in getattr(self.scope, "measures", {}):
                 densities.append(self.scope.measures[v])
                 variables.append(v)
+            elif isinstance(v, sp.Symbol) and v in getattr(self.scope, "joint_measures", {}):
+                lam = self.scope.joint_measures[v]      # E_{q_sigma(x, x~)}: the slot's joint measure
+                if set(lam.variables) & set(variables):
+                    raise LatexError("E_{...}: a variable appears in two of its measures")
+                densities.append(lam.expr)
+                variables.extend(lam.variables)
             else:
                 return None
         if not densities:

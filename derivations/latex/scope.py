@@ -30,6 +30,7 @@ class SlotScope(Scope):
     density_symbols: dict = field(default_factory=dict)  # Density -> the slot's symbol for it
     measures: dict = field(default_factory=dict)      # variable -> its density (E_{x, eps}[...])
     default_calls: dict = field(default_factory=dict)  # function name -> its one application in the reference
+    joint_measures: dict = field(default_factory=dict)  # measure symbol -> Lambda(variables, density)
 
 
 def _definition_pairs(definitions: dict):
@@ -74,6 +75,11 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
             sym = scope.names.get(k) or _name_for(key, k, value)
             scope.add_name(k, sym, strong=True)
             scope.expansions[sym] = value
+        elif isinstance(key, sp.Symbol) and isinstance(value, sp.Lambda):
+            # a named joint measure (sm.dsm: q_sigma(x, x~) as the density q(x) phi(eps) over
+            # (x, eps)): read only as the measure of an expectation, never as a value
+            scope.add_symbol(key)
+            scope.joint_measures[key] = value
         elif isinstance(key, (sp.Symbol, sp.MatrixSymbol)):
             scope.add_symbol(key)
             scope.expansions[key] = value
@@ -86,7 +92,7 @@ def build(symbols=(), functions=(), definitions=None, reference=None, matrix: bo
             scope.lambdas[key] = value
     for f in functions:
         scope.add_function(f)
-    pool = [reference, *(v for _, v in _definition_pairs(definitions)), *extra]
+    pool = [reference, *(v for _, v in _definition_pairs(definitions) if not isinstance(v, sp.Lambda)), *extra]
     for expr in pool:
         if expr is None:
             continue
@@ -184,6 +190,8 @@ def density_mode(scope: SlotScope) -> SlotScope:
                         "random_variables": True, "density_symbols": {}})
     reader = Reader(dens)
     for sym in dict.fromkeys(scope.phrases.values()):
+        if sym in scope.joint_measures:        # a declared joint measure stays the slot's measure
+            continue
         for form in _forms(sym):
             try:
                 value = reader.chain(parse_tree(form)).members[0]

@@ -1,0 +1,36 @@
+"""Remaining notation of issue 15 item 4: each spelling read, with right and wrong answers in it
+(the same cases are in tests/data/labelled_answers.yaml)."""
+from __future__ import annotations
+
+import pytest
+
+from derivations.grading import grade_answer
+
+
+def verdict(slot, latex):
+    return grade_answer(slot, latex, sandbox=False).verdict
+
+
+# --- 1. E under the joint density q_sigma(x, x~) (sm.dsm's second form) ----------------------
+JOINT = r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\tfrac12\|s_\theta(\tilde x)%s\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]"
+
+
+@pytest.mark.parametrize("latex, expected", [
+    (JOINT % "-", "correct"),
+    (r"\mathbb E_{q_\sigma(x,\tilde x)}\left[\frac12\left\|s_\theta(\tilde x)-\nabla_{\tilde x}\log "
+     r"q_\sigma(\tilde x|x)\right\|^2\right]", "correct"),
+    (r"\mathbb{E}_{q(x,\tilde x)}\left[\frac12\left\|s_\theta(\tilde x)-\frac{x-\tilde x}{\sigma^2}\right\|^2\right]",
+     "correct"),
+    (JOINT % "+", "wrong"),
+    (r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\|s_\theta(\tilde x)-\nabla_{\tilde x}\log q_\sigma(\tilde x|x)\|^2\right]",
+     "wrong"),
+    (r"\mathbb{E}_{q_\sigma(x,\tilde x)}\left[\frac12\left\|s_\theta(\tilde x)-\frac{\tilde x-x}{\sigma^2}\right\|^2\right]",
+     "wrong"),
+])
+def test_an_expectation_under_the_joint_density_of_x_and_x_tilde(latex, expected):
+    assert verdict("sm.dsm", latex) == expected
+
+
+def test_the_joint_density_is_a_measure_not_a_value():
+    # q_sigma(x, x~) written as a value is no loss: never correct
+    assert verdict("sm.dsm", r"q_\sigma(x,\tilde x)") != "correct"
