@@ -34,3 +34,28 @@ def test_an_expectation_under_the_joint_density_of_x_and_x_tilde(latex, expected
 def test_the_joint_density_is_a_measure_not_a_value():
     # q_sigma(x, x~) written as a value is no loss: never correct
     assert verdict("sm.dsm", r"q_\sigma(x,\tilde x)") != "correct"
+
+
+# --- 2. \to between a variable and its limit: a remark, named, never checked or dropped -------
+@pytest.mark.parametrize("slot, latex, expected", [
+    ("gan.square.f", r"-\frac{4t}{t+1}, \quad t \to 0", "correct"),
+    ("gan.square.f", r"-\frac{4t}{t+1}, t\rightarrow 0", "correct"),
+    ("gan.square.f", r"-\frac{4t}{t+1} \text{ for } t\to\infty", "correct"),
+    ("gan.square.f", r"-\frac{3t}{t+1}, \quad t \to 0", "wrong"),
+    ("gan.square.f", r"-4t, \quad t \rightarrow 0", "wrong"),            # the limit form is no answer
+    ("sm.dsm_constant_gauss", r"C = \frac{d\, s^2}{2\sigma^2 (s^2 + \sigma^2)}, \quad \sigma\to 0", "correct"),
+    ("sm.dsm_constant_gauss", r"C = \frac{d}{2\sigma^2}, \quad \sigma\to 0", "wrong"),
+])
+def test_a_limit_arrow_after_the_answer_is_a_remark(slot, latex, expected):
+    assert verdict(slot, latex) == expected
+
+
+def test_the_limit_remark_is_named_in_the_message():
+    r = grade_answer("gan.square.f", r"-\frac{4t}{t+1}, \quad t \to 0", sandbox=False)
+    assert r.verdict == "correct" and r"t \to 0" in r.message and "limit remark" in r.message
+
+
+@pytest.mark.parametrize("latex", [r"-\frac{4t}{t+1} \to 0", r"t \to -\frac{4t}{t+1}"])
+def test_an_arrow_that_is_not_a_trailing_remark_is_refused(latex):
+    r = grade_answer("gan.square.f", latex, sandbox=False)
+    assert r.verdict == "invalid" and "limit remark" in r.message

@@ -105,7 +105,7 @@ def parse_answer(latex: str, scope: SlotScope, continuation: bool = False) -> An
     first formula and sets conditions aside; this keeps them). A later part that is a formula with
     an equality is a statement; one with only inequalities, ``\\sim`` or ``\\in`` is a condition.
     An unreadable part raises ``LatexError`` quoting it; nothing is dropped unread."""
-    from .lexer import show_tokens, tail_tokens, tokenize_parts
+    from .lexer import LIMIT_ARROWS, show_tokens, tail_tokens, tokenize_parts
     segments, tails = tokenize_parts(latex)
     reader = Reader(scope)
     out = Answer([], [], [])
@@ -124,6 +124,11 @@ def parse_answer(latex: str, scope: SlotScope, continuation: bool = False) -> An
             raise _part_error(exc, text) from None
         out.texts.append(text)
     for tail in tails:
+        if tail.kind == "limit" or tail.kind == "condition" and tail.tokens is None and \
+                any(k == "cmd" and v in LIMIT_ARROWS for k, v in tail.raw):
+            # "\sigma \to 0": a limit remark, named in the message, never checked or dropped
+            out.conditions.append(Condition(tail.text, None, "a limit remark"))
+            continue
         if tail.kind != "condition":
             out.conditions.append(Condition(tail.text, None, "words"))
             continue

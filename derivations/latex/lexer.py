@@ -346,6 +346,9 @@ def normalise(raw, remarks: bool = True, tails: list | None = None) -> list[Toke
             v = RENAME.get(v, v)
             if remarks and v in CONNECTIVES and not out and not cases:
                 continue                        # "\implies A = B": the connective opening the line
+            if remarks and v in LIMIT_ARROWS and not cases and out and not _open_brackets(out):
+                _limit_remark(out, raw, i, v, tails)
+                return out                      # "A, \quad \sigma \to 0": a remark, named, not read
             if remarks and v in OVER_RELATION:
                 out.append(_over_relation(raw, i, v))
                 i = _group(raw, _group(raw, i)[1])[1]
@@ -529,6 +532,26 @@ def _relation_follows(raw, i) -> bool:
             continue
         return (k == "punct" and v in "=<>") or (k == "cmd" and (v in RELATIONS or v in OVER_RELATION))
     return False
+
+
+LIMIT_ARROWS = {"to", "rightarrow", "longrightarrow"}
+
+
+def _limit_remark(out, raw, i, v, tails) -> None:
+    """``A, \\quad \\sigma \\to 0``: an arrow from a variable to its limit after the answer is a
+    remark (the answer's value is graded; the remark is kept in ``tails`` and named in the message,
+    never checked as a relation). It must follow a separator (a comma, ``;``, ``\\quad``) at the
+    formula's top level; the part from that separator on is the remark."""
+    cut = _top_level(out)
+    if not cut or cut[-1] == 0:
+        raise LatexError(f"\\{v} is read only as a limit remark after the answer (A, \\quad \\sigma \\to 0)")
+    start = cut[-1]
+    head = show_tokens(out[start + 1:])
+    del out[start:]
+    while out and out[-1].type in ("COMMA", "SEMI", "SEP"):
+        out.pop()
+    if tails is not None:
+        tails.append(Tail("limit", f"{head} \\{v} {show_raw(raw[i:])}".strip()))
 
 
 def _remark_word(content, remarks: bool = True) -> bool:
