@@ -59,3 +59,29 @@ def test_the_limit_remark_is_named_in_the_message():
 def test_an_arrow_that_is_not_a_trailing_remark_is_refused(latex):
     r = grade_answer("gan.square.f", latex, sandbox=False)
     assert r.verdict == "invalid" and "limit remark" in r.message
+
+
+# --- 3. \sum_y without a range: over the variable's support, else refused by name ------------
+@pytest.mark.parametrize("slot, latex, expected", [
+    # a random variable of the slot's densities: the sum over its support (finite models)
+    ("vae.marginal", r"p_\theta(X) = \sum_Z p_\theta(X\mid Z)\,p_\theta(Z)", "correct"),
+    ("vae.marginal", r"p_\theta(X) = \sum_y p_\theta(X\mid y)\,p_\theta(y)", "correct"),
+    ("vae.marginal", r"p_\theta(X) = \sum_Z p_\theta(X\mid Z)", "wrong"),
+    # an index whose range the slot's reference gives
+    ("vae.gauss_kl_diag", r"\sum_j \left(\frac{(\mu_j - {\mu_z}_j)^2 + \sigma_j^2}{2{\sigma_z}_j^2} "
+                          r"+ \log\frac{{\sigma_z}_j}{\sigma_j} - \frac12\right)", "correct"),
+    ("vae.gauss_kl_diag", r"\sum_j \left(\frac{(\mu_j - {\mu_z}_j)^2 + \sigma_j^2}{2{\sigma_z}_j^2} "
+                          r"+ \log\frac{{\sigma_z}_j}{\sigma_j} + \frac12\right)", "wrong"),
+])
+def test_a_sum_without_a_range_runs_over_what_the_slot_gives(slot, latex, expected):
+    assert verdict(slot, latex) == expected
+
+
+def test_a_sum_over_a_variable_the_slot_gives_no_range_is_refused_by_name():
+    r = grade_answer("gan.risk_integral", r"\frac12\sum_y \ell(yD)\,p_d", sandbox=False)
+    assert r.verdict == "invalid" and r"\sum_{y}" in r.message and "range" in r.message
+
+
+def test_a_sum_over_a_variable_no_density_is_of_is_not_accepted():
+    # y is no variable of the densities: never correct (unchecked: not decidable on finite models)
+    assert verdict("vae.marginal", r"p_\theta(X) = \sum_y p_\theta(X\mid Z)\,p_\theta(Z)") == "unchecked"

@@ -1087,7 +1087,10 @@ class Reader:
         if lo is None or hi is None:
             limits = self.scope.index_limits.get(key.text())
             if limits is None:
-                raise LatexError(f"\\{name}_{{{key.text()}}} needs its range, e.g. _{{{key.text()}=1}}^{{m}}")
+                raise LatexError(f"\\{name}_{{{key.text()}}} needs its range: {key.text()} is no index this slot "
+                                 f"gives a range for, nor a random variable of its densities (a sum over "
+                                 f"all its values is not read); write its range, e.g. "
+                                 f"_{{{key.text()}=1}}^{{m}}")
             lo = limits[0] if lo is None else lo
             hi = limits[1] if hi is None else hi
         _check_range(name, lo, hi)
