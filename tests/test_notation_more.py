@@ -85,3 +85,50 @@ def test_a_sum_over_a_variable_the_slot_gives_no_range_is_refused_by_name():
 def test_a_sum_over_a_variable_no_density_is_of_is_not_accepted():
     # y is no variable of the densities: never correct (unchecked: not decidable on finite models)
     assert verdict("vae.marginal", r"p_\theta(X) = \sum_y p_\theta(X\mid Z)\,p_\theta(Z)") == "unchecked"
+
+
+# --- 4. the DDIM paper's alpha_t (the cumulative product): a declared convention -------------
+# (reader level: threading the convention through grade_answer / the sandbox / `answer
+# --convention` is outside derivations/latex and is not done yet)
+import sympy as sp  # noqa: E402
+
+from derivations import registry  # noqa: E402
+from derivations.latex import LatexError, parse  # noqa: E402
+from derivations.latex.scope import for_slot, for_slot_with, parse_conventions  # noqa: E402
+
+DDIM = parse_conventions(["alpha=ddim"])
+
+
+def _equal(slot, latex, scope):
+    value = parse(latex, scope).members[-1]
+    for _ in range(3):                      # the named quantities (DDPM's alpha_t) by their definitions
+        value = value.xreplace(scope.expansions)
+    return sp.simplify(value - registry.get_slot(slot).reference) == 0
+
+
+@pytest.mark.parametrize("slot, latex, expected", [
+    ("ddim.ddpm_sigma", r"\frac{1-\alpha_{t-1}}{1-\alpha_t}\left(1-\frac{\alpha_t}{\alpha_{t-1}}\right)", True),
+    ("ddim.ddpm_sigma", r"\frac{1-\alpha_{t-1}}{1-\alpha_t}\left(1-\alpha_t\right)", False),
+    ("ddim.marginal_mean", r"\sqrt{\alpha_{t-1}}\,x_0", True),
+    ("ddim.marginal_mean", r"\sqrt{\alpha_t}\,x_0", False),
+])
+def test_under_the_ddim_convention_alpha_t_is_the_cumulative_product(slot, latex, expected):
+    scope, used = for_slot_with(slot, DDIM)
+    assert used and "alpha=ddim" in used[0]
+    assert _equal(slot, latex, scope) is expected
+
+
+def test_without_the_convention_alpha_t_keeps_its_ddpm_meaning():
+    slot = "ddim.ddpm_sigma"
+    assert _equal(slot, r"\frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}(1-\alpha_t)", for_slot(slot))
+    assert not _equal(slot, r"\frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}(1-\frac{\alpha_t}{\bar\alpha_{t-1}})",
+                      for_slot(slot))
+    with pytest.raises(LatexError):             # \alpha_{t-1} is no DDPM name
+        parse(r"\sqrt{\alpha_{t-1}}\,x_0", for_slot("ddim.marginal_mean"))
+
+
+def test_a_convention_applies_only_to_its_slots_and_unknown_ones_are_refused():
+    assert for_slot_with("sm.dsm", DDIM) == (for_slot("sm.dsm"), ())
+    with pytest.raises(ValueError, match="unknown convention"):
+        parse_conventions(["alpha=ddpmx"])
+    assert parse_conventions({"alpha": "DDIM"}) == DDIM

@@ -296,3 +296,55 @@ def _question_symbols(slot, table) -> list:
                 if isinstance(s, sp.Symbol) and s not in slot.symbols:
                     out.setdefault(s, None)
     return list(out)
+
+
+# A convention a sheet or a slot may declare (``conventions: {alpha: ddim}``): a name read in
+# another paper's notation. DDIM (Song et al. 2021) writes alpha_t for the cumulative product that
+# DDPM (and this catalogue) writes \bar\alpha_t; under ``alpha=ddim`` the ddim slots read
+# \alpha_t, \alpha_{t-1} as \bar\alpha_t, \bar\alpha_{t-1}. Without it \alpha_t keeps its meaning
+# (DDPM's alpha_t = abar_t / abar_{t-1}).
+CONVENTIONS = {
+    ("alpha", "ddim"): ("ddim.", {r"\alpha_t": "abar_t", r"\alpha_{t-1}": "abar_prev"},
+                        "alpha=ddim (DDIM's \\alpha_t is the cumulative product \\bar\\alpha_t)"),
+}
+
+
+def parse_conventions(items) -> tuple:
+    """``["alpha=ddim"]`` or ``{"alpha": "ddim"}`` as a sorted tuple of (name, value) pairs; an
+    unknown convention raises ValueError naming the known ones."""
+    pairs = items.items() if isinstance(items, dict) else \
+        [tuple(part.split("=", 1)) if "=" in part else (part, "") for part in items or ()]
+    out = set()
+    for name, value in pairs:
+        pair = (str(name).strip().lower(), str(value).strip().lower())
+        if pair not in CONVENTIONS:
+            known = ", ".join(f"{a}={b}" for a, b in CONVENTIONS)
+            raise ValueError(f"unknown convention {pair[0]}={pair[1]}; known: {known}")
+        out.add(pair)
+    return tuple(sorted(out))
+
+
+@lru_cache(maxsize=256)
+def for_slot_with(slot_id: str, conventions: tuple = (), densities: bool = False) -> tuple[SlotScope, tuple]:
+    """The slot's scope under ``conventions`` (from ``parse_conventions``) and the descriptions of
+    those that apply to it (for the message: which convention was used). A convention that does not
+    concern the slot leaves its scope as it is."""
+    from .. import symbols as symtab
+    base = for_slot(slot_id, densities)
+    used, renames = [], {}
+    for pair in conventions:
+        prefix, names, what = CONVENTIONS[pair]
+        if slot_id.startswith(prefix):
+            used.append(what)
+            renames.update(names)
+    if not renames:
+        return base, ()
+    scope = SlotScope(**{**base.__dict__, "names": dict(base.names), "phrases": dict(base.phrases)})
+    by_name = {str(i.symbol): i.symbol for i in symtab.declared()}
+    for form, name in renames.items():
+        key = key_of_latex(form)
+        if key is None or name not in by_name:
+            raise ValueError(f"convention: {form} or {name} is not declared")
+        scope.names[key] = by_name[name]
+    return scope, tuple(used)
+
