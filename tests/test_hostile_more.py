@@ -174,7 +174,10 @@ def test_hostile_answers_through_the_sandbox_end_in_time():
 ])
 def test_review_findings_are_never_accepted(latex):
     from derivations.grading import grade_answer
-    assert grade_answer("gan.square.f", latex, sandbox=False).verdict in ("invalid", "unchecked")
+    verdict = grade_answer("gan.square.f", latex, sandbox=False).verdict
+    # the sin(10^{-40} t^{3/2} e^t) member differs where e^t is large (t is drawn up to 10^6): wrong is right
+    allowed = ("invalid", "unchecked", "wrong") if r"\sin" in latex else ("invalid", "unchecked")
+    assert verdict in allowed
 
 
 def test_a_chain_ending_in_an_invisible_constant_is_not_accepted():

@@ -199,11 +199,14 @@ def _with_conditions(slot, result: AnswerResult, conditions: list, seed, symboli
     notes, verdict, message, ev_out = [], result.verdict, result.message, None
     for cond in conditions:
         if cond.chain is None and cond.note == "a set membership" and not _whole_space(cond.text) \
-                and verdict == "correct":
+                and not _covers_domain(slot, cond.text) and verdict == "correct":
             # t \in (0, 5), t \in \{2\}: the answer may be claimed on part of the domain only
             verdict, ev_out = "unchecked", Evidence(Status.UNCHECKED, Kind.NONE, "a set condition")
             message = (f"not checked: the answer is stated under {clip(cond.text, 60)}, a set that derivcheck "
                        "does not compare with the slot's domain (the answer may hold on part of it only)")
+            continue
+        if cond.chain is None and cond.note == "a set membership" and _covers_domain(slot, cond.text):
+            notes.append(f"{clip(cond.text, 60)} (covers the slot's domain)")
             continue
         if cond.chain is None:
             notes.append(f"{clip(cond.text, 60)} ({cond.note}: read, not checked)")
@@ -246,6 +249,34 @@ _WHOLE_SPACE = re.compile(r"\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*(\^\s*(\{[^{}]*\}|
 def _whole_space(text: str) -> bool:
     """``x \\in \\mathbb{R}^d``: membership in a whole space, no restriction of the domain."""
     return bool(_WHOLE_SPACE.search(text.strip()))
+
+
+_INTERVAL = re.compile(r"^(?:\\text\{[^{}]*\}\s*)?(?P<name>.+?)\s*\\in\s*[(\[]\s*(?P<lo>[^,]+?)\s*,\s*(?P<hi>[^,]+?)\s*[)\]]\s*[.,;]?$")
+_ENDS = {r"-\infty": -sp.oo, r"\infty": sp.oo, r"+\infty": sp.oo, r"-\infty": -sp.oo}
+
+
+def _covers_domain(slot, text: str) -> bool:
+    """``t \\in (0, \\infty)`` for a slot symbol t whose domain lies inside the interval: the
+    condition restricts nothing. Only plain numbers and infinities are read as ends."""
+    m = _INTERVAL.match(text.strip())
+    if not m:
+        return False
+    ends = []
+    for part in (m["lo"], m["hi"]):
+        part = part.replace(" ", "")
+        if part in _ENDS:
+            ends.append(_ENDS[part])
+        elif re.fullmatch(r"-?\d+(\.\d+)?", part):
+            ends.append(sp.Rational(part))
+        else:
+            return False
+    name = m["name"].replace(" ", "")
+    from .. import symbols as symtab
+    for s in slot.symbols:
+        info = symtab.info(s)
+        if name in {info.latex.replace(" ", ""), *(a.replace(" ", "") for a in info.aliases)}:
+            return bool(ends[0] <= info.domain.lo and ends[1] >= info.domain.hi)
+    return False
 
 
 def _link_seconds(symbolic_seconds: float) -> float:
