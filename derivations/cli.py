@@ -210,7 +210,10 @@ LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=GRADE_TIMEOUT, show_default=True,
               help="Seconds for the check (wall clock, in a sandboxed worker).")
-def answer(slot_id, latex, as_json, timeout):
+@click.option("--convention", "conventions", multiple=True, metavar="NAME=VALUE",
+              help="Read the answer under a notation convention, e.g. alpha=ddim (the DDIM paper's alpha_t "
+                   "is DDPM's cumulative abar_t).")
+def answer(slot_id, latex, as_json, timeout, conventions):
     """Grade one LaTeX answer to SLOT: correct, wrong (with the mistake named), invalid or unchecked.
 
     Exit status 0 for any verdict; 2 for a usage error such as an unknown slot.
@@ -221,7 +224,12 @@ def answer(slot_id, latex, as_json, timeout):
         registry.get_slot(slot_id)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
-    result = grade_answer(slot_id, latex, timeout=timeout)
+    from .latex.scope import parse_conventions
+    try:
+        chosen = parse_conventions(conventions)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    result = grade_answer(slot_id, latex, timeout=timeout, conventions=chosen)
     d = result.as_dict()
     if as_json:
         click.echo(json.dumps(d, indent=2, default=str))

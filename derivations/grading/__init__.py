@@ -45,12 +45,19 @@ def grade_relation(slot_id: str, lhs, rel: str, rhs, seed: int = 0, symbolic_sec
 
 
 def grade_answer(slot_id: str, latex: str, *, timeout: float = TIMEOUT, sandbox: bool = True,
-                 seed: int = 0) -> AnswerResult:
-    """Grade one answer; ``sandbox=False`` checks in this process (trusted input only)."""
+                 seed: int = 0, conventions: tuple = ()) -> AnswerResult:
+    """Grade one answer; ``sandbox=False`` checks in this process (trusted input only).
+    ``conventions`` (``latex.scope.parse_conventions``, e.g. alpha=ddim) change how names read."""
     registry.get_slot(slot_id)
     if not sandbox:
         from .core import grade_in_process
-        return grade_in_process(slot_id, latex, seed=seed)
+        return grade_in_process(slot_id, latex, seed=seed, conventions=tuple(conventions))
+    if conventions:
+        from .core import SYMBOLIC_SECONDS
+        from .sandbox import _task, budget
+        future = shared(1, timeout).submit(_task, slot_id, latex, seed, SYMBOLIC_SECONDS, True, budget(timeout),
+                                           tuple(conventions))
+        return AnswerResult.from_dict(future.result())
     return shared(1, timeout).grade(slot_id, latex)
 
 

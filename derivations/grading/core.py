@@ -6,6 +6,7 @@ from outside, never this directly on untrusted text in a long-lived process.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -105,27 +106,31 @@ def _result(slot_id, verdict, ev: Evidence | None, message, parsed, started, mis
 
 def grade_in_process(slot_id: str, latex: str, seed: int = 0,
                      symbolic_seconds: float = SYMBOLIC_SECONDS, diagnose: bool = True,
-                     seconds: float | None = None) -> AnswerResult:
+                     seconds: float | None = None, conventions: tuple = ()) -> AnswerResult:
     """Grade one answer here; ``seconds`` bounds the whole check (the sandbox passes a little less
     than its own wall-clock limit, so that a slow check ends as ``unchecked`` with its reason
     rather than by the worker being killed)."""
     started = time.perf_counter()
     try:
         with time_limit(seconds):
-            return _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started)
+            return _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started, conventions)
     except CheckTimeout:
         within = f"within {seconds:g} s" if seconds else "within its time limit"
         return _result(slot_id, "unchecked", None, f"not checked: the check did not finish {within} "
                        "(the answer's values are too large or too complex to evaluate in time)", None, started)
 
 
-def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerResult:
+def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started, conventions=()) -> AnswerResult:
     """One reading of the answer, all of it: every statement graded (``_grade_statement``, or
     ``_grade_relation`` for a relation slot), every condition checked against the slot's domain."""
     slot = registry.get_slot(slot_id)
+    scope, used = scope_for(slot), ()
+    if conventions:      # e.g. alpha=ddim: the DDIM paper's alpha_t is DDPM's cumulative abar_t
+        from ..latex.scope import for_slot_with
+        scope, used = for_slot_with(slot.id, tuple(conventions), scope is not for_slot(slot.id))
     try:
         # "= A" is the answer A with its left side (the slot's quantity) left out
-        answer = parse_answer(latex, scope_for(slot), continuation=True)
+        answer = parse_answer(latex, scope, continuation=True)
     except LimitError as exc:
         return _result(slot_id, "unchecked", None, f"not checked: {exc}", None, started)
     except DimensionError as exc:
@@ -145,7 +150,10 @@ def _grade(slot_id, latex, seed, symbolic_seconds, diagnose, started) -> AnswerR
         else:
             results.append(_grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started))
     result = _combine(slot, results, answer.texts, started)
-    return _with_conditions(slot, result, answer.conditions, seed, symbolic_seconds, started)
+    result = _with_conditions(slot, result, answer.conditions, seed, symbolic_seconds, started)
+    if used:
+        result = dataclasses.replace(result, message=f"{result.message} [read with the convention: {'; '.join(used)}]")
+    return result
 
 
 # A YAML double-quoted string turns these escapes into control characters (or spacing): "\frac"

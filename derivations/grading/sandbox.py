@@ -76,12 +76,12 @@ def budget(timeout: float | None) -> float | None:
 
 
 def _task(slot_id: str, latex: str, seed: int, symbolic_seconds: float, diagnose: bool = True,
-          seconds: float | None = None) -> dict:
+          seconds: float | None = None, conventions: tuple = ()) -> dict:
     from .core import grade_in_process
     started = time.perf_counter()
     try:
         return grade_in_process(slot_id, latex, seed=seed, symbolic_seconds=symbolic_seconds,
-                                diagnose=diagnose, seconds=seconds).as_dict()
+                                diagnose=diagnose, seconds=seconds, conventions=conventions).as_dict()
     except MemoryError:
         return _unchecked(slot_id, "the check ran out of memory", time.perf_counter() - started).as_dict()
     except RecursionError:
