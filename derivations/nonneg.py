@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .symbols import as_expr
+
 
 class Nonnegative(sp.Function):
     """An unevaluated closed form known to be >= 0; ``formula`` writes it out, ``reason`` names
@@ -70,12 +72,12 @@ class ExpAboveTangent(Nonnegative):
 
 def expand_known(expr) -> sp.Expr:
     """``expr`` with every known-nonnegative atom written out as its formula."""
-    return sp.sympify(expr).replace(lambda e: isinstance(e, Nonnegative), lambda e: e.written_out())
+    return as_expr(expr).replace(lambda e: isinstance(e, Nonnegative), lambda e: e.written_out())
 
 
 def reasons(expr) -> list[str]:
     """The theorems ``expr``'s known-nonnegative atoms rest on, each once."""
     seen: dict[str, None] = {}
-    for atom in sp.sympify(expr).atoms(Nonnegative):
+    for atom in as_expr(expr).atoms(Nonnegative):
         seen.setdefault(atom.reason)
     return list(seen)

@@ -9,6 +9,7 @@ a side is written unevaluated (``sp.Derivative``, ``sp.Subs``, ``Expect``) and t
 from __future__ import annotations
 
 import sympy as sp
+from ..symbols import as_expr
 
 from ..evidence import Evidence
 from ..expectation import E, E_exp, Normal
@@ -60,8 +61,8 @@ def expect(integrand, *measures: Normal) -> Expect:
 def carried_out(side):
     """``side`` with its unevaluated operations (Derivative, Subs, Sum, Expect) carried out."""
     if isinstance(side, sp.MatrixBase):
-        return side.applyfunc(lambda e: sp.sympify(e).doit())
-    return sp.sympify(side).doit() if isinstance(side, sp.Basic) else side
+        return side.applyfunc(lambda e: as_expr(e).doit())
+    return as_expr(side).doit() if isinstance(side, sp.Basic) else side
 
 
 def worked_sides(step) -> tuple:

@@ -182,7 +182,7 @@ def _value(side, vals: dict):
     """A side (a 1 x 1 matrix expression or a number) at explicit matrices, exactly."""
     if isinstance(side, sp.MatrixExpr):
         return explicit(side, vals)[0, 0]
-    return sp.sympify(side).xreplace({k: v for k, v in vals.items() if not isinstance(k, sp.MatrixSymbol)})
+    return as_expr(side).xreplace({k: v for k, v in vals.items() if not isinstance(k, sp.MatrixSymbol)})
 
 
 def _exact_rational_check(d: int = 3, trials: int = 20, seed: int = 3):

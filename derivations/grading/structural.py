@@ -31,6 +31,7 @@ import mpmath
 import sympy as sp
 
 from ..evidence import Evidence, Kind, Status
+from ..symbols import as_expr
 from ..latex.objects import KL, Density, Expectation
 
 MODELS = 12
@@ -477,8 +478,8 @@ def _jensen(big, small, factors) -> bool:
     """big = c log E_m[W] and small = c E_m[log W'] with c > 0 and W' = W by the rewrite rules:
     Jensen's inequality for the concave log."""
     from . import rewrite
-    cb, big = sp.sympify(big).as_coeff_Mul()
-    cs, small = sp.sympify(small).as_coeff_Mul()
+    cb, big = as_expr(big).as_coeff_Mul()
+    cs, small = as_expr(small).as_coeff_Mul()
     if cb != cs or not cb.is_positive:
         return False
     if not (isinstance(big, sp.log) and isinstance(big.args[0], Expectation) and isinstance(small, Expectation)):
@@ -498,12 +499,12 @@ def _posterior_gap(big, small, factors) -> bool:
     evidence bound, a KL divergence between m and the posterior (>= 0 by Gibbs)."""
     from . import rewrite
     refs = [sp.Mul(*factors)] if factors else []
-    for e in sorted(sp.sympify(small).atoms(Expectation), key=sp.default_sort_key):
+    for e in sorted(as_expr(small).atoms(Expectation), key=sp.default_sort_key):
         measure = [m for m in e.measure if isinstance(m, Density)]
         if not measure or len(measure) != len(e.measure):
             continue
         latent = tuple(dict.fromkeys(v for m in measure for v in m.variables))
-        for p in sorted(sp.sympify(big).atoms(Density), key=sp.default_sort_key):
+        for p in sorted(as_expr(big).atoms(Density), key=sp.default_sort_key):
             if p.given or set(p.variables) & set(latent):
                 continue
             posterior = Density(p.args[0], sp.Tuple(*latent), sp.Tuple(*p.variables))
