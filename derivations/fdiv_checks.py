@@ -40,9 +40,23 @@ def _open_t_regions(res, *answers):
     return [r for r in regions(sorted(points, key=float), sp.S.Zero, oo) if not r.point]
 
 
-def _alpha_regions(res, extra=()):
-    pts = set(breakpoints(res.objective, res.alpha)) | {e for e in extra if e.is_finite}
+def alpha_regions(res, *exprs, extra=()):
+    """Regions of alpha split at the breakpoints of the objective (and of ``exprs``) and at ``extra``."""
+    pts = {e for e in extra if e.is_finite}
+    for e in (res.objective, *exprs):
+        pts |= {p for p in breakpoints(e, res.alpha) if p.is_finite}
     return regions(sorted(pts, key=float))
+
+
+def argmin_ends(argmin) -> set:
+    """The end points of a minimiser set (its points, and the ends of its intervals)."""
+    ends = set()
+    for piece in (argmin.args if isinstance(argmin, sp.Union) else [argmin]):
+        if isinstance(piece, sp.FiniteSet):
+            ends |= set(piece.args)
+        elif piece is not sp.S.EmptySet:
+            ends |= {piece.inf, piece.sup}
+    return ends
 
 
 def stationarity(res) -> Evidence:
@@ -74,7 +88,7 @@ def optimality(res) -> Evidence:
 def global_minimum(res) -> Evidence:
     """objective(alpha, t) >= objective(alpha*(t), t) for every alpha and every t off the ties."""
     best = res.objective.subs(res.alpha, res.dstar_t)
-    grid = {res.alpha: _alpha_regions(res), t: _open_t_regions(res)}
+    grid = {res.alpha: alpha_regions(res), t: _open_t_regions(res)}
     return check_on_cells(res.objective, ">=", best, grid, symbolic_seconds=SECONDS)
 
 
@@ -88,13 +102,7 @@ def minimiser_set(res) -> Evidence:
     for rm in res.pointwise.regions:
         if rm.argmin.has(t):
             continue
-        ends = set()
-        for piece in (rm.argmin.args if isinstance(rm.argmin, sp.Union) else [rm.argmin]):
-            if isinstance(piece, sp.FiniteSet):
-                ends |= set(piece.args)
-            elif piece is not sp.S.EmptySet:
-                ends |= {piece.inf, piece.sup}
-        for ar in _alpha_regions(res, ends):
+        for ar in alpha_regions(res, extra=argmin_ends(rm.argmin)):
             inside = rm.argmin.contains(ar.sample()) is sp.true
             rel = "=" if inside else ">"
             ev = check_on_cells(res.objective, rel, rm.value, {res.alpha: [ar], t: [rm.region]},

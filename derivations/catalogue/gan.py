@@ -34,7 +34,7 @@ from .. import nonneg
 from ..divergences import DEFINITIONS, TABLE, check_integrands, check_two_point, p_d, p_g, t, t_regions
 from ..evidence import Evidence, unchecked
 from ..fdiv import alpha, analyse, set_text
-from ..fdiv_pieces import breakpoints, check_on_cells, combine, regions, to_piecewise
+from ..fdiv_pieces import check_on_cells, combine, to_piecewise
 from ..printing import latex
 from ..prove import check_relation
 from ..registry import derivation, slot
@@ -222,13 +222,6 @@ def _risk_definitions(res) -> dict:
     return {**DEFINITIONS, I_f: p_g * res.f.subs(t, p_d / p_g)}
 
 
-def _alpha_grid(res, *exprs, extra=()) -> list:
-    points = set(extra)
-    for e in (res.objective, *exprs):
-        points |= set(breakpoints(e, alpha))
-    return regions(sorted((p for p in points if p.is_finite), key=float))
-
-
 def global_minimum(res, step) -> Evidence:
     """lhs >= rhs for every alpha and every t off the ties: from the gap certificate when the
     step has one (a smooth loss), else cell by cell over the pieces of both sides."""
@@ -236,7 +229,7 @@ def global_minimum(res, step) -> Evidence:
     gap = step.certificate()
     if gap is not None:
         return check_relation(lhs, rel, rhs, step.assume, gap=gap)
-    grid = {alpha: _alpha_grid(res, lhs, rhs), t: checks._open_t_regions(res)}
+    grid = {alpha: checks.alpha_regions(res, lhs, rhs), t: checks._open_t_regions(res)}
     return check_on_cells(lhs, rel, rhs, grid, symbolic_seconds=checks.SECONDS)
 
 
@@ -245,19 +238,13 @@ def minimiser_set(res, step) -> Evidence:
     each piece of alpha inside the set lhs = rhs, on each piece outside lhs > rhs."""
     lhs, rel, rhs = _rel(step)
     if rel != ">=":     # the claim is not the minimality this checker proves: decide it as stated
-        grid = {alpha: _alpha_grid(res, lhs, rhs), t: checks._open_t_regions(res)}
+        grid = {alpha: checks.alpha_regions(res, lhs, rhs), t: checks._open_t_regions(res)}
         return check_on_cells(lhs, rel, rhs, grid, symbolic_seconds=checks.SECONDS)
     parts = []
     for rm in res.pointwise.regions:
         if rm.argmin.has(t):
             return unchecked("the minimiser depends on t: uniqueness comes from convexity in alpha")
-        ends = set()
-        for piece in (rm.argmin.args if isinstance(rm.argmin, sp.Union) else [rm.argmin]):
-            if isinstance(piece, sp.FiniteSet):
-                ends |= set(piece.args)
-            elif piece is not sp.S.EmptySet:
-                ends |= {piece.inf, piece.sup}
-        for ar in _alpha_grid(res, lhs, extra=ends):
+        for ar in checks.alpha_regions(res, lhs, extra=checks.argmin_ends(rm.argmin)):
             inside = rm.argmin.contains(ar.sample()) is sp.true
             ev = check_on_cells(lhs, "=" if inside else ">", rhs, {alpha: [ar], t: [rm.region]},
                                 symbolic_seconds=checks.SECONDS)
