@@ -287,6 +287,24 @@ def _covers_domain(slot, text: str) -> bool:
     return False
 
 
+def _check_links(slot, members, rels, indices, seed, symbolic_seconds):
+    """Each link ``members[j] rels[j] members[j + 1]`` for j in ``indices`` (``link.check_link``):
+    (the proofs of the links that hold, the first refuted (j, text, evidence), the first undecided)."""
+    from . import link
+    held, refuted, undecided = [], None, None
+    for j in indices:
+        ev = link.check_link(slot, members[j], rels[j], members[j + 1], seed=seed,
+                              symbolic_seconds=_link_seconds(symbolic_seconds))
+        if ev.status is Status.PROVED:
+            held.append(ev)
+            continue
+        step = f"{clip(show_latex(members[j]), 50)} {rels[j]} {clip(show_latex(members[j + 1]), 50)}"
+        if ev.status is Status.REFUTED:
+            return held, (j, step, ev), undecided
+        undecided = undecided or (j, step, ev)
+    return held, None, undecided
+
+
 def _link_seconds(symbolic_seconds: float) -> float:
     """The proof budget of a link: an inequality is proved symbolically or not at all (numbers only
     refute one), so a link gets at least the default budget even where equalities get less."""
@@ -449,18 +467,13 @@ def _grade_statement(slot, chain, seed, symbolic_seconds, diagnose, started) -> 
             return _result(slot_id, "wrong", last, message, parsed, started, mistake)
         return _result(slot_id, "unchecked", last, f"not checked{where}: {last.detail}", parsed, started)
     # the links after the quantity's value (A = B \ge 0): each must hold
-    from . import link
-    held = []
-    for j in range(run_end, len(rels)):
-        ev = link.check_link(slot, members[j], rels[j], members[j + 1], seed=seed,
-                              symbolic_seconds=_link_seconds(symbolic_seconds))
-        if ev.status is Status.PROVED:
-            held.append(ev)
-            continue
-        step = f"{clip(show_latex(members[j]), 40)} {rels[j]} {clip(show_latex(members[j + 1]), 40)}"
-        if ev.status is Status.REFUTED:
-            return _result(slot_id, "wrong", ev, f"wrong (the step {step} does not hold): {ev.detail}", parsed,
-                           started, "false-step")
+    held, refuted, undecided = _check_links(slot, members, rels, range(run_end, len(rels)), seed, symbolic_seconds)
+    if refuted:
+        _, step, ev = refuted
+        return _result(slot_id, "wrong", ev, f"wrong (the step {step} does not hold): {ev.detail}", parsed,
+                       started, "false-step")
+    if undecided:
+        _, step, ev = undecided
         return _result(slot_id, "unchecked", ev, f"not checked (the step {step} could not be decided): "
                        f"{ev.detail}", parsed, started)
     what = "" if n == 1 else f" (all {n} members of the chain)"
@@ -726,20 +739,11 @@ def _grade_relation(slot, chain, seed, symbolic_seconds, started) -> AnswerResul
     if rel is None:
         return _result(slot.id, "invalid", None, "not an answer: the chain mixes \\ge and \\le, so it is no "
                        "valid chain (it relates its first and last members by nothing)", parsed, started)
-    from . import link
-    undecided, held = None, []
-    for j, r in enumerate(rels):
-        ev = link.check_link(slot, members[j], r, members[j + 1], seed=seed,
-                              symbolic_seconds=_link_seconds(symbolic_seconds))
-        if ev.status is Status.PROVED:
-            held.append(ev)
-            continue
-        step = f"{clip(show_latex(members[j]), 50)} {r} {clip(show_latex(members[j + 1]), 50)}"
-        if ev.status is Status.REFUTED:
-            return _result(slot.id, "wrong", ev, f"wrong (link {j + 1} of the chain, {step}, does not hold): "
-                           f"{ev.detail}", parsed, started, "false-step")
-        if undecided is None:
-            undecided = (j, step, ev)
+    held, refuted, undecided = _check_links(slot, members, rels, range(len(rels)), seed, symbolic_seconds)
+    if refuted:
+        j, step, ev = refuted
+        return _result(slot.id, "wrong", ev, f"wrong (link {j + 1} of the chain, {step}, does not hold): "
+                       f"{ev.detail}", parsed, started, "false-step")
     whole = _relation_pair(slot, members[0], rel, members[-1], parsed, seed, symbolic_seconds, started)
     if whole.verdict != "correct":
         head, rest = _split_message(whole.message)
