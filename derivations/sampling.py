@@ -311,7 +311,13 @@ class PointSpace:
         self._points = points(atoms, self.conditions, n=n, seed=seed, small=small, small_cap=self._cap)
 
     def more(self, n: int) -> list[dict]:
-        """``n`` further points, every symbol wide or near a bound (for a region no ordinary point hits)."""
+        """``n`` further points, every symbol wide or near a bound (for a region no ordinary point hits);
+        drawn once per space, whichever region asks first."""
+        if getattr(self, "_more", None) is None or len(self._more) < n:
+            self._more = self._draw_more(n)
+        return self._more[:n]
+
+    def _draw_more(self, n: int) -> list[dict]:
         rng = random.Random(self._seed + 7777)
         out = []
         for _ in range(n * 20):

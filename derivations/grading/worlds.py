@@ -318,8 +318,10 @@ class WorldSpace:
         """``n`` further worlds, every symbol wide or near a bound."""
         if not self.exprs:
             return []
-        out = worlds(self.exprs, self.conditions, n=2 * n, seed=self.seed + 7777, integrated=self.integrated)
-        return out[len(out) // 2:] + out[:len(out) // 2]
+        if getattr(self, "_more", None) is None or len(self._more) < n:      # drawn once per space
+            out = worlds(self.exprs, self.conditions, n=2 * n, seed=self.seed + 7777, integrated=self.integrated)
+            self._more = out[len(out) // 2:] + out[:len(out) // 2]
+        return self._more[:n]
 
     def value(self, expr, world, digits: int = PRECISION):
         return world.value(expr, self.integrated, digits)
