@@ -115,7 +115,7 @@ def test_ddim_x0_dependence_uses_many_points_and_refutes_a_markovian_mean():
 
 # --- the certificates' atoms -------------------------------------------------------------------
 def test_nonneg_atoms_agree_with_torch():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch (a core dependency) compares the KL formulas with torch.distributions")
     from torch.distributions import Bernoulli, Normal, kl_divergence
     for m1, s1, m2, s2 in [(0.3, 0.7, -1.1, 1.9), (2.0, 3.0, 2.5, 0.4), (-1.0, 1.0, -1.0, 1.0)]:
         ours = float(nonneg.GaussianKL.formula(*map(sp.Float, (m1, s1, m2, s2))))
