@@ -99,7 +99,7 @@ def test_a_side_condition_bounding_a_symbol_is_used_by_the_sign_proof():
 
 def test_structured_inequalities_need_a_rule_not_models():
     from derivations.grading import check_link
-    from tests.test_answer_links import members
+    from test_answer_links import members
     proved = [("vae.jensen", r"\log \mathbb{E}_{q(Z)}\left[\frac{p(X,Z)}{q(Z)}\right] \ge \mathbb{E}_{q(Z)}\left[\log \frac{p(X,Z)}{q(Z)}\right]"),
               ("vae.jensen", r"\log p(X) \ge \mathbb{E}_{q(Z)}[\log p(X, Z) - \log q(Z)]"),
               ("hvae.elbo", r"\log p(x) \ge \mathbb{E}_{q(z_1|x)q(z_2|z_1)}\left[\log\frac{p(x|z_1)p(z_1|z_2)p(z_2)}"

@@ -83,7 +83,14 @@ def test_measurement_label_fails_loudly():
 
 def test_counterexample_uses_declared_latex():
     out = tex.counterexample({"abar_pubtest": 0.25, "lhs": 1.0, "rhs": 2.0})
-    assert r"\bar\alpha_{\mathrm{pub}} = 0.25" in out and "left side" in out and r"\text{right side} = 2" in out
+    assert r"$\bar\alpha_{\mathrm{pub}} = 0.25$" in out and "left side" in out and "right side $2$" in out
+
+
+def test_counterexample_breaks_a_long_function_application():
+    """An unknown function applied to an expression is typeset breakable (CI once failed on a
+    94.7 pt overfull box from one unbreakable \\mathrm{epsilon_theta(...)})."""
+    out = tex.counterexample({"epsilon_theta(sqrt(abar_t)*x_0 + epsilon*sqrt(1 - abar_t))": 0.98, "lhs": 1.0})
+    assert r"\allowbreak" in out and r"\mathrm{epsilon" not in out and r"\_" in out
 
 
 def test_questions_group_by_slot_question_and_prefix():

@@ -97,7 +97,7 @@ def _step(k: int, result) -> str:
     if ev.status is not Status.PROVED or ev.kind is not Kind.SYMBOLIC:
         out.append(_detail(ev.detail))
     if ev.counterexample:
-        out.append(r"\dcnote{Counterexample: " + r"$" + tex.counterexample(ev.counterexample) + "$}")
+        out.append(r"\dcnote{Counterexample: " + tex.counterexample(ev.counterexample) + "}")
     out.append(r"\end{dcclaim}")
     return "\n".join(out)
 

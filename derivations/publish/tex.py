@@ -156,7 +156,7 @@ def symbol_latex(name: str) -> str:
         return _NAMES[name]
     base, _, sub = name.partition("_")
     if not re.fullmatch(r"[A-Za-z]+", base) or (sub and not re.fullmatch(r"[A-Za-z0-9]+", sub)):
-        return r"\mathrm{" + text(name) + "}"
+        return breakable_code(name)
     word = lambda w: w if len(w) == 1 else r"\mathrm{" + w + "}"  # noqa: E731
     return word(base) + (f"_{{{word(sub)}}}" if sub else "")
 
@@ -172,15 +172,27 @@ def number(value) -> str:
         return r"\text{" + text(value) + "}"
 
 
+def breakable_code(name: str) -> str:
+    """A name that is not a symbol (an unknown function applied to an expression, as the
+    counterexample stores it) in typewriter type, breakable after its operators so it fits."""
+    out = []
+    for ch in name:
+        out.append(text(ch))
+        if ch in "(*+-/,":
+            out.append(r"\allowbreak{}")
+    return r"\text{\ttfamily " + "".join(out) + "}"
+
+
 def counterexample(point: dict) -> str:
-    """A counterexample point as LaTeX: the symbols' values, then both sides' values there."""
-    values = [f"{symbol_latex(k)} = {number(v)}" for k, v in point.items()
+    """A counterexample point as text-mode LaTeX: the symbols' values, then both sides' values
+    there, each value in math of its own so a long point breaks between values."""
+    values = [f"${symbol_latex(k)} = {number(v)}$" for k, v in point.items()
               if k not in ("lhs", "rhs") and not isinstance(v, dict)]
-    sides = [rf"\text{{{name}}} = {number(point[key])}" for key, name in (("lhs", "left side"),
-                                                                        ("rhs", "right side")) if key in point]
+    sides = [f"{name} ${number(point[key])}$" for key, name in (("lhs", "left side"),
+                                                              ("rhs", "right side")) if key in point]
     parts = []
     if values:
-        parts.append(r"\text{at } " + r",\ ".join(values))
+        parts.append("at " + ", ".join(values))
     if sides:
-        parts.append(r":\quad " + r",\ ".join(sides))
+        parts.append(": " + ", ".join(sides))
     return "".join(parts)
