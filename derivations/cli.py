@@ -334,3 +334,6 @@ def report(grades_dir, pdf, html):
 
 if __name__ == "__main__":
     main()
+
+
+# ---- subcommands defined in their own modules are registered below, one line each ----
