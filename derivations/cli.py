@@ -332,8 +332,8 @@ def report(grades_dir, pdf, html):
     sys.exit(report_command(grades_dir, pdf, html, log=_log))
 
 
+# ---- subcommands defined in their own modules are registered below, one line each ----
+
+
 if __name__ == "__main__":
     main()
-
-
-# ---- subcommands defined in their own modules are registered below, one line each ----
