@@ -133,7 +133,7 @@ class Run:
                 writer.close()
 
     def _progress(self, total):
-        console = self.console
+        console = Console(stderr=True)    # progress on stderr: it stays visible under `| tee`
 
         class _Ctx:
             def __enter__(ctx):
