@@ -146,8 +146,10 @@ def _run_numeric(ids, device, samples, quiet):
         raise click.UsageError("--device cuda: no CUDA device is available here; use --device cpu")
     chosen = [c for slot_id, cs in sorted(core.checks().items()) if registry.matches(slot_id, ids) for c in cs]
     rows, failed = [], 0
-    table = Table("slot", "measurement", "estimate", "expected", "SE / tol", "z", "detects", "samples", "ok",
-                  box=None)
+    from .publish.tags import comparison
+
+    table = Table("slot", "measurement", "what was compared", "z", "detects", "samples", "result", box=None)
+    table.columns[2].overflow = "fold"
     with progress_bar() as bar:
         task = bar.add_task("numeric", total=len(chosen))
         for check in chosen:
@@ -163,12 +165,11 @@ def _run_numeric(ids, device, samples, quiet):
             for row, m in zip(result.rows(), result.measurements):
                 rows.append(row)
                 failed += not m.passed
-                spread = f"{m.stderr:.3g}" if m.kind == "monte-carlo" else f"±{m.tolerance:.2g}"
                 power = row.get("detectable_relative_error")
-                table.add_row(check.id, escape(m.name), f"{m.estimate:.6g}", f"{m.relation} {m.expected:.6g}", spread,
+                table.add_row(check.id, escape(m.name), escape(comparison(row)),
                               f"{m.z:+.2f}" if m.kind == "monte-carlo" else m.kind,
                               f"{power:.1%}" if isinstance(power, (int, float)) else "one-sided", str(m.samples),
-                              "[green]yes[/green]" if m.passed else "[red]NO[/red]")
+                              "[green]pass[/green]" if m.passed else "[red]FAIL[/red]")
             bar.advance(task)
     if not quiet and rows:
         console.print(table)

@@ -64,3 +64,43 @@ def measurement_label(row: dict) -> tuple[str, str]:
     else:
         label, tone = f"{row['kind']}, tol {row['tolerance']:.2g}", "numeric"
     return (label, tone) if row["passed"] else (f"FAILED {label}", "refuted")
+
+
+def _allowed(row: dict) -> str:
+    if row["kind"] == "monte-carlo":
+        k = float(row.get("k_se", 0.0))
+        return f"{k * float(row['stderr']):.3g} ({k:.2f} SE)"
+    return f"{float(row['tolerance']):.3g} (tolerance)"
+
+
+def comparison(row: dict) -> str:
+    """What one numeric row (``CheckResult.rows()``) compared, in words that are true as printed,
+    whichever way it went: "estimate 0.387853 exceeds the bound 0.379285 by 0.00857, within the
+    allowed 0.037 (tolerance)". The pass/fail wording follows ``row["passed"]``, never a
+    recomputation; the difference only picks the words (above/below, exceeds/falls short)."""
+    est, ref = float(row["estimate"]), float(row["expected"])
+    gap, passed, relation = est - ref, bool(row["passed"]), row.get("relation", "=")
+    allowed = _allowed(row)
+    head = f"estimate {est:.6g}"
+    limit = "within the allowed" if passed else "more than the allowed"
+    if relation == ">=":
+        if gap == 0:
+            return f"{head} equals the bound {ref:.6g}"
+        if gap > 0:
+            return f"{head} is not below the bound {ref:.6g} (above it by {gap:.3g})"
+        return f"{head} falls short of the bound {ref:.6g} by {-gap:.3g}, {limit} {allowed}"
+    if relation == "<=":
+        if gap == 0:
+            return f"{head} equals the bound {ref:.6g}"
+        if gap < 0:
+            return f"{head} does not exceed the bound {ref:.6g} (below it by {-gap:.3g})"
+        return f"{head} exceeds the bound {ref:.6g} by {gap:.3g}, {limit} {allowed}"
+    if gap == 0:
+        return f"{head} equals the expected value {ref:.6g}"
+    side = "above" if gap > 0 else "below"
+    return f"{head} is {abs(gap):.3g} {side} the expected value {ref:.6g}, {limit} {allowed}"
+
+
+def outcome(row: dict) -> str:
+    """"pass" or "FAIL"."""
+    return "pass" if row["passed"] else "FAIL"
