@@ -116,8 +116,9 @@ def _row(r: dict) -> str:
     spread = f"SE {r['stderr']:.3g}, z {r['z']:+.2f}" if r["kind"] == "monte-carlo" else f"tol {r['tolerance']:.2g}"
     if r["kind"] == "monte-carlo" and r.get("detectable_relative_error") is not None:
         spread += f", detects {r['detectable_relative_error']:.2%}"
-    return (f"{r['id']} {r['name']}: estimate {r['estimate']:.6g} {r['relation']} expected {r['expected']:.6g} "
-            f"({spread}, n={r['samples']}, {r['device']}, seed {r['seed']})")
+    from .publish.tags import comparison
+
+    return f"{r['id']} {r['name']}: {comparison(r)} ({spread}, n={r['samples']}, {r['device']}, seed {r['seed']})"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
