@@ -71,11 +71,11 @@ def show_figure(fig, dpi: int = 90) -> None:
 
 
 def rows_markdown(rows) -> str:
-    lines = ["| measurement | estimate | expected | evidence | ok |", "|---|---:|---:|---|---|"]
+    lines = ["| measurement | what was compared | evidence | result |", "|---|---|---|---|"]
     for row in rows:
         label, _ = tags.measurement_label(row)
-        lines.append(f"| {md(row['name'])} | {row['estimate']:.6g} | {row['relation']} {row['expected']:.6g} | "
-                     f"{md(label)} | {'yes' if row['passed'] else '**NO**'} |")
+        lines.append(f"| {md(row['name'])} | {md(tags.comparison(row))} | {md(label)} | "
+                     f"{'pass' if row['passed'] else '**FAIL**'} |")
     return "\n".join(lines)
 
 
