@@ -5,14 +5,15 @@ A ``*.derivcheck`` file in the test tree turns the registry into test items (pyt
 ``ddim.gamma``. Three outcomes: passed (every step proved), failed (a step refuted or errored;
 the report shows the step, its evidence and the counterexample) and skipped (unchecked, with
 the reason). Numeric checks carry the ``montecarlo`` marker and print their figures at the end.
+
+Registered through the ``pytest11`` entry point ``derivcheck`` (pyproject.toml), so it loads in
+any pytest run of an environment with derivcheck installed (the ``[test]`` extra brings pytest);
+it imports nothing of derivcheck's until a ``*.derivcheck`` file is collected. ``-p no:derivcheck``
+turns it off. The ``derivcheck`` command never imports this module.
 """
 from __future__ import annotations
 
 import pytest
-
-from . import registry
-from .evidence import Status
-from .printing import claim_latex
 
 _FIGURES_KEY = pytest.StashKey[list]()
 
@@ -38,6 +39,8 @@ def pytest_configure(config):
 
 class RegistryFile(pytest.File):
     def collect(self):
+        from . import registry
+
         wanted = {line.split(":")[0].strip() for line in self.path.read_text().splitlines()
                   if line.strip() and not line.startswith("#")}
         if "derivations" in wanted:
@@ -63,6 +66,8 @@ class DerivationItem(pytest.Item):
         self.derivation = derivation
 
     def runtest(self):
+        from .evidence import Status
+        from .printing import claim_latex
         from .verify import run
 
         result = run(self.derivation)
@@ -76,6 +81,9 @@ class DerivationItem(pytest.Item):
     def repr_failure(self, excinfo):
         if not isinstance(excinfo.value, DerivationFailed):
             return super().repr_failure(excinfo)
+        from .evidence import Status
+        from .printing import claim_latex
+
         lines = [f"derivation {self.derivation.id}: {self.derivation.title}"]
         for s in excinfo.value.result.steps:
             if s.evidence.status in (Status.REFUTED, Status.ERROR) and not s.step.audit:
