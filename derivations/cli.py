@@ -51,7 +51,45 @@ def write_json(path: str, payload: dict) -> None:
     tmp.replace(target)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+MISSING_EXTRA = 3     # exit status when a command needs an optional part of the install (an extra)
+
+
+def need(*extras: str, purpose: str) -> None:
+    """Stop with a message naming the extra (``pip install "derivcheck[numeric]"``) when the
+    modules of any of ``extras`` are not installed; see derivations/extras.py."""
+    from .extras import MissingExtra, require
+
+    try:
+        require(*extras, purpose=purpose)
+    except MissingExtra as exc:
+        raise _missing(exc) from None
+
+
+def _missing(exc) -> click.ClickException:
+    error = click.ClickException(str(exc))
+    error.exit_code = MISSING_EXTRA
+    return error
+
+
+class _Group(click.Group):
+    """A command that reaches a module of an extra that is not installed stops with the
+    extra's install line (exit status 3), not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            from .extras import from_import_error
+
+            name = ctx.invoked_subcommand or "this command"
+            missing = from_import_error(exc, f"derivcheck {name}")
+            if missing is None:
+                raise
+            raise _missing(missing) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit status 3: the command needs an extra that is not installed (the message names it).")
 @click.version_option(package_name="derivcheck")
 def main():
     """Machine-checks the mathematics of deep generative models and grades derivations of it."""
@@ -72,11 +110,14 @@ def main():
 def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet):
     """Prove every step of the derivations IDS (slot ids or prefixes; default: all).
 
-    Exit status 1 when any of derivcheck's own steps is refuted or errors, or a numeric check fails.
+    Exit status 1 when any of derivcheck's own steps is refuted or errors, or a numeric check fails;
+    3 with --numeric when the [numeric] extra (torch) is not installed.
     """
     from . import verify as engine
 
     _check_selectors(ids)
+    if numeric:
+        need("numeric", purpose="derivcheck verify --numeric")
     chosen = registry.select(ids)
     started = time.perf_counter()
     with progress_bar() as bar:
@@ -214,10 +255,17 @@ LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  
 @click.option("--convention", "conventions", multiple=True, metavar="NAME=VALUE",
               help="Read the answer under a notation convention, e.g. alpha=ddim (the DDIM paper's alpha_t "
                    "is DDPM's cumulative abar_t).")
-def answer(slot_id, latex, as_json, timeout, conventions):
+@click.option("--fail-on", "fail_on", metavar="VERDICTS", default="", callback=lambda ctx, param, value: _verdicts(value),
+              help="Comma list of verdicts (wrong, invalid, unchecked, correct) that make the exit status 1, "
+                   "e.g. --fail-on wrong,invalid,unchecked.")
+def answer(slot_id, latex, as_json, timeout, conventions, fail_on):
     """Grade one LaTeX answer to SLOT: correct, wrong (with the mistake named), invalid or unchecked.
 
-    Exit status 0 for any verdict; 2 for a usage error such as an unknown slot.
+    \b
+    Exit status:
+      0  graded (any verdict not listed in --fail-on)
+      1  the verdict is one listed in --fail-on
+      2  usage error, such as an unknown slot
     """
     from .grading import grade_answer
 
@@ -232,6 +280,24 @@ def answer(slot_id, latex, as_json, timeout, conventions):
         raise click.UsageError(str(exc)) from None
     result = grade_answer(slot_id, latex, timeout=timeout, conventions=chosen)
     d = result.as_dict()
+    _print_answer(d, as_json)
+    if d["verdict"] in fail_on:
+        sys.exit(1)
+
+
+VERDICTS = ("correct", "wrong", "invalid", "unchecked")
+
+
+def _verdicts(value: str) -> frozenset[str]:
+    chosen = {v.strip() for v in value.split(",") if v.strip()}
+    unknown = sorted(chosen - set(VERDICTS))
+    if unknown:
+        raise click.BadParameter(f"unknown verdict {', '.join(map(repr, unknown))}; choose from {', '.join(VERDICTS)}",
+                                 param_hint="--fail-on")
+    return frozenset(chosen)
+
+
+def _print_answer(d: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(d, indent=2, default=str))
         return
@@ -301,6 +367,8 @@ def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_refere
 
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler is the address of a Dask scheduler: use it with --executor dask")
+    if executor == "dask":
+        need("dask", purpose="derivcheck grade --executor dask")
 
     sys.exit(grade_command(sheets, out, rubric, jobs, timeout or DEFAULT_TIMEOUT, executor, scheduler,
                            reveal_reference, console=console))
@@ -318,6 +386,7 @@ def latex(ids, out, pdf, numeric, samples, device):
     from .publish.commands import latex_command
 
     _check_selectors(ids)
+    need("publish", "numeric", purpose="derivcheck latex (its plots are drawn from the numeric checks)")
     sys.exit(latex_command(ids, out, pdf, numeric, samples=samples, device=device, log=_log))
 
 
@@ -330,6 +399,7 @@ def report(grades_dir, pdf, html):
     histogram, the most common mistakes with an example each, and the review queue."""
     from .publish.commands import report_command
 
+    need("publish", purpose="derivcheck report (its score histogram is drawn with matplotlib)")
     sys.exit(report_command(grades_dir, pdf, html, log=_log))
 
 
