@@ -97,3 +97,32 @@ def test_terminal_summary_counts_answers_as_grade_does(tmp_path):
     (folder / "grades.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     line = report.terminal_summary(report.summarise(report.load(folder), folder))
     assert "1 students, 1 answers" in line and "missing 1" in line
+
+
+def test_html_report_is_a_template_with_autoescape_and_escapes_hostile_names_and_answers(tmp_path):
+    """The page is rendered by the package's jinja2 template with autoescape on: a <script> in a
+    student's name, answer (also inside \\text{}, which a MathML converter copies) or message stays
+    text."""
+    env = report.html_environment()
+    assert env.autoescape is True
+    template = env.get_template("report.html")
+    assert template.filename.replace("\\", "/").endswith("derivations/publish/templates/report.html")
+    folder = tmp_path / "g"
+    folder.mkdir()
+    evil = "<script>alert('name')</script>"
+    rows = [{"student": evil, "slot": "ddim.gamma", "verdict": "wrong", "points": 0, "max_points": 1,
+             "mistake": "<b>sign</b>", "message": "wrong: $x<script>y$ <img src=x onerror=alert(2)>",
+             "latex": r"\text{<script>alert(3)</script>} + \gamma"}]
+    (folder / "grades.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    page = report.write_html(report.summarise(report.load(folder), folder), folder / "report.html").read_text()
+    assert "<script" not in page and "<img src=x" not in page and "<b>sign</b>" not in page
+    assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in page       # the name, as text
+    assert "&lt;b&gt;sign&lt;/b&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert r"\text{&lt;script&gt;alert(3)&lt;/script&gt;} + \gamma" in page   # the answer as typed
+    assert "<math" in page                                                       # and as MathML
+
+
+def test_html_report_renders_answers_as_mathml_beside_their_latex(tmp_path):
+    folder = write_grades(tmp_path / "g")
+    page = report.write_html(report.summarise(report.load(folder), folder), folder / "report.html").read_text()
+    assert "<msqrt>" in page and '<code class="answer">(\\sqrt{a} + \\sqrt{b})^2</code>' in page

@@ -13,9 +13,13 @@ import csv
 import html
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from ..grading.result import VERDICTS
 from . import tex
@@ -207,32 +211,52 @@ def write_markdown(summary: Summary, path) -> Path:
     return path
 
 
-def write_html(summary: Summary, path) -> Path:
-    e = html.escape
+def _mathml(latex: str) -> Markup:
+    """A student's LaTeX as MathML, from ``derivations.mathml`` (its output is rebuilt from an
+    allow-list, so it is safe as markup); empty where that module cannot be imported (the page
+    shows the LaTeX as code beside it in any case)."""
+    try:
+        from ..mathml import latex_to_mathml
+    except ImportError:
+        return Markup("")
+    return Markup(latex_to_mathml(latex))
+
+
+def _math_text(text: str) -> Markup:
+    """A grader's message: its $...$ segments as MathML, the rest escaped."""
+    parts = re.split(r"(\$[^$]+\$)", str(text))
+    out = []
+    for part in parts:
+        if len(part) > 2 and part.startswith("$") and part.endswith("$"):
+            math = _mathml(part[1:-1])
+            out.append(math if math else escape(part))
+        else:
+            out.append(escape(part))
+    return Markup("").join(out)
+
+
+def html_environment() -> Environment:
+    """The jinja2 environment of the HTML report: templates from the package, autoescape on for
+    every template (students' names, answers and messages are untrusted text)."""
+    env = Environment(loader=PackageLoader("derivations.publish", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(clip=_clip, math=_mathml, math_text=_math_text)
+    return env
+
+
+def render_html(summary: Summary, histogram_png: bytes | None = None) -> str:
     cols = _verdict_columns(summary)
-    png = Path(path).with_name("report_scores.png")
-    img = ""
-    if png.exists():
-        img = f'<img alt="score histogram" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}">'
-    rows = "".join(f"<tr><td><code>{e(slot)}</code></td>" + "".join(f"<td>{c[v]}</td>" for v in cols) + "</tr>"
-                   for slot, c in sorted(summary.verdicts.items()))
-    mistakes = []
-    for slot, ranked in _mistakes_by_slot(summary):
-        items = "".join(f"<li><b>{e(name)}</b> ({count}&times;), e.g. {e(g.student)}: <code>{e(_clip(g.answer))}</code>"
-                        f" &mdash; {e(_clip(g.message))}</li>" for name, count, g in ranked)
-        if summary.unnamed[slot]:
-            items += f"<li>wrong without a named mistake: {summary.unnamed[slot]}</li>"
-        mistakes.append(f"<h3><code>{e(slot)}</code></h3><ul>{items}</ul>")
-    body = (f"<h1>Class report</h1><p>{e(terminal_summary(summary))}</p><h2>Verdicts per slot</h2>"
-            f"<table><tr><th>slot</th>{''.join(f'<th>{e(v)}</th>' for v in cols)}</tr>{rows}</table>"
-            f"<h2>Scores</h2>{img}<h2>Most common mistakes per slot</h2>"
-            f"{''.join(mistakes) or '<p>No named mistakes.</p>'}"
-            f"<h2>Review queue</h2><p>{summary.review} items ({e(summary.review_source)}).</p>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}")
+    return html_environment().get_template("report.html").render(
+        headline=terminal_summary(summary), columns=cols, verdicts=sorted(summary.verdicts.items()),
+        histogram=base64.b64encode(histogram_png).decode() if histogram_png else "",
+        mistakes=[(slot, ranked, summary.unnamed[slot]) for slot, ranked in _mistakes_by_slot(summary)],
+        review=summary.review, review_source=summary.review_source)
+
+
+def write_html(summary: Summary, path) -> Path:
     path = Path(path)
-    path.write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>Class report</title>'
-                    f"<style>{style}</style></head><body>{body}</body></html>\n", encoding="utf-8")
+    png = path.with_name("report_scores.png")
+    path.write_text(render_html(summary, png.read_bytes() if png.exists() else None), encoding="utf-8")
     return path
 
 
