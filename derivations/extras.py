@@ -11,13 +11,14 @@ import importlib.util
 # extra -> (modules it provides that commands import, what it is for)
 EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "numeric": (("torch", "scipy"), "the numeric cross-checks (Monte Carlo, quadrature) and their figures"),
-    "publish": (("matplotlib",), "documents, reports and plots"),
+    "publish": (("matplotlib", "pylatexenc"), "documents, reports and plots"),
+    "serve": (("starlette", "uvicorn"), "the self-check web page"),
     "dask": (("distributed",), "grading on a Dask cluster"),
 }
 
 # top-level module name -> extra, for an import that fails deep inside a command
 MODULE_EXTRA = {module: extra for extra, (modules, _) in EXTRAS.items() for module in modules}
-MODULE_EXTRA.update({"IPython": "publish", "dask": "dask"})
+MODULE_EXTRA.update({"IPython": "publish", "latex2mathml": "publish", "dask": "dask"})
 
 
 class MissingExtra(Exception):
