@@ -404,6 +404,7 @@ def report(grades_dir, pdf, html):
 
 
 # ---- subcommands defined in their own modules are registered below, one line each ----
+from .questions.commands import register as _register_questions; _register_questions(main)  # noqa: E402,E702
 main.add_command(__import__("derivations.serve.cli", fromlist=["serve"]).serve)  # serve (issue 17)
 
 

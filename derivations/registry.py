@@ -70,6 +70,15 @@ def load() -> None:
         _LOADED = True
 
 
+def register(s: Slot) -> Slot:
+    """Add a slot built elsewhere (a question file's slot, ``derivations.questions``); an id already
+    taken is refused (call ``slots()`` first to compare with the whole catalogue)."""
+    if s.id in _SLOTS:
+        raise ValueError(f"slot {s.id!r} is defined twice")
+    _SLOTS[s.id] = s
+    return s
+
+
 def slots() -> dict[str, Slot]:
     load()
     return dict(_SLOTS)

@@ -35,6 +35,13 @@ class Mutation:
     tag: str
     description: str
     expr: object
+    named: bool = False          # an instructor's mistake: ``description`` is its feedback
+
+    def message(self) -> str:
+        if self.named:
+            return self.description
+        return f"looks like {self.description}" if self.tag == "sibling-slot" else \
+            f"looks like the reference with {self.description}"
 
 
 def _show(f) -> str:
@@ -157,7 +164,9 @@ def mutations(slot) -> list[Mutation]:
     """Local mutations of the reference, then t <-> t-1 swaps, one symbol for another, and
     sibling slots' results."""
     ref = slot.reference
-    found = _mutations_of(ref)
+    # an instructor's named mistakes (question files) come first: their name and feedback win
+    found = [Mutation(m.name, m.feedback, m.expr, named=True) for m in getattr(slot, "mistakes", ())]
+    found += _mutations_of(ref)
     pairs = _index_pairs(slot.id)
     for a, b in pairs:
         swapped = ref.xreplace({a: b, b: a})
@@ -275,8 +284,7 @@ def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
         return None, ""
     for m, cand in candidates:
         if _agrees(answer, cand, ws, integrated):
-            return m.tag, f"looks like the reference with {m.description}" if m.tag != "sibling-slot" \
-                else f"looks like {m.description}"
+            return m.tag, m.message()
     return _off_by_a_constant(answer, slot.reference, ws, integrated)
 
 
@@ -291,8 +299,7 @@ def _diagnose_quadrature(slot, answer, skip, seed) -> tuple[str | None, str]:
         except Exception:
             continue
         if ev.ok:
-            return m.tag, f"looks like the reference with {m.description}" if m.tag != "sibling-slot" \
-                else f"looks like {m.description}"
+            return m.tag, m.message()
     return _constant_gap(_quadrature_values(answer, expand(slot.reference, slot.id, skip), slot.conditions, seed))
 
 
@@ -394,5 +401,5 @@ def _diagnose_matrix(slot, answer, seed):
         except Exception:
             continue
         if ev.ok:
-            return m.tag, f"looks like the reference with {m.description}"
+            return m.tag, m.message()
     return None, ""

@@ -1,0 +1,97 @@
+"""Questions without Python: instructor-written slots in YAML that check themselves (issue 19).
+
+=========  ====================================================================
+source     the YAML, read safely, with the line of every key and item
+build      the data -> registry slots (``QuestionSlot``, a ``registry.Slot``)
+check      ``derivcheck question check``: the question's own soundness checks
+commands   the ``question`` command group and the ``--questions DIR`` option
+export     built-in slots written in the question format (``slots --yaml``)
+=========  ====================================================================
+
+Public: ``load_questions(dir_or_files)`` registers every question's slots in the registry (so
+``answer``, ``grade``, ``slots``, ``latex`` and ``serve`` read them like built-in slots) and
+returns them; ``QuestionError`` carries the file and line of any problem.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import registry
+from .build import NamedMistake, Question, QuestionSlot, Test, build_question, duplicates
+from .source import QuestionError, read
+
+__all__ = ["load_questions", "load_file", "question_files", "QuestionError", "QuestionSlot", "NamedMistake",
+           "Test", "Question", "questions_dir", "ENV"]
+
+ENV = "DERIVCHECK_QUESTIONS"           # a folder of questions, when no --questions is given
+_LOADED: dict[str, Question] = {}      # resolved path -> the question registered from it
+
+
+def question_files(where) -> list[Path]:
+    """The ``*.yaml`` / ``*.yml`` files of a folder (sorted), or the files themselves."""
+    items = [where] if isinstance(where, (str, os.PathLike)) else list(where)
+    out = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+        elif p.exists():
+            out.append(p)
+        else:
+            raise QuestionError(p, 0, "no such file or folder")
+    return out
+
+
+def parse_file(path) -> Question:
+    """A question file read and built into slots, not registered."""
+    return build_question(read(path), str(path))
+
+
+def load_file(path) -> Question:
+    """Read, build and register one question file (once per file: a second call returns the same
+    question). A slot id the registry already holds, built-in or from another file, is an error."""
+    key = str(Path(path).resolve())
+    if key in _LOADED:
+        return _LOADED[key]
+    question = parse_file(path)
+    registry.slots()                          # the whole catalogue, to compare ids with
+    clashes = duplicates(question)
+    if clashes:
+        line, message = clashes[0]
+        raise QuestionError(path, line, message)
+    for s in question.slots:
+        registry.register(s)
+    _LOADED[key] = question
+    return question
+
+
+def load_questions(where) -> list[QuestionSlot]:
+    """Register the slots of every question in ``where`` (a folder, a file, or a list of them) and
+    return them; the first problem raises ``QuestionError`` (file and line)."""
+    out = []
+    for path in question_files(where):
+        out += load_file(path).slots
+    return out
+
+
+def questions_dir(start=None) -> str | None:
+    """The questions folder a course names: ``$DERIVCHECK_QUESTIONS``, else ``questions = "..."``
+    (top level or under ``[derivcheck]``) in ``derivcheck.toml`` of the current folder, relative
+    to that file; None when neither is set."""
+    if os.environ.get(ENV):
+        return os.environ[ENV]
+    import tomllib
+    config = Path(start or Path.cwd()) / "derivcheck.toml"
+    if not config.is_file():
+        return None
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise QuestionError(config, 0, f"cannot read the course configuration: {exc}") from None
+    value = data.get("questions", (data.get("derivcheck") or {}).get("questions"))
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise QuestionError(config, 0, "questions = \"FOLDER\" must be a path")
+    return str((config.parent / value).resolve())
