@@ -1,37 +1,15 @@
-"""``python -m derivations.publish latex [IDS...] --out DIR [--pdf] [--numeric]`` and
-``python -m derivations.publish report GRADES_DIR [--pdf|--html]``."""
+"""``python -m derivations.publish latex|report ...``: an alias of ``derivcheck latex`` and
+``derivcheck report`` (the one CLI, derivations/cli.py; same options, same exit status)."""
 from __future__ import annotations
 
 import sys
 
-import click
-
-from .commands import latex_command, report_command
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
-    """Publish the derivations and their evidence, or a class report."""
-
-
-@main.command()
-@click.argument("ids", nargs=-1)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for derivcheck.tex and figures.")
-@click.option("--pdf", is_flag=True, help="Compile the PDF with latexmk or pdflatex.")
-@click.option("--numeric", is_flag=True, help="Run the numeric checks and tabulate them.")
-def latex(ids, out, pdf, numeric):
-    """Write OUT/derivcheck.tex for the derivations IDS (slot ids or prefixes; default: all)."""
-    sys.exit(latex_command(ids, out, pdf, numeric, log=lambda m: click.echo(m, err=True)))
-
-
-@main.command()
-@click.argument("grades_dir", type=click.Path(file_okay=False))
-@click.option("--pdf", is_flag=True, help="Also compile GRADES_DIR/report.pdf.")
-@click.option("--html", is_flag=True, help="Also write GRADES_DIR/report.html.")
-def report(grades_dir, pdf, html):
-    """Class report from a `derivcheck grade` output folder."""
-    sys.exit(report_command(grades_dir, pdf, html, log=click.echo))
-
+from ..cli import main
 
 if __name__ == "__main__":
-    main()
+    args = sys.argv[1:]
+    if args[:1] not in (["latex"], ["report"]) and not set(args[:1]) & {"-h", "--help"}:
+        print("usage: python -m derivations.publish latex|report ... (the same as derivcheck latex|report; "
+              "see derivcheck latex --help)", file=sys.stderr)
+        sys.exit(2)
+    main(args, prog_name="derivcheck")
