@@ -60,7 +60,7 @@ def test_refuted_claims_are_listed_with_counterexamples(rendered):
 
 def test_hostile_reason_is_escaped_and_skips_are_explained(rendered):
     _, src = rendered
-    assert r"\textbackslash{}input\{x\}" in src and r"100\% of \{it\} \& \#1 \$" in src
+    assert r"{\textbackslash}input\{x\}" in src and r"100\% of \{it\} \& \#1 \$" in src
     assert "plot demo skipped: its source does not exist yet" in src
 
 

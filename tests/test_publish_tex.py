@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sympy as sp
 
 from derivations.evidence import Evidence, Kind, Status
+from derivations.publish import compile as texc
 from derivations.publish import questions, tags, tex
 from derivations.step import Step
 from derivations.symbols import declare
@@ -18,21 +20,47 @@ def test_text_escapes_every_special_character():
     hostile = r"\input{/etc/passwd} 50% $x$ a_b^c & #1 ~ <tag> |x|"
     out = tex.text(hostile)
     assert "\\input" not in out
+    bare = out
+    for macro in (r"{\textbackslash}", r"{\textasciicircum}", r"{\textasciitilde}", r"\textbar{}",
+                  r"\ensuremath{<}", r"\ensuremath{>}"):
+        bare = bare.replace(macro, "")
     for ch in "#$%&_{}":
-        assert not re.search(r"(?<!\\)" + re.escape(ch), out.replace("\\textbackslash{}", "").replace(
-            "\\^{}", "").replace("\\~{}", "").replace("{}", "")), ch
+        assert not re.search(r"(?<!\\)" + re.escape(ch), bare), ch
     assert out.count("{/etc") == out.count("\\{/etc") == 1      # the brace only escaped
-    assert r"\textbackslash{}input" in out and r"\%" in out and r"\_" in out and r"\#" in out
+    assert r"{\textbackslash}input" in out and r"\%" in out and r"\_" in out and r"\#" in out
+    assert "|" not in out                        # OT1 prints a bare | as an em dash
 
 
 def test_text_maps_unicode_and_replaces_the_unknown():
-    assert tex.text("σ ≤ 1") == r"$\sigma$ $\le$ 1"
+    assert tex.text("σ ≤ 1") == r"\ensuremath{\sigma} \ensuremath{\leq} 1"
+    assert tex.text("Aᵀ") == r"A\ensuremath{^\top}"     # the fallback table: pylatexenc has no LaTeX for it
     assert tex.text("猫") == "?"          # pdflatex would stop at an undefined Unicode character
+    assert tex.text("a\x07b") == "a b"
+
+
+ASCII = "".join(chr(c) for c in range(32, 127))
+PROBE = (" ".join(ASCII[k:k + 8] for k in range(0, len(ASCII), 8)) + " σ ≤ ≥ ≠ ≈ 猫 é ü ö ß – — ’ ‘ “ ” … ± ᵀ ² ½ ∞ → ← ⇒ ∇ ∂ ∑ ∫ √ · × − ‖ "
+         "∈ " + " ".join("αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ") + " ℓ ∘ ∼ ≡")
+
+
+@pytest.mark.skipif(texc.find_engine() is None, reason="no TeX engine (pdflatex) installed")
+def test_escaped_text_compiles_with_the_base_packages_only(tmp_path):
+    """What pylatexenc (and the fallback table) emits needs nothing beyond texlive-latex-base:
+    every printable ASCII character and the Unicode that reasons and messages use, as text and
+    as a student's answer, and a long counterexample with a name that is not a symbol."""
+    long_name = "epsilon_theta(" + " + ".join(f"sqrt(abar_t)*x_{k}" for k in range(12)) + ")"
+    doc = "\n".join([r"\documentclass{article}", r"\usepackage{graphicx}", r"\begin{document}", r"\sloppy", tex.text(PROBE), "",
+                      tex.verbatim(PROBE), "", tex.counterexample({long_name: 0.98, "lhs": 1.0, "rhs": 2.0}),
+                      r"\end{document}"])
+    (tmp_path / "probe.tex").write_text(doc, encoding="utf-8")
+    result = texc.compile_pdf(tmp_path / "probe.tex", "pdflatex")
+    assert result.errors == [] and result.pdf is not None
+    assert result.worst_overfull <= texc.OVERFULL_LIMIT_PT, result.overfull
 
 
 def test_verbatim_allows_breaks_and_stays_inert():
     out = tex.verbatim(r"\frac{a}{b}+\write18{rm}")
-    assert "\\write18" not in out and r"\textbackslash{}\allowbreak{}write18" in out
+    assert "\\write18" not in out and r"{\textbackslash}\allowbreak{}write18" in out
 
 
 def test_long_sum_is_cut_between_terms_and_keeps_every_term():
@@ -91,6 +119,7 @@ def test_counterexample_breaks_a_long_function_application():
     94.7 pt overfull box from one unbreakable \\mathrm{epsilon_theta(...)})."""
     out = tex.counterexample({"epsilon_theta(sqrt(abar_t)*x_0 + epsilon*sqrt(1 - abar_t))": 0.98, "lhs": 1.0})
     assert r"\allowbreak" in out and r"\mathrm{epsilon" not in out and r"\_" in out
+    assert r"\text{" not in out          # a \text box inside math never breaks: the name is set in text mode
 
 
 def test_questions_group_by_slot_question_and_prefix():

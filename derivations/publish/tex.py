@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, UnicodeToLatexEncoder
 
 from .. import symbols as symtab
 from ..printing import latex
@@ -28,34 +29,32 @@ PACKAGES = r"""\usepackage{graphicx,longtable,array,tabularx}
 LINE_CHARS = 150          # LaTeX source characters per display line before a sum is split
 _REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
-                 "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\~{}", "<": r"\textless{}",
-                 ">": r"\textgreater{}", "|": r"\textbar{}"}
-# Non-ASCII characters that appear in reasons and messages; anything else becomes "?" (pdflatex
-# stops at a Unicode character it has no definition for).
-_UNICODE = {"≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "∞": r"$\infty$",
-            "→": r"$\to$", "←": r"$\leftarrow$", "⇒": r"$\Rightarrow$", "∇": r"$\nabla$",
-            "∂": r"$\partial$", "∑": r"$\sum$", "∫": r"$\int$", "√": r"$\surd$", "·": r"$\cdot$",
-            "×": r"$\times$", "−": "-", "–": "--", "—": "---", "‖": r"$\|$", "∈": r"$\in$",
-            "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\ldots{}", "±": r"$\pm$",
-            "ᵀ": r"$^\top$", "²": r"$^2$", "½": r"$\frac12$", "é": r"\'e", "ü": r'\"u', "ö": r'\"o'}
-_GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
-_GREEK_NAMES = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
-                "tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega").split()
-_UNICODE.update({g: f"$\\{name}$" for g, name in zip(_GREEK, _GREEK_NAMES)})
+# Plain text is encoded by pylatexenc (its table of LaTeX for Unicode characters). What it emits
+# needs only the LaTeX kernel (textcomp's \text... symbols are in the kernel since 2020), with
+# three exceptions kept here (FALLBACK), each checked by tests/test_publish_tex.py's compile:
+# "|" (pylatexenc keeps it, and in the OT1 font encoding of plain pdflatex it prints an em dash);
+# the superscript T (no LaTeX for it in pylatexenc); and an unknown character, which becomes a
+# plain "?" (pdflatex stops at a Unicode character it has no definition for). Control characters
+# become spaces.
+FALLBACK = {"|": r"\textbar{}", "\u1d40": r"\ensuremath{^\top}"}
+
+
+def _unknown(ch: str) -> str:
+    return "?"
+
+
+_ENCODER = UnicodeToLatexEncoder(
+    conversion_rules=[UnicodeToLatexConversionRule(RULE_DICT, {ord(k): v for k, v in FALLBACK.items()}),
+                      "defaults"],
+    non_ascii_only=False, replacement_latex_protection="braces", unknown_char_policy=_unknown,
+    unknown_char_warning=False)
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def text(value) -> str:
-    """Plain text (reasons, statements, messages) made safe for LaTeX's text mode."""
-    out = []
-    for ch in str(value):
-        if ch in _TEXT_ESCAPES:
-            out.append(_TEXT_ESCAPES[ch])
-        elif ord(ch) < 128:
-            out.append(ch if ch.isprintable() or ch == "\n" else " ")
-        else:
-            out.append(_UNICODE.get(ch, "?"))
-    return "".join(out)
+    """Plain text (reasons, statements, messages, students' answers) made safe for LaTeX's text
+    mode by pylatexenc: every special character escaped, Unicode as LaTeX commands."""
+    return _ENCODER.unicode_to_latex(_CONTROL.sub(" ", str(value)))
 
 
 def breakable(value) -> str:
@@ -148,15 +147,26 @@ def step_tag(step, evidence) -> str:
 _NAMES: dict[str, str] = {}
 
 
-def symbol_latex(name: str) -> str:
-    """The declared LaTeX of a symbol known by its name (as counterexamples store them)."""
+def _declared() -> dict[str, str]:
     if not _NAMES:
         _NAMES.update({info.symbol.name: info.latex for info in symtab.declared()})
-    if name in _NAMES:
-        return _NAMES[name]
+    return _NAMES
+
+
+def _is_name(name: str) -> bool:
+    """A symbol's name (as counterexamples store them): a word, optionally _subscript."""
     base, _, sub = name.partition("_")
-    if not re.fullmatch(r"[A-Za-z]+", base) or (sub and not re.fullmatch(r"[A-Za-z0-9]+", sub)):
+    return bool(re.fullmatch(r"[A-Za-z]+", base)) and (not sub or bool(re.fullmatch(r"[A-Za-z0-9]+", sub)))
+
+
+def symbol_latex(name: str) -> str:
+    """The declared LaTeX of a symbol known by its name (as counterexamples store them); a name
+    that is not a symbol's is typeset as breakable code (``breakable_code``)."""
+    if name in _declared():
+        return _NAMES[name]
+    if not _is_name(name):
         return breakable_code(name)
+    base, _, sub = name.partition("_")
     word = lambda w: w if len(w) == 1 else r"\mathrm{" + w + "}"  # noqa: E731
     return word(base) + (f"_{{{word(sub)}}}" if sub else "")
 
@@ -174,20 +184,22 @@ def number(value) -> str:
 
 def breakable_code(name: str) -> str:
     """A name that is not a symbol (an unknown function applied to an expression, as the
-    counterexample stores it) in typewriter type, breakable after its operators so it fits."""
+    counterexample stores it) in typewriter type, breakable after its operators so it fits.
+    Text mode: line breaks are possible only outside math (a ``\\text{}`` box never breaks)."""
     out = []
     for ch in name:
         out.append(text(ch))
         if ch in "(*+-/,":
             out.append(r"\allowbreak{}")
-    return r"\text{\ttfamily " + "".join(out) + "}"
+    return r"{\ttfamily " + "".join(out) + "}"
 
 
 def counterexample(point: dict) -> str:
     """A counterexample point as text-mode LaTeX: the symbols' values, then both sides' values
     there, each value in math of its own so a long point breaks between values."""
-    values = [f"${symbol_latex(k)} = {number(v)}$" for k, v in point.items()
-              if k not in ("lhs", "rhs") and not isinstance(v, dict)]
+    values = [(f"${symbol_latex(k)} = {number(v)}$" if k in _declared() or _is_name(k)
+               else f"{breakable_code(k)} ${{}} = {number(v)}$")
+              for k, v in point.items() if k not in ("lhs", "rhs") and not isinstance(v, dict)]
     sides = [f"{name} ${number(point[key])}$" for key, name in (("lhs", "left side"),
                                                               ("rhs", "right side")) if key in point]
     parts = []
