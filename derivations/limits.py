@@ -13,6 +13,13 @@ class CheckTimeout(BaseException):
 
 
 REPEAT = 0.25     # after the deadline, the alarm fires again this often until the block is left
+_FIRED = 0        # how many times a limit has fired in this process (see ``fired``)
+
+
+def fired() -> int:
+    """How many times a time limit has fired in this process: an outcome reached while this
+    count moved depended on the machine's speed and load (the proof cache reads it)."""
+    return _FIRED
 
 
 @contextmanager
@@ -29,6 +36,8 @@ def time_limit(seconds: float | None):
         return
 
     def _raise(signum, frame):
+        global _FIRED
+        _FIRED += 1
         raise CheckTimeout(f"exceeded {seconds:g} s")
 
     outer_left, outer_repeat = signal.getitimer(signal.ITIMER_REAL)
