@@ -11,6 +11,9 @@ import os
 import time
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from .. import registry
 
 MISUSE, NO_TEX = 2, 3
@@ -26,23 +29,34 @@ def _unknown(ids, log) -> bool:
     return bool(unknown)
 
 
-def run_numeric(ids=(), samples: int | None = None, device: str = "cpu") -> list[dict]:
-    """Rows of every registered numeric check whose slot matches ``ids``."""
+def run_numeric(ids=(), samples: int | None = None, device: str = "cpu", progress=None) -> list[dict]:
+    """Rows of every registered numeric check whose slot matches ``ids``; ``progress(check_id,
+    total)`` is called as each check finishes."""
     from numeric_checks import core
 
+    chosen = [c for slot_id, checks in sorted(core.checks().items()) if registry.matches(slot_id, ids)
+              for c in checks]
     rows = []
-    for slot_id, checks in sorted(core.checks().items()):
-        if registry.matches(slot_id, ids):
-            for check in checks:
-                result = core.run_check(check, samples or core.DEFAULT_SAMPLES, device)
-                rows.extend(result.rows())
+    for check in chosen:
+        rows.extend(core.run_check(check, samples or core.DEFAULT_SAMPLES, device).rows())
+        if progress:
+            progress(check.id, len(chosen))
     return rows
 
 
+def progress_bar() -> Progress:
+    """The bar of ``verify``: on stderr (so stdout can be piped) and gone when the work is done."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
 def latex_command(ids, out, pdf: bool = False, numeric: bool = False, *, samples: int | None = None,
-                  device: str = "cpu", log=print) -> int:
+                  device: str = "cpu", timeout: float | None = None, jobs: int | None = None, log=print) -> int:
     """``derivcheck latex [IDS...] --out DIR [--pdf] [--numeric]``: write DIR/derivcheck.tex with
-    its figures under DIR/figures; compile it with ``pdf``; run the numeric checks with ``numeric``."""
+    its figures under DIR/figures; compile it with ``pdf``; run the numeric checks with ``numeric``.
+
+    The proofs come from ``verify.run_all``, the entry point of ``derivcheck verify`` (and so from
+    its cache of proofs); each phase shows a progress bar on stderr."""
     from . import compile as texc
     from . import document, plots
     from .. import verify
@@ -51,28 +65,40 @@ def latex_command(ids, out, pdf: bool = False, numeric: bool = False, *, samples
     if _unknown(ids, log):
         return MISUSE
     out = Path(out)
-    started = time.perf_counter()
-    results = verify.run_all(ids, jobs=os.cpu_count() or 1)
-    log(f"verified {len(results)} derivations in {time.perf_counter() - started:.1f} s")
-    rows = None
-    if numeric:
+    with progress_bar() as bar:
+        started = time.perf_counter()
+        task = bar.add_task("verify", total=len(registry.select(ids)))
+        step = lambda d: bar.update(task, advance=1, description=f"verified {d.id}")  # noqa: E731
+        seconds = {} if timeout is None else {"seconds": timeout}
+        results = verify.run_all(ids, progress=step, jobs=jobs or os.cpu_count() or 1, **seconds)
+        bar.remove_task(task)
+        log(f"verified {len(results)} derivations in {time.perf_counter() - started:.1f} s")
+        rows = None
+        if numeric:
+            t0 = time.perf_counter()
+            task = bar.add_task("numeric checks", total=None)
+            rows = run_numeric(ids, samples, device, progress=lambda check_id, total: bar.update(
+                task, advance=1, total=total, description=f"numeric {check_id}"))
+            bar.remove_task(task)
+            log(f"ran the numeric checks: {len(rows)} measurements, {sum(not r['passed'] for r in rows)} failed, "
+                f"{time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        rows = run_numeric(ids, samples, device)
-        log(f"ran the numeric checks: {len(rows)} measurements, {sum(not r['passed'] for r in rows)} failed, "
-            f"{time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
-    made, skipped = plots.make_all(out / "figures", ids, log=log)
-    log(f"drew {len(made)} plots in {time.perf_counter() - t0:.1f} s")
-    tex_path = document.write(out / "derivcheck.tex", results, rows, made, skipped, ids)
-    log(f"wrote {tex_path}")
-    status = 1 if rows and any(not r["passed"] for r in rows) else 0
-    if not pdf:
-        return status
-    engine = texc.find_engine()
-    if engine is None:
-        log(f"--pdf: {texc.INSTALL_HINT}; the .tex is written and can be compiled elsewhere")
-        return NO_TEX
-    result = texc.compile_pdf(tex_path, engine)
+        task = bar.add_task("plots", total=None)
+        made, skipped = plots.make_all(out / "figures", ids, log=log, progress=lambda name, total: bar.update(
+            task, advance=1, total=total, description=f"plot {name}"))
+        bar.remove_task(task)
+        log(f"drew {len(made)} plots in {time.perf_counter() - t0:.1f} s")
+        tex_path = document.write(out / "derivcheck.tex", results, rows, made, skipped, ids)
+        log(f"wrote {tex_path}")
+        status = 1 if rows and any(not r["passed"] for r in rows) else 0
+        if not pdf:
+            return status
+        engine = texc.find_engine()
+        if engine is None:
+            log(f"--pdf: {texc.INSTALL_HINT}; the .tex is written and can be compiled elsewhere")
+            return NO_TEX
+        bar.add_task(f"compiling {tex_path.name} with {engine}", total=None)
+        result = texc.compile_pdf(tex_path, engine)
     if result.pdf is None:
         log(f"{engine} failed after {result.seconds:.1f} s; see {tex_path.with_suffix('.log')}")
         for e in result.errors[:5]:

@@ -349,20 +349,22 @@ def save(fig: Figure, folder: Path, name: str) -> tuple[Path, Path]:
     return pdf, png
 
 
-def make_all(folder, selectors=(), log=print) -> tuple[list[PlotFile], list[str]]:
-    """Draw every plot whose slots match ``selectors``; returns (saved plots, skip messages)."""
+def make_all(folder, selectors=(), log=print, progress=None) -> tuple[list[PlotFile], list[str]]:
+    """Draw every plot whose slots match ``selectors``; returns (saved plots, skip messages).
+    ``progress(name, total)`` is called as each plot is drawn or skipped."""
     folder = Path(folder)
     made, skipped = [], []
-    for name, question, slots, build in PLOTS:
-        if selectors and slots and not any(registry.matches(s, selectors) or registry.matches(sel, slots)
-                                           for s in slots for sel in selectors):
-            continue
+    chosen = [p for p in PLOTS if not (selectors and p[2] and not any(
+        registry.matches(s, selectors) or registry.matches(sel, p[2]) for s in p[2] for sel in selectors))]
+    for name, question, slots, build in chosen:
         try:
             fig, caption = build(selectors) if name == "mc_convergence" else build()
         except Unavailable as exc:
             skipped.append(f"plot {name} skipped: {exc}")
             log(skipped[-1])
-            continue
-        pdf, png = save(fig, folder, name)
-        made.append(PlotFile(name, question, caption, pdf, png, min(1.0, fig.get_figwidth() / FIGSIZE[0])))
+        else:
+            pdf, png = save(fig, folder, name)
+            made.append(PlotFile(name, question, caption, pdf, png, min(1.0, fig.get_figwidth() / FIGSIZE[0])))
+        if progress:
+            progress(name, len(chosen))
     return made, skipped
