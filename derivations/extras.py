@@ -33,8 +33,15 @@ class MissingExtra(Exception):
             f"add -c constraints/cpu.txt for the CPU build of torch)")
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):      # a broken or hidden installation counts as missing
+        return False
+
+
 def missing_modules(extra: str) -> list[str]:
-    return [m for m in EXTRAS[extra][0] if importlib.util.find_spec(m) is None]
+    return [m for m in EXTRAS[extra][0] if not _installed(m)]
 
 
 def require(*extras: str, purpose: str) -> None:
