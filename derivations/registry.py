@@ -2,12 +2,17 @@
 establish it are defined. Verify, grade and publish all read it.
 
 The catalogue modules (``derivations.catalogue.*``) fill it on import; ``load()`` imports them.
+Loading is lazy per question: ``get_slot("gan.square.f")`` imports ``derivations.catalogue.gan``
+only (a catalogue module registers only slots of its own question, which a test checks), and
+``question_slots("gan")`` gives that question's slots; ``slots()`` and ``derivations()`` load
+everything. Other sources of slots (questions written in YAML) register with ``add_loader``; a
+lookup that the question's module does not answer falls back to loading everything.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,6 +41,8 @@ _SLOTS: dict[str, Slot] = {}
 _DERIVATIONS: dict[str, Derivation] = {}
 _LOADED = False
 CATALOGUE = ("lemma", "ddim", "gan", "vae", "hvae", "sm")
+_ORIGIN: dict[str, str] = {}          # slot id -> the module that registered it
+_LOADERS: list[Callable[[], None]] = []  # other sources of slots, run by load()
 
 
 def slot(id: str, statement: str, **fields) -> Slot:
@@ -45,6 +52,7 @@ def slot(id: str, statement: str, **fields) -> Slot:
     fields.setdefault("question", id.split(".")[0])
     s = Slot(id, statement, **fields)
     _SLOTS[id] = s
+    _ORIGIN[id] = sys._getframe(1).f_globals.get("__name__", "?")
     return s
 
 
@@ -52,22 +60,31 @@ def derivation(id: str, title: str, steps, source: str = "") -> Derivation:
     """Register a derivation; remembers the caller's file and line for reports and pytest."""
     if id in _DERIVATIONS:
         raise ValueError(f"derivation {id!r} is defined twice")
-    caller = inspect.stack()[1]
+    caller = sys._getframe(1)             # not inspect.stack(): it reads every frame's source lines
     flat: list[Step] = []
     for s in steps:
         flat.extend(s if isinstance(s, (list, tuple)) else [s])
-    d = Derivation(id, title, tuple(flat), source, caller.filename, caller.lineno)
+    d = Derivation(id, title, tuple(flat), source, caller.f_code.co_filename, caller.f_lineno)
     _DERIVATIONS[id] = d
     return d
 
 
 def load() -> None:
-    """Import every catalogue module (idempotent)."""
+    """Import every catalogue module and run every other slot source (idempotent)."""
     global _LOADED
     if not _LOADED:
         for name in CATALOGUE:
             importlib.import_module(f"derivations.catalogue.{name}")
+        for loader in list(_LOADERS):
+            loader()
         _LOADED = True
+
+
+def add_loader(loader: Callable[[], None]) -> None:
+    """Register another source of slots (called by ``load()``; at once if everything is loaded)."""
+    _LOADERS.append(loader)
+    if _LOADED:
+        loader()
 
 
 def register(s: Slot) -> Slot:
@@ -76,7 +93,35 @@ def register(s: Slot) -> Slot:
     if s.id in _SLOTS:
         raise ValueError(f"slot {s.id!r} is defined twice")
     _SLOTS[s.id] = s
+    _ORIGIN[s.id] = sys._getframe(1).f_globals.get("__name__", "?")
     return s
+
+
+def fully_loaded() -> bool:
+    return _LOADED
+
+
+def load_question(question: str) -> None:
+    """Import the catalogue module of one question (``gan`` for ``gan.square.f``), if it has one."""
+    if not _LOADED and question in CATALOGUE:
+        importlib.import_module(f"derivations.catalogue.{question}")
+
+
+def question_slots(question: str) -> dict[str, Slot]:
+    """The slots of one question (id prefix ``question.``): what a slot's scope and mistake names
+    may draw on, without loading the rest of the catalogue."""
+    if _LOADERS or question not in CATALOGUE:
+        load()
+    else:
+        load_question(question)
+    prefix = question + "."
+    return {k: v for k, v in _SLOTS.items() if k.startswith(prefix)}
+
+
+def origin(slot_id: str) -> str:
+    """The module that registered the slot."""
+    get_slot(slot_id)
+    return _ORIGIN[slot_id]
 
 
 def slots() -> dict[str, Slot]:
@@ -104,6 +149,10 @@ def select(selectors=()) -> list[Derivation]:
 
 
 def get_slot(id: str) -> Slot:
+    if isinstance(id, str) and id not in _SLOTS and not _LOADED:
+        load_question(id.split(".")[0])
+    if id in _SLOTS:
+        return _SLOTS[id]
     table = slots()
     if id not in table:
         containing = [s for s in table if id and id.lower() in s.lower()]      # "ddpm" -> ddim.ddpm_sigma

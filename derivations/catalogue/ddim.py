@@ -35,7 +35,7 @@ alpha_ddpm = declare("alpha_ddpm_t", r"\alpha_t", 0, 1, meaning="DDPM's alpha_t 
 x_0 = declare("x_0", "x_0")
 x_t = declare("x_t", "x_t")
 x_prev = declare("x_prev", "x_{t-1}")
-eps = declare("epsilon", r"\epsilon", aliases=("varepsilon",), meaning="the noise in x_t")
+eps = declare("epsilon", r"\epsilon", aliases=("eps", r"\varepsilon"), meaning="the noise in x_t")
 eps_theta = sp.Function("epsilon_theta")(x_t)
 f_theta = sp.Function("f_theta")(x_t)
 

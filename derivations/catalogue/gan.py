@@ -38,6 +38,7 @@ from ..fdiv_pieces import check_on_cells, combine, to_piecewise
 from ..printing import latex
 from ..prove import check_relation
 from ..registry import derivation, slot
+from ..startup_cache import cached
 from ..step import Step
 from ..symbols import declare
 from .common import worked, worked_sides
@@ -51,7 +52,9 @@ LOSSES = {  # name -> (title, l(alpha))
     "hinge": ("hinge loss max(0, 1 - alpha)", sp.Max(0, 1 - alpha)),
     "exponential": ("exponential loss e^{-alpha}", sp.exp(-alpha)),
 }
-RESULTS = {name: analyse(loss, alpha, prove=False) for name, (_, loss) in LOSSES.items()}
+RESULTS = {name: cached("fdiv", sp.srepr((loss, alpha, "prove=False")),   # computed once, kept on disk
+                        lambda loss=loss: analyse(loss, alpha, prove=False))
+           for name, (_, loss) in LOSSES.items()}
 NAMED = tuple(DEFINITIONS)
 I_f = sp.Symbol("I_f", positive=True)
 

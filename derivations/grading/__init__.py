@@ -52,13 +52,14 @@ def grade_answer(slot_id: str, latex: str, *, timeout: float = TIMEOUT, sandbox:
     if not sandbox:
         from .core import grade_in_process
         return grade_in_process(slot_id, latex, seed=seed, conventions=tuple(conventions))
+    grader = shared(1, timeout, warm=(slot_id,))      # a first answer prepares its own question only
     if conventions:
         from .core import SYMBOLIC_SECONDS
         from .sandbox import _task, budget
-        future = shared(1, timeout).submit(_task, slot_id, latex, seed, SYMBOLIC_SECONDS, True, budget(timeout),
-                                           tuple(conventions))
+        future = grader.submit(_task, slot_id, latex, seed, SYMBOLIC_SECONDS, True, budget(timeout),
+                               tuple(conventions))
         return AnswerResult.from_dict(future.result())
-    return shared(1, timeout).grade(slot_id, latex)
+    return grader.grade(slot_id, latex)
 
 
 def grade_many(items, jobs: int = 2, timeout: float = TIMEOUT) -> list[AnswerResult]:

@@ -151,7 +151,7 @@ def _siblings(slot) -> list:
     leaf = slot.id.rsplit(".", 1)[-1]
     top = slot.id.split(".")[0]
     out = []
-    for sid, other in registry.slots().items():
+    for sid, other in registry.question_slots(top).items():      # siblings share the question
         if sid == slot.id or other.reference is None or not isinstance(other.reference, sp.Basic):
             continue
         same_family = sid.rsplit(".", 1)[0] == parent or (sid.split(".")[0] == top and sid.endswith("." + leaf))

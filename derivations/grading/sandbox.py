@@ -39,8 +39,9 @@ def _vm_bytes() -> int:
 
 
 def _limit(memory_mb: int) -> None:
-    """Worker initializer: cap memory, forbid file writes and core dumps, warm the registry."""
-    registry.load()
+    """Worker initializer: cap memory, forbid file writes and core dumps. The worker is forked
+    from the prepared parent: it inherits the loaded questions, the grammar and the warm scopes,
+    and loads a question it has not seen on first use (``registry.get_slot``)."""
     limit = _vm_bytes() + memory_mb * 2**20
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -54,12 +55,14 @@ def _limit(memory_mb: int) -> None:
             pass
 
 
-def _warm() -> None:
-    """Build the grammar and every slot's scope once, before the workers fork (~0.7 s)."""
+def _warm(slot_ids=None) -> None:
+    """Build the grammar, the grader's modules and the scopes of ``slot_ids`` (default: every
+    slot) once, before the workers fork, so that no worker repeats it."""
     from ..latex.scope import for_slot
     from ..latex.syntax import parser
+    from . import core  # noqa: F401  (the checkers, imported once in the parent)
     parser()
-    for slot_id in registry.slots():
+    for slot_id in (registry.slots() if slot_ids is None else slot_ids):
         try:
             for_slot(slot_id)
             for_slot(slot_id, True)
@@ -108,12 +111,15 @@ class Grader:
     """A pool of sandboxed workers and a cache keyed by (slot, normalised answer)."""
 
     def __init__(self, jobs: int = 1, timeout: float = TIMEOUT, memory_mb: int = MEMORY_MB,
-                 symbolic_seconds: float = 2.0, seed: int = 0, diagnose: bool = True):
+                 symbolic_seconds: float = 2.0, seed: int = 0, diagnose: bool = True, warm=None):
         """``symbolic_seconds`` bounds the proof attempt after numerics agree (the verdict does not
         depend on it, only whether the evidence is a proof); ``diagnose=False`` skips naming
-        the mistake of a wrong answer."""
-        registry.load()
-        _warm()                              # forked workers inherit the parser and every scope
+        the mistake of a wrong answer. ``warm``: the slot ids whose questions and scopes are
+        prepared before the workers fork (default: every slot; ``()`` for none: a worker then
+        loads a question on first use)."""
+        if warm is None:
+            registry.load()
+        _warm(warm)                          # forked workers inherit the parser and the scopes
         self.jobs, self.timeout, self.seed, self.diagnose = jobs, timeout, seed, diagnose
         self.symbolic_seconds = symbolic_seconds
         self.cache: OrderedDict = OrderedDict()
@@ -193,11 +199,12 @@ class Grader:
 _SHARED: dict[tuple, Grader] = {}
 
 
-def shared(jobs: int = 1, timeout: float = TIMEOUT) -> Grader:
-    """A process-wide grader (one per (jobs, timeout)), closed at exit."""
+def shared(jobs: int = 1, timeout: float = TIMEOUT, warm=None) -> Grader:
+    """A process-wide grader (one per (jobs, timeout)), closed at exit; ``warm`` (see ``Grader``)
+    applies when this call makes it."""
     key = (jobs, timeout)
     if key not in _SHARED:
-        _SHARED[key] = Grader(jobs=jobs, timeout=timeout)
+        _SHARED[key] = Grader(jobs=jobs, timeout=timeout, warm=warm)
     return _SHARED[key]
 
 

@@ -250,7 +250,16 @@ _DECLARED_KEYS: dict = {}
 
 def declared_symbol(key: Key):
     """The one scalar symbol the registry declares under the LaTeX name ``key`` (its LaTeX or an
-    alias); None when there is none or more than one (a name that is not the registry's to say)."""
+    alias); None when there is none or more than one (a name that is not the registry's to say).
+    Read from the whole catalogue's index (``declared_index``), so the answer is the same whichever
+    questions this process has loaded; without a current index, the whole catalogue is loaded."""
+    from . import declared_index
+    indexed = declared_index.keys()
+    if indexed is not None:
+        found = indexed.get(key, ())
+        return declared_index.symbol(*next(iter(found))) if len(found) == 1 else None
+    from .. import registry
+    registry.load()
     table = symtab.declared()
     if _DECLARED_KEYS.get("n") != len(table):
         keys: dict = {}

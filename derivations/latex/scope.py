@@ -217,11 +217,12 @@ def for_slot(slot_id: str, densities: bool = False) -> SlotScope:
     slot = registry.get_slot(slot_id)
     scope = build(slot.symbols, slot.functions, slot.definitions, slot.reference,
                   matrix=slot.kind == "matrix", extra=tuple(getattr(slot, "aliases_of", ()) or ()))
-    for other in _question_symbols(slot, registry.slots()):
+    question = registry.question_slots(slot_id.split(".")[0])   # not the whole catalogue
+    for other in _question_symbols(slot, question):
         scope.add_symbol(other, strong=False)
-    for f in _question_functions(slot, registry.slots()):
+    for f in _question_functions(slot, question):
         scope.add_function(f)
-    _own_notation(scope, slot, registry.slots())
+    _own_notation(scope, slot, question)
     return density_mode(scope) if densities else scope
 
 

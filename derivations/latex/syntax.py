@@ -47,8 +47,21 @@ class _Given(Lexer):
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
+    """The LALR parser, built once and kept in the cache folder (``startup_cache.cache_dir``):
+    lark stores the built tables with a hash of the grammar and options and rebuilds them when
+    either changed (or the file cannot be read or written)."""
     grammar = (Path(__file__).with_name("grammar.lark")).read_text()
-    return Lark(grammar, parser="lalr", lexer=_Given, start=["start", "continuation"])
+    cache = None
+    from .. import startup_cache
+    if not startup_cache.disabled():
+        try:
+            folder = startup_cache.cache_dir()
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            import lark
+            cache = str(folder / f"latex-grammar-lark{lark.__version__}.cache")
+        except OSError:
+            cache = None
+    return Lark(grammar, parser="lalr", lexer=_Given, start=["start", "continuation"], cache=cache)
 
 
 _SHOW = {"$END": "the end of the answer"}
