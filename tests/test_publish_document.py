@@ -118,3 +118,44 @@ def test_latex_command_rejects_unknown_ids_and_reports_a_missing_engine(tmp_path
     messages.clear()
     assert commands.latex_command(["sm.kernel_score"], tmp_path, pdf=True, log=messages.append) == commands.NO_TEX
     assert any("apt-get install" in m for m in messages) and (tmp_path / "derivcheck.tex").exists()
+
+
+ROWS = [  # a one-sided "close to" row that passes while its estimate is above the bound, and a failure
+    {"id": "gan.square.dstar", "name": "held-out risk close to best risk", "kind": "bound", "estimate": 0.387853,
+     "expected": 0.379285, "stderr": 0.0, "z": 0.0, "k_se": 3.89, "relation": "<=", "tolerance": 0.037,
+     "samples": 0, "passed": True},
+    {"id": "ddim.gamma", "name": r"E[x] & 100% of \input{y}", "kind": "monte-carlo", "estimate": 1.2,
+     "expected": 1.0, "stderr": 0.01, "z": 20.0, "k_se": 3.89, "relation": "=", "tolerance": 0.0,
+     "samples": 1000, "passed": False},
+]
+
+
+def test_latex_templates_escape_every_value_unless_it_is_latex_derivcheck_wrote():
+    from derivations.publish.templating import Latex, environment
+
+    env = environment()
+    assert env.autoescape is False and env.finalize is not None
+    out = env.from_string(r"\VAR{x} \VAR{y} \VAR{z|code}").render(x=r"50% \input{a}", y=Latex(r"\alpha"), z="a_b")
+    assert out == r"50\% {\textbackslash}input\{a\} \alpha \texttt{a\_\allowbreak{}b}"
+    template = document.template()
+    assert template.environment.finalize is env.finalize and template.filename.replace("\\", "/").endswith("derivations/publish/templates/derivcheck.tex")
+
+
+def test_numeric_table_says_what_was_compared(rendered):
+    result, _ = rendered
+    src = document.render([result], ROWS, (), (), selectors=("ddim.gamma", "gan.square.dstar"))
+    table = src[src.index(r"\section{Numeric checks}"):]
+    assert "estimate 0.387853 exceeds the bound 0.379285 by 0.00857, within the allowed 0.037 (tolerance)" in table
+    assert "is 0.2 above the expected value 1, more than the allowed 0.0389 (3.89 SE)" in table
+    assert r"\textbf{FAIL}" in table and "2 measurements, 1 failed" in table
+    assert r"$\le$" not in table and r"\input{y}" not in table and r"{\textbackslash}input\{y\}" in table
+
+
+@pytest.mark.skipif(texc.find_engine() is None, reason=NO_TEX)
+def test_document_with_numeric_rows_compiles(rendered, tmp_path):
+    result, _ = rendered
+    tex_path = tmp_path / "derivcheck.tex"
+    tex_path.write_text(document.render([result], ROWS, (), (), selectors=("ddim.gamma",)), encoding="utf-8")
+    compiled = texc.compile_pdf(tex_path)
+    assert compiled.errors == [] and compiled.pdf is not None
+    assert compiled.worst_overfull <= texc.OVERFULL_LIMIT_PT, compiled.overfull
