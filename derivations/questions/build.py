@@ -355,7 +355,8 @@ def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata) -> QuestionSlot:
         seen[mname] = line
         text = _text(path, m, "latex", "a mistake")
         expr = _read(path, line_of(m, "latex"), text, scope, f"the mistake {mname!r}")
-        mistakes.append(NamedMistake(mname, _text(path, m, "feedback", "a mistake"), text, expr, line))
+        mistakes.append(NamedMistake(mname, _text(path, m, "feedback", "a mistake"), text, expr,
+                                     line_of(m, "latex", line)))
     tests = []
     entries = _list(path, sd, "tests", f"the slot {name}")
     for i, t in enumerate(entries):

@@ -37,6 +37,7 @@ class SlotReport:
     slot: str
     points: int = 0
     mistakes: int = 0
+    mistakes_ok: int = 0
     tests: int = 0
     tests_passed: int = 0
     told_apart: list = field(default_factory=list)      # (tag, description)
@@ -57,12 +58,12 @@ class Report:
         return not self.failures
 
     def lines(self, mutations: bool = True) -> list[str]:
-        head = f"{self.path}: {self.question}" + (f" ({self.title})" if self.title else "")
+        head = self.path + (f": {self.question}" if self.question else "") + (f" ({self.title})" if self.title else "")
         out = [f"{head}: {'ok' if self.ok else 'FAILED'}"]
         for s in self.slots:
             out.append(f"  {s.slot}: the reference reads and is finite at {s.points} admissible points; "
-                       f"{s.mistakes} named mistake{'s' if s.mistakes != 1 else ''} differ from the reference "
-                       f"and from each other; tests {s.tests_passed}/{s.tests} pass")
+                       f"named mistakes {s.mistakes_ok}/{s.mistakes} differ from the reference and from each "
+                       f"other; tests {s.tests_passed}/{s.tests} pass")
             if mutations:
                 total = len(s.told_apart) + len(s.equivalent) + len(s.undecided)
                 out.append(f"    mechanical mutations of the reference: {total}; told apart {len(s.told_apart)}, "
@@ -148,8 +149,11 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
     from ..grading.core import decide, integrated_part
     from ..grading.equivalence import compare
     rep.mistakes = len(slot.mistakes)
+    bad = set()
     for m in slot.mistakes:
         ev = decide(slot, m.expr, seed)
+        if ev.status is not Status.REFUTED:
+            bad.add(m.name)
         if ev.status is Status.PROVED:
             fail(m.line, f"the mistake {m.name!r} is equivalent to the reference on the domain ({ev.kind.value}: "
                  f"{ev.detail}): an answer written this way is right")
@@ -159,12 +163,16 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
     for i, a in enumerate(slot.mistakes):
         for b in slot.mistakes[i + 1:]:
             ev = compare(_expanded(a.expr, slot), _expanded(b.expr, slot), slot.conditions, integrated, seed)
+            if ev.status is not Status.REFUTED:
+                bad.add(b.name)
             if ev.status is Status.PROVED:
                 fail(b.line, f"the mistakes {a.name!r} (line {a.line}) and {b.name!r} are the same on the domain "
                      f"({ev.detail})")
             elif ev.status is not Status.REFUTED:
                 fail(b.line, f"the mistakes {a.name!r} (line {a.line}) and {b.name!r} cannot be told apart "
                      f"({ev.detail})")
+
+    rep.mistakes_ok = rep.mistakes - len(bad)
 
     # 3. the tests, graded by the sandboxed grader itself
     rep.tests = len(slot.tests)

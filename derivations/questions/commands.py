@@ -98,13 +98,39 @@ def add_questions_option(cmd: click.Command, name: str) -> None:
         ["--questions", "questions"], type=click.Path(exists=True), default=None,
         help="A folder of question files (YAML) whose slots join the built-in ones (default: "
              "$DERIVCHECK_QUESTIONS, or questions = \"...\" in ./derivcheck.toml)."))
+    if name == "slots":
+        cmd.params.append(click.Option(["--yaml", "as_yaml"], is_flag=True,
+                                       help="Write the slots in the question-file format (one YAML document "
+                                            "per question; built-in slots that the format cannot hold are "
+                                            "named on stderr)."))
     callback = cmd.callback
 
     @functools.wraps(callback)
     def run(*args, questions=None, **kwargs):
         load_for_command(questions, name)
+        if kwargs.pop("as_yaml", False):
+            return _slots_yaml(kwargs.get("ids") or ())
         return callback(*args, **kwargs)
     cmd.callback = run
+
+
+def _slots_yaml(ids) -> None:
+    from .. import registry
+    from .export import to_yaml, why_not
+    unknown = registry.unknown_selectors(ids)
+    if unknown:
+        raise click.UsageError(f"unknown slot ids: {', '.join(unknown)}")
+    by_question: dict = {}
+    for sid, s in registry.slots().items():
+        if not registry.matches(sid, ids):
+            continue
+        reason = why_not(s)
+        if reason:
+            click.echo(f"# {sid}: not written ({reason})", err=True)
+            continue
+        by_question.setdefault(sid.split(".")[0], []).append(s)
+    docs = [to_yaml(slots, qid) for qid, slots in by_question.items()]
+    click.echo("---\n".join(docs), nl=False)
 
 
 def register(main: click.Group) -> None:
