@@ -261,32 +261,17 @@ def write_html(summary: Summary, path) -> Path:
 
 
 def write_tex(summary: Summary, path) -> Path:
-    t = tex.text
-    cols = _verdict_columns(summary)
-    spec = "@{}l" + "r" * len(cols) + "@{}"
-    lines = [r"\documentclass[10pt,a4paper]{article}", r"\usepackage[margin=2cm]{geometry}",
-             tex.PACKAGES, r"\setlength{\parindent}{0pt}",
-             r"\setlength{\emergencystretch}{3em}", r"\begin{document}", r"\sloppy", r"\section*{Class report}",
-             t(terminal_summary(summary)), r"\subsection*{Verdicts per slot}",
-             rf"\begin{{longtable}}{{{spec}}}\toprule slot & " + " & ".join(t(v) for v in cols) +
-             r"\\ \midrule\endhead \bottomrule\endfoot"]
-    for slot, c in sorted(summary.verdicts.items()):
-        lines.append(tex.code(slot) + " & " + " & ".join(str(c[v]) for v in cols) + r"\\")
-    lines += [r"\end{longtable}", r"\subsection*{Scores}", r"\begin{center}",
-              r"\includegraphics[width=0.7\linewidth]{report_scores.pdf}", r"\end{center}",
-              r"\subsection*{Most common mistakes per slot}"]
-    if not _mistakes_by_slot(summary):
-        lines.append("No named mistakes.")
-    for slot, ranked in _mistakes_by_slot(summary):
-        lines.append(rf"\paragraph{{{tex.code(slot)}}}\begin{{itemize}}")
-        for name, count, g in ranked:
-            lines.append(rf"\item \textbf{{{t(name)}}} ({count}$\times$), e.g.\ {t(g.student)}: "
-                         rf"{tex.verbatim(_clip(g.answer))} --- {tex.breakable(_clip(g.message))}")
-        if summary.unnamed[slot]:
-            lines.append(rf"\item wrong without a named mistake: {summary.unnamed[slot]}")
-        lines.append(r"\end{itemize}")
-    lines += [r"\subsection*{Review queue}", t(f"{summary.review} items ({summary.review_source})."),
-              r"\end{document}"]
+    """report.tex from the template ``templates/report.tex`` (LaTeX environment: every value
+    escaped as text by pylatexenc unless derivcheck wrote it as LaTeX)."""
+    from .templating import Latex, environment
+
+    env = environment().overlay()
+    env.filters["clip"] = _clip
+    source = env.get_template("report.tex").render(
+        packages=Latex(tex.PACKAGES), headline=terminal_summary(summary), columns=_verdict_columns(summary),
+        verdicts=sorted(summary.verdicts.items()),
+        mistakes=[(slot, ranked, summary.unnamed[slot]) for slot, ranked in _mistakes_by_slot(summary)],
+        review=summary.review, review_source=summary.review_source)
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(source, encoding="utf-8")
     return path
