@@ -247,9 +247,13 @@ LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  
 
 
 @main.command(context_settings=LATEX_ARGS)
-@click.argument("slot_id", metavar="SLOT")
-@click.argument("latex")
+@click.argument("slot_id", metavar="SLOT", required=False)
+@click.argument("latex", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8", lazy=False), default=None,
+              metavar="FILE|-",
+              help='Grade one {"slot": ..., "latex": ...} JSON object per line of FILE (- for stdin) and '
+                   "write one JSON result per line, in order, as each is graded (without SLOT and LATEX).")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=GRADE_TIMEOUT, show_default=True,
               help="Seconds for the check (wall clock, in a sandboxed worker).")
 @click.option("--convention", "conventions", multiple=True, metavar="NAME=VALUE",
@@ -258,7 +262,7 @@ LATEX_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}  
 @click.option("--fail-on", "fail_on", metavar="VERDICTS", default="", callback=lambda ctx, param, value: _verdicts(value),
               help="Comma list of verdicts (wrong, invalid, unchecked, correct) that make the exit status 1, "
                    "e.g. --fail-on wrong,invalid,unchecked.")
-def answer(slot_id, latex, as_json, timeout, conventions, fail_on):
+def answer(slot_id, latex, as_json, jsonl, timeout, conventions, fail_on):
     """Grade one LaTeX answer to SLOT: correct, wrong (with the mistake named), invalid or unchecked.
 
     \b
@@ -266,7 +270,14 @@ def answer(slot_id, latex, as_json, timeout, conventions, fail_on):
       0  graded (any verdict not listed in --fail-on)
       1  the verdict is one listed in --fail-on
       2  usage error, such as an unknown slot
+
+    With --jsonl a line that is not a usable object gives {"line": n, "error": ...} and the rest go on;
+    the exit status is 1 when any line's verdict is listed in --fail-on.
     """
+    if jsonl is not None:
+        sys.exit(_answer_jsonl(jsonl, slot_id, latex, timeout, conventions, fail_on))
+    if slot_id is None or latex is None:
+        raise click.UsageError("give SLOT and LATEX (or --jsonl FILE)")
     from .grading import grade_answer
 
     try:
@@ -283,6 +294,24 @@ def answer(slot_id, latex, as_json, timeout, conventions, fail_on):
     _print_answer(d, as_json)
     if d["verdict"] in fail_on:
         sys.exit(1)
+
+
+def _answer_jsonl(stream, slot_id, latex, timeout, conventions, fail_on) -> int:
+    from .grading.jsonl import grade_lines
+    from .latex.scope import parse_conventions
+
+    if slot_id is not None or latex is not None:
+        raise click.UsageError("--jsonl reads the slots and answers from its file: give no SLOT or LATEX")
+    try:
+        chosen = parse_conventions(conventions)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def write(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()                  # streaming: each result as soon as it is graded
+    counts = grade_lines(stream, write, timeout=timeout, conventions=chosen)
+    return 1 if any(counts.get(v) for v in fail_on) else 0
 
 
 VERDICTS = ("correct", "wrong", "invalid", "unchecked")
