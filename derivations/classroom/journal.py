@@ -1,89 +1,55 @@
 """What survives a killed run: one result file per student, and the per-answer cache.
 
-``DIR/.derivcheck/students/STUDENT.json`` is written atomically (a temporary file in the same
-folder, then ``os.replace``) once every answer of that student is decided, so after
-``kill -9`` each file is either complete or absent. It is not fsynced (a thousand fsyncs
-cost seconds): after a power cut a file may be torn, but a torn file does not parse, and
-that student is simply graded again. It records the sheet's
-content hash and the grader's fingerprint (a hash of the package's source): a changed sheet,
-or a changed grader, makes it stale and the student is graded again.
+``DIR/.derivcheck/students/STUDENT.json`` is written atomically (``derivations.atomic``) once
+every answer of that student is decided, so after ``kill -9`` each file is either complete or
+absent. It is not fsynced (a thousand fsyncs cost seconds): after a power cut a file may be
+torn, but a torn file does not parse, and that student is simply graded again. It records the
+sheet's content hash and, for every result, the versions it was decided under (``versions``:
+the grader, the slot's reference, the slot's rubric entry): a changed sheet grades that student
+again; a changed grader or reference regrades the answers that depend on it, and no others.
 
-``DIR/.derivcheck/answers.jsonl`` caches decisions by task key (slot, kind, normalised
-text) across runs; lines are appended and flushed one by one, and a torn last line from a
-kill is skipped when it is read back. Results that came from a time-out or a dead worker
-are never cached.
+``DIR/.derivcheck/answers.sqlite`` caches decisions by task key (slot, kind, normalised text)
+across runs, with the grader and reference versions they were decided under; every result is
+committed on its own (SQLite's journal: a killed run loses at most the answer it was writing).
+Results that came from a time-out or a dead worker are never cached.
+
+One run per output folder: ``DIR/.derivcheck/lock`` is held with ``filelock`` (an OS lock, freed
+by the kernel when the holding process dies, so a killed run leaves no stale lock). Worker
+processes forked while it is held close their inherited copy, so they never keep it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
+import sqlite3
 from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from ..atomic import write_atomic  # noqa: F401  (the package's one atomic-write helper)
+from .versions import grader_fingerprint, reference_version
 
 STATE = ".derivcheck"
 
 
 def fingerprint() -> str:
-    """A hash of the grader's own source (every .py and .lark file of ``derivations``)."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    """The grader's version: a hash of the source that decides verdicts (``versions``)."""
+    return grader_fingerprint()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+_HELD: set = set()          # lock file descriptors this process holds
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux says it (/proc), else by the
-    set-and-restore idiom."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
-    """Replace ``path`` by ``data`` so that a reader sees the old or the new file, never half.
-
-    ``durable`` also fsyncs (survives a power cut, not only a killed process); outputs that
-    every run rewrites from the journal skip it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:                    # mkstemp makes 0600; the file gets what open() would give it
-            os.fchmod(fd, 0o666 & ~_umask())
-        except OSError:
-            pass
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+def _close_inherited_locks() -> None:
+    for fd in list(_HELD):
         try:
-            os.unlink(tmp)
+            os.close(fd)
         except OSError:
             pass
-        raise
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 class Busy(RuntimeError):
@@ -95,36 +61,23 @@ class Journal:
         self.root = Path(out) / STATE
         self.students = self.root / "students"
         self.students.mkdir(parents=True, exist_ok=True)
-        self.cache_path = self.root / "answers.jsonl"
+        self.cache_path = self.root / "answers.sqlite"
         self.fingerprint = fingerprint()       # once per run: the grader must not change mid-run
         self._lock = None
+        self._fd = None
 
     def lock(self) -> None:
-        """One run per output folder: DIR/.derivcheck/lock holds the running process's id. A lock
-        left by a killed run names a dead process and is taken over. (Not flock: the sandbox's
-        forked workers would inherit it and hold it after their parent is killed.)"""
-        path = self.root / "lock"
-        for _ in range(3):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise Busy(f"another derivcheck grade (process {pid}) is writing to {self.root.parent}") \
-                        from None
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self._lock = path
-            return
-        raise Busy(f"cannot take the lock {path}")
+        """One run per output folder (``filelock``; a lock left by a killed run is free)."""
+        lock = FileLock(str(self.root / "lock"), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise Busy(f"another derivcheck grade is writing to {self.root.parent}") from None
+        self._lock = lock
+        fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+        if fd is not None:
+            self._fd = fd
+            _HELD.add(fd)
 
     def sweep(self) -> None:
         """Remove the temporary files a killed run left half-written (``.NAME.XXXX.tmp`` beside
@@ -140,10 +93,8 @@ class Journal:
 
     def unlock(self) -> None:
         if self._lock is not None:
-            try:
-                self._lock.unlink()
-            except FileNotFoundError:
-                pass
+            _HELD.discard(getattr(self, "_fd", None))
+            self._lock.release()
             self._lock = None
 
     # ------------------------------------------------------------------ students
@@ -151,35 +102,44 @@ class Journal:
         return self.students / f"{student}.json"
 
     def load(self, student: str, sheet_hash: str) -> dict | None:
-        """The student's recorded results if they are for this sheet and this grader."""
+        """The student's recorded entry if it is for this sheet (``results`` and, per result,
+        ``versions``: which of them are still current is the caller's to judge)."""
         try:
             entry = json.loads(self._path(student).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if entry.get("sheet_hash") != sheet_hash or entry.get("fingerprint") != self.fingerprint:
+        if not isinstance(entry, dict) or entry.get("sheet_hash") != sheet_hash \
+                or not isinstance(entry.get("results"), dict):
             return None
+        if not isinstance(entry.get("versions"), dict):
+            entry["versions"] = {}
         return entry
 
-    def record(self, student: str, sheet_hash: str, results: dict) -> None:
-        entry = {"student": student, "sheet_hash": sheet_hash, "fingerprint": self.fingerprint,
-                 "results": results}
+    def record(self, student: str, sheet_hash: str, results: dict, versions: dict) -> None:
+        entry = {"student": student, "sheet_hash": sheet_hash, "results": results, "versions": versions}
         write_atomic(self._path(student), json.dumps(entry, sort_keys=True, ensure_ascii=False).encode("utf-8"),
                      durable=False)
 
     # ------------------------------------------------------------------ answer cache
-    def read_cache(self) -> dict:
+    def read_cache(self, slots=None) -> dict:
+        """Cached results (task key -> result) decided under this grader and the current
+        reference of their slot (``slots``: only these)."""
         out = {}
         try:
-            with open(self.cache_path, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        item = json.loads(line)
-                    except ValueError:
-                        continue        # a line torn by a kill
-                    if isinstance(item, dict) and item.get("fingerprint") == self.fingerprint:
-                        out[item["key"]] = item["result"]
-        except OSError:
-            pass
+            db = sqlite3.connect(self.cache_path)
+            try:
+                rows = db.execute("SELECT key, slot, reference, result FROM answers WHERE grader = ?",
+                                  (self.fingerprint,)).fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:           # no cache yet, or a damaged one: grade again
+            return out
+        for key, slot, reference, result in rows:
+            if (slots is None or slot in slots) and reference == reference_version(slot):
+                try:
+                    out[key] = json.loads(result)
+                except ValueError:
+                    continue
         return out
 
     def open_cache(self):
@@ -189,18 +149,27 @@ class Journal:
 class CacheWriter:
     def __init__(self, path: Path, fingerprint: str):
         self.fingerprint = fingerprint
-        self.fh = open(path, "a", encoding="utf-8")
-        # a torn last line from a killed run would glue onto the next record: start a fresh line
-        if self.fh.tell() > 0:
-            with open(path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    self.fh.write("\n")
+        try:
+            self.db = sqlite3.connect(path)
+            self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, slot TEXT, grader TEXT, "
+                            "reference TEXT, result TEXT)")
+            self.db.commit()
+        except sqlite3.DatabaseError:   # not a database (damaged): start a new one
+            try:
+                self.db.close()
+            except Exception:
+                pass
+            Path(path).unlink(missing_ok=True)
+            self.db = sqlite3.connect(path)
+            self.db.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, slot TEXT, grader TEXT, "
+                            "reference TEXT, result TEXT)")
+            self.db.commit()
 
-    def add(self, key: str, result: dict) -> None:
-        self.fh.write(json.dumps({"key": key, "fingerprint": self.fingerprint, "result": result},
-                                 sort_keys=True, ensure_ascii=False) + "\n")
-        self.fh.flush()
+    def add(self, key: str, slot: str, result: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                        (key, slot, self.fingerprint, reference_version(slot),
+                         json.dumps(result, sort_keys=True, ensure_ascii=False)))
+        self.db.commit()
 
     def close(self) -> None:
-        self.fh.close()
+        self.db.close()

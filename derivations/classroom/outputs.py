@@ -7,23 +7,31 @@ was killed and resumed writes the same bytes as one that never stopped.
 =========================  ===================================================================
 grades.csv                 student, slot, verdict, points, max_points, mistake, message
 grades.jsonl               everything: evidence, counterexamples, chains, the answer itself
-review.csv                 every unchecked or invalid answer and every sheet problem
-gradescope/S/results.json  the Gradescope autograder schema (score, max_score, tests[])
+review.csv                 every unchecked or invalid answer and every sheet problem, with
+                           answer_id, decision and comment columns for a person (``decisions``)
+gradescope/S/results.json  Gradescope's results.json (score, output_format md, tests[] per slot)
 feedback/S.md              per slot: verdict, named mistake, first invalid step, counterexample
 =========================  ===================================================================
+
+What feedback shows (``--feedback``): ``verdict`` the verdict and points only; ``hints`` (the
+default) also the named mistake, the first failing step and a counterexample point, never the
+reference or the fix (a "looks like the reference with ..." clause, the reference's value at the
+counterexample); ``full`` everything, the reference included (only with ``--reveal-reference``).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .journal import write_atomic
+from ..atomic import write_atomic
 
 GRADES_COLUMNS = ("student", "slot", "verdict", "points", "max_points", "mistake", "message")
-REVIEW_COLUMNS = ("student", "slot", "source", "verdict", "reason")
+REVIEW_COLUMNS = ("student", "slot", "source", "verdict", "reason", "answer_id", "decision", "comment")
+FEEDBACK_MODES = ("verdict", "hints", "full")
 
 
 @dataclass
@@ -38,6 +46,15 @@ class Row:
     answer: object = None     # the student's LaTeX (str) or steps (list)
     sources: tuple = ()
     part: str = "whole"       # whole | final (an answer beside a chain) | derivation (that chain)
+    answer_id: str = ""       # a short hash of the normalised answer (what a person's decision is about)
+    decision: dict | None = None   # a person's decision: {decision, points, comment, source}
+    visibility: str = "visible"
+    versions: dict | None = None   # what the result depends on: grader, reference, rubric entry
+
+    @property
+    def pending(self) -> bool:
+        """Waiting for a person: unchecked, or not graded because of a sheet problem, undecided."""
+        return self.decision is None and (self.verdict == "unchecked" or self.kind == "problem")
 
     @property
     def label(self) -> str:
@@ -64,6 +81,11 @@ class Row:
             out["part"] = self.part
         if r.get("chain") is not None:
             out["chain"] = r["chain"]
+        if self.versions:
+            out["versions"] = self.versions
+        if self.decision is not None:
+            out["decision"] = self.decision
+            out["checker_verdict"] = r.get("verdict")
         return out
 
 
@@ -98,14 +120,18 @@ def grades_jsonl(rows: list[Row]) -> bytes:
 
 
 def review_entries(rows: list[Row], problems) -> list[tuple]:
-    """review.csv's rows: every sheet problem, and every graded answer that is unchecked or
-    invalid (a slot that a problem kept from being graded is listed once, as the problem)."""
+    """review.csv's rows: every sheet problem, every graded answer that is unchecked or invalid
+    (a slot that a problem kept from being graded is listed once, as the problem), and every
+    answer a person has decided (with the decision, so the file can be given back as it is)."""
     out = []
     for p in problems:
-        out.append((p.student, p.slot, p.source, "not graded", " ".join(p.reason.split())))
+        out.append((p.student, p.slot, p.source, "not graded", " ".join(p.reason.split()), "", "", ""))
     for r in rows:
-        if r.verdict in ("unchecked", "invalid") and r.kind != "problem":
-            out.append((r.student, r.label, ";".join(r.sources), r.verdict, " ".join(r.message.split())))
+        d = r.decision or {}
+        if (r.verdict in ("unchecked", "invalid") or d) and r.kind != "problem":
+            verdict = r.result.get("verdict", r.verdict) if d else r.verdict
+            out.append((r.student, r.label, ";".join(r.sources), verdict, " ".join(r.message.split()),
+                        r.answer_id, d.get("decision", ""), " ".join(str(d.get("comment", "")).split())))
     out.sort()
     return out
 
@@ -123,25 +149,86 @@ def counterexample_text(ce: dict | None) -> str:
     return ", ".join(point) + (" gives " + ", ".join(values) if values else "")
 
 
-def _test_output(r: Row) -> str:
-    lines = [r.message or r.verdict]
+_LOOKS_LIKE = re.compile(r";?\s*looks like [^;]*")
+_OPTIMAL = re.compile(r"\s*\(an optimal [^()]*(?:\([^()]*\)[^()]*)*\)")
+
+
+def hint(message: str) -> str:
+    """The message without what would give the fix away: the "looks like the reference with
+    ..." diagnosis (the mistake's name says what kind it is) and a quoted optimum."""
+    return _OPTIMAL.sub("", _LOOKS_LIKE.sub("", message or "")).strip()
+
+
+def _counterexample(ce: dict | None, mode: str) -> str:
+    if ce and mode != "full":
+        ce = {k: v for k, v in ce.items() if k != "reference"}
+    return counterexample_text(ce)
+
+
+def _decision_text(r: Row) -> str:
+    d = r.decision
+    if not d:
+        return ""
+    said = f"Reviewed by a person: **{d['decision']}** ({fmt(r.points)}/{fmt(r.max_points)})"
+    return said + (f". {d['comment']}" if d.get("comment") else "")
+
+
+def _test_output(r: Row, mode: str = "hints", reference: str = "") -> str:
+    """A test's Markdown: maths between $...$ (Gradescope renders it); the student's own text as
+    code, never as Markdown."""
+    if r.pending:
+        return ("**Pending review**: this answer is waiting for a person (" + hint(r.message or r.verdict)
+                + "). It is not counted as wrong; its points come when it has been reviewed.")
+    lines = []
+    if r.decision:
+        lines.append(_decision_text(r))
+    lines.append(f"**{r.verdict}**" if mode == "verdict" else
+                 (r.message or r.verdict) if mode == "full" else (hint(r.message) or r.verdict))
+    if mode == "verdict":
+        return "\n\n".join(lines)
+    if r.mistake:
+        lines.append(f"Named mistake: **{r.mistake}**")
     chain = r.result.get("chain")
     if chain and chain.get("first_invalid_step"):
-        lines.append(f"first invalid step: {chain['first_invalid_step']}")
-    ce = counterexample_text(r.result.get("counterexample"))
+        bad = next((l for l in chain.get("links", []) if l.get("status") == "refuted"), {})
+        claim = f": ${bad['claim']}$ does not hold" if bad.get("claim") else ""
+        lines.append(f"First invalid step: step {chain['first_invalid_step']}{claim}")
+    ce = _counterexample(r.result.get("counterexample"), mode)
     if ce:
-        lines.append(f"counterexample: {ce}")
-    return "\n".join(lines)
+        lines.append(f"Counterexample: {ce}")
+    if mode == "full" and reference and r.kind != "problem":
+        lines.append(f"Reference: ${reference}$")
+    return "\n\n".join(lines)
 
 
-def gradescope(rows: list[Row]) -> bytes:
-    tests = [{"name": r.label, "score": r.points, "max_score": r.max_points,
-              "status": "passed" if r.verdict == "correct" else "failed",
-              "output": _test_output(r), "visibility": "visible"} for r in rows]
-    body = {"score": round(sum(r.points for r in rows), 4), "max_score": round(sum(r.max_points for r in rows), 4),
-            "output": "Graded by derivcheck: each answer is checked symbolically or numerically "
-                      "against the result; see each test for the evidence.",
-            "tests": tests}
+GRADESCOPE_TOP = ("score", "execution_time", "output", "output_format", "test_output_format",
+                  "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard")
+
+
+def gradescope(rows: list[Row], mode: str = "hints", references: dict | None = None) -> bytes:
+    """Gradescope's results.json: one test per slot (named by its id), Markdown output, the
+    rubric's visibility; an answer waiting for a person is shown pending (no score, no status),
+    never failed. Only the specification's keys are written."""
+    references = references or {}
+    tests = []
+    for r in rows:
+        test = {"name": r.label, "max_score": r.max_points, "output": _test_output(r, mode, references.get(r.slot, "")),
+                "output_format": "md", "visibility": r.visibility}
+        if r.pending:
+            test["name"] = f"{r.label} (pending review)"
+        else:
+            test["score"] = r.points
+            test["status"] = "passed" if r.points >= r.max_points and r.max_points > 0 or r.verdict == "correct" \
+                else "failed"
+        tests.append(test)
+    waiting = sum(1 for r in rows if r.pending)
+    output = ("Graded by derivcheck: each answer is checked symbolically or numerically against the result; "
+              "see each test for what was found.")
+    if waiting:
+        output += (f"\n\n**{waiting} answer{'s are' if waiting > 1 else ' is'} pending review** by a person: "
+                   "the score below does not count them yet.")
+    body = {"score": round(sum(r.points for r in rows), 4), "output": output, "output_format": "md",
+            "test_output_format": "md", "tests": tests}
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -154,23 +241,32 @@ def reference_latex(slot_id: str) -> str:
     return latex(slot.reference) if slot.reference is not None else ""
 
 
-def feedback(student: str, rows: list[Row], references: dict) -> bytes:
-    """The student's feedback; ``references`` (slot -> LaTeX) is empty unless revealed."""
+def feedback(student: str, rows: list[Row], references: dict, mode: str = "hints") -> bytes:
+    """The student's feedback; ``references`` (slot -> LaTeX) is empty unless revealed, and
+    shown only in ``full`` mode; ``hints`` keeps the fix to itself, ``verdict`` says only that."""
     total, best = sum(r.points for r in rows), sum(r.max_points for r in rows)
     out = [f"# Feedback for {student}", "", f"Score: **{fmt(round(total, 4))} / {fmt(round(best, 4))}**", ""]
     for r in rows:
         out.append(f"## {r.label}: {r.verdict} ({fmt(r.points)}/{fmt(r.max_points)})")
         out.append("")
         res = r.result
+        if r.pending:
+            out += ["Pending review: a person will look at this answer; it is not counted as wrong.", ""]
+        if r.decision:
+            out += [_decision_text(r), ""]
+        if mode == "verdict":
+            continue
         if isinstance(r.answer, str):
             out += ["Your answer:", "", f"    {' '.join(r.answer.split())}", ""]
         elif isinstance(r.answer, list):
             out += ["Your steps:", ""] + [f"{i}. `{' '.join(s.split())}`" for i, s in enumerate(r.answer, 1)] + [""]
-        if res.get("message"):
-            out += [res["message"], ""]
+        message = res.get("message") if mode == "full" else hint(res.get("message"))
+        if message:
+            out += [message, ""]
         ev = res.get("evidence") or {}
         if ev.get("kind") and ev.get("kind") != "none":
-            out += [f"Evidence ({ev['kind']}): {ev.get('detail', '')}", ""]
+            detail = ev.get("detail", "") if mode == "full" else hint(ev.get("detail", ""))
+            out += [f"Evidence ({ev['kind']}): {detail}", ""]
         if res.get("mistake"):
             out += [f"Named mistake: **{res['mistake']}**", ""]
         chain = res.get("chain")
@@ -187,17 +283,17 @@ def feedback(student: str, rows: list[Row], references: dict) -> bytes:
             for u in chain.get("unreadable_steps", []):
                 out.append(f"| {u['step']} | could not be read: {u['message']} | invalid |")
             out.append("")
-        ce = counterexample_text(res.get("counterexample"))
+        ce = _counterexample(res.get("counterexample"), mode)
         if ce:
             out += [f"Counterexample: {ce}", ""]
-        if r.kind != "problem":
+        if r.kind != "problem" and mode == "full":
             ref = references.get(r.slot)
             if ref:
                 out += [f"Reference: ${ref}$", ""]
     return ("\n".join(out).rstrip() + "\n").encode("utf-8")
 
 
-def write_all(out: Path, rows: list[Row], problems, reveal: bool) -> None:
+def write_all(out: Path, rows: list[Row], problems, reveal: bool, mode: str = "hints") -> None:
     out = Path(out)
     write_atomic(out / "grades.csv", grades_csv(rows))
     write_atomic(out / "grades.jsonl", grades_jsonl(rows))
@@ -207,8 +303,9 @@ def write_all(out: Path, rows: list[Row], problems, reveal: bool) -> None:
         by_student.setdefault(r.student, []).append(r)
     references = {slot: reference_latex(slot) for slot in {r.slot for r in rows}} if reveal else {}
     for student, mine in by_student.items():
-        write_atomic(out / "gradescope" / student / "results.json", gradescope(mine), durable=False)
-        write_atomic(out / "feedback" / f"{student}.md", feedback(student, mine, references), durable=False)
+        write_atomic(out / "gradescope" / student / "results.json", gradescope(mine, mode, references),
+                     durable=False)
+        write_atomic(out / "feedback" / f"{student}.md", feedback(student, mine, references, mode), durable=False)
     prune(out, set(by_student))
 
 

@@ -17,7 +17,9 @@ def sheet_files(paths, exclude=()) -> tuple[list[Path], list[Problem]]:
     Under a folder, only regular files are read: a FIFO or device would block or never end,
     and a symbolic link that leads outside the folder could make a student's "sheet" any file
     on the machine (its text would surface in the feedback); both are reported, not read.
-    Folders in ``exclude`` (the output folder, when it lies inside the class) are skipped."""
+    Folders and files in ``exclude`` (the output folder when it lies inside the class, the
+    rubric, the decisions file) are skipped, and so are files that are documents, not sheets
+    (``README*``, ``*.md``)."""
     files, problems = [], []
     skip = {os.path.realpath(e) for e in exclude}
     for p in paths:
@@ -32,6 +34,8 @@ def sheet_files(paths, exclude=()) -> tuple[list[Path], list[Problem]]:
                         continue
                     f = Path(root) / name
                     real = os.path.realpath(f)
+                    if real in skip or _document(name):
+                        continue
                     if os.path.commonpath([top, real]) != top:
                         problems.append(Problem(str(f), "a link to a file outside the folder being graded; "
                                                 "not read"))
@@ -46,7 +50,8 @@ def sheet_files(paths, exclude=()) -> tuple[list[Path], list[Problem]]:
                         continue
                     files.append(f)
         elif path.is_file():
-            files.append(path)
+            if os.path.realpath(path) not in skip:
+                files.append(path)
         elif path.exists():
             problems.append(Problem(str(path), "not a regular file or folder; not read"))
         else:
@@ -58,6 +63,12 @@ def sheet_files(paths, exclude=()) -> tuple[list[Path], list[Problem]]:
             seen.add(key)
             unique.append(f)
     return unique, problems
+
+
+def _document(name: str) -> bool:
+    """A file a class folder holds for people, never a sheet."""
+    low = name.lower()
+    return low.startswith(("readme", "license", "changelog")) or low.endswith((".md", ".rst", ".pdf"))
 
 
 def _read_text(path: Path, limit: int, notes: list | None = None) -> str:

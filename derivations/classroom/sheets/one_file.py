@@ -36,6 +36,28 @@ def _named_student(text: str | None, suffix: str) -> str:
     return ""
 
 
+RUBRIC_KEYS = {"default_points", "visibility", "slots", "chains"}
+ROSTER_COLUMNS = {"id", "email", "email address", "sis user id", "sis login id", "login", "username",
+                  "id number", "student id", "student"}
+ANSWER_COLUMNS = {"slot", "latex", "step", "answer", "question"}
+
+
+def _rubric(data) -> bool:
+    """A mapping with only a rubric's keys (and at least one of them) is a rubric."""
+    return isinstance(data, dict) and bool(data) and set(map(str, data)) <= RUBRIC_KEYS
+
+
+def _roster_header(text: str) -> bool:
+    """A CSV whose header has roster columns and no answer columns is a roster."""
+    import csv
+    try:
+        header = next(csv.reader([text.split("\n", 1)[0]]))
+    except (StopIteration, csv.Error):
+        return False
+    cols = {h.strip().lower() for h in header}
+    return not cols & ANSWER_COLUMNS and bool(cols & ROSTER_COLUMNS)
+
+
 def read_file(path: Path) -> tuple[list[Sheet], list[Problem]]:
     """The sheets in one file and its problems. Never raises for what is in the file: a file
     that cannot be read at all is one problem (``lost``), naming the student when the file says
@@ -59,6 +81,8 @@ def read_file(path: Path) -> tuple[list[Sheet], list[Problem]]:
             [Problem(source, f"sheet not graded: {reason}", _named_student(head, suffix), "", True)]
     try:
         text = _read_text(path, MAX_CSV_BYTES if suffix == ".csv" else MAX_SHEET_BYTES, notes)
+        if suffix == ".csv" and _roster_header(text):
+            return [], []               # a roster (export --roster), not answers
         if suffix == ".csv":
             sheets, problems = sheets_from_csv(text, source)
         elif suffix == ".tex":
@@ -73,6 +97,8 @@ def read_file(path: Path) -> tuple[list[Sheet], list[Problem]]:
                 if recovered is None:
                     raise
                 data, dups, extra = recovered
+            if _rubric(data):
+                return [], []           # a rubric kept beside the sheets, not a student
             sheet, problems = sheet_from_mapping(data, source, path.stem, dups)
             sheets, problems = ([sheet] if sheet else []), extra + problems
     except SheetError as exc:
