@@ -43,12 +43,9 @@ def _check_selectors(selectors) -> None:
 
 
 def write_json(path: str, payload: dict) -> None:
-    """Write atomically, so a reader never sees half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(target)
+    """Write atomically, so a reader never sees half a file (the package's one helper)."""
+    from .atomic import write_atomic
+    write_atomic(Path(path), json.dumps(payload, indent=2, default=str))
 
 
 MISSING_EXTRA = 3     # exit status when a command needs an optional part of the install (an extra)
@@ -389,7 +386,13 @@ def fdiv(loss, as_json, timeout):
 @click.option("--executor", type=click.Choice(["processes", "dask"]), default="processes", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address (with --executor dask).")
 @click.option("--reveal-reference", is_flag=True, help="Show the reference answers in students' feedback.")
-def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_reference):
+@click.option("--feedback", type=click.Choice(["verdict", "hints", "full"]), default=None,
+              help="What feedback shows: verdict, hints (default: the mistake and failing step, never the fix), "
+                   "full (needs --reveal-reference).")
+@click.option("--decisions", type=click.Path(exists=True, dir_okay=False),
+              help="review.csv with a person's decision column filled in (correct / wrong / points).")
+@click.option("--regrade", multiple=True, metavar="SLOT", help="Grade this slot's answers again (repeatable).")
+def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_reference, feedback, decisions, regrade):
     """Grade a class: answer sheets (YAML/JSON, LaTeX, CSV; files or folders) into grades.csv,
     grades.jsonl, review.csv, Gradescope results and per-student feedback. Resumable."""
     from .classroom.runner import DEFAULT_TIMEOUT, grade_command
@@ -400,7 +403,8 @@ def grade(sheets, out, rubric, jobs, timeout, executor, scheduler, reveal_refere
         need("dask", purpose="derivcheck grade --executor dask")
 
     sys.exit(grade_command(sheets, out, rubric, jobs, timeout or DEFAULT_TIMEOUT, executor, scheduler,
-                           reveal_reference, console=console))
+                           reveal_reference, console=console, feedback=feedback, decisions=decisions,
+                           regrade=regrade))
 
 
 @main.command()
@@ -434,6 +438,8 @@ def report(grades_dir, pdf, html):
 
 # ---- subcommands defined in their own modules are registered below, one line each ----
 from .questions.commands import register as _register_questions; _register_questions(main)  # noqa: E402,E702
+main.add_command(__import__("derivations.classroom.cli", fromlist=["gradescope"]).gradescope)  # issue 18
+main.add_command(__import__("derivations.classroom.cli", fromlist=["export"]).export)  # issue 18
 main.add_command(__import__("derivations.serve.cli", fromlist=["serve"]).serve)  # serve (issue 17)
 
 
