@@ -28,7 +28,8 @@ class MissingExtra(Exception):
         self.extras, self.missing = extras, missing
         spec = ",".join(extras)
         super().__init__(
-            f"{purpose} needs the [{spec}] extra, which is not installed (missing: {', '.join(missing)}). "
+            f"{purpose} needs the [{spec}] extra{'s' if len(extras) > 1 else ''}, not installed "
+            f"(missing: {', '.join(missing)}). "
             f'Install it with: pip install "derivcheck[{spec}]" (from a clone: pip install -e ".[{spec}]"; '
             f"add -c constraints/cpu.txt for the CPU build of torch)")
 
