@@ -30,8 +30,8 @@ class MissingExtra(Exception):
         super().__init__(
             f"{purpose} needs the [{spec}] extra{'s' if len(extras) > 1 else ''}, not installed "
             f"(missing: {', '.join(missing)}). "
-            f'Install it with: pip install "derivcheck[{spec}]" (from a clone: pip install -e ".[{spec}]"; '
-            f"add -c constraints/cpu.txt for the CPU build of torch)")
+            f'Install it with: pip install "derivcheck[{spec}]" (from a clone: pip install -e ".[{spec}]"'
+            + ('; add -c constraints/cpu.txt for the CPU build of torch)' if "numeric" in extras else ")"))
 
 
 def _installed(module: str) -> bool:
