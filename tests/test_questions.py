@@ -299,3 +299,14 @@ def test_builtin_round_trip_grades_the_labelled_set_identically(tmp_path):
               if a.verdict != b.verdict]
     assert not differ, differ
     assert {r.verdict for r in results} >= {"correct", "wrong"}
+
+
+def test_the_tutorial_question_in_the_docs_passes_its_check(tmp_path):
+    import re
+    text = (ROOT / "docs" / "questions.md").read_text()
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("id: snr")]
+    path = tmp_path / "snr.yaml"
+    path.write_text(block)
+    [report] = check_paths([path])
+    assert report.ok, "\n".join(report.lines())
+    assert report.slots[0].tests == report.slots[0].tests_passed == 7
