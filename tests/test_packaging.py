@@ -221,6 +221,21 @@ def test_answer_json_validates(latex, verdict):
         schemas.validate("answer", {**doc, "verdict": "almost"})
 
 
+def test_answer_jsonl_lines_validate(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([json.dumps({"slot": "gan.square.f", "latex": r"f(t) = \frac{-4t}{1+t}"}),
+                              json.dumps({"slot": "gan.square.f", "latex": r"\frac{4t}{1+t}"}),
+                              "not json", json.dumps({"slot": "no.such.slot", "latex": "t"})]) + "\n")
+    result = CliRunner().invoke(main, ["answer", "--jsonl", str(src)])
+    lines = [json.loads(l) for l in result.output.splitlines() if l.strip()]
+    assert [l["line"] for l in lines] == [1, 2, 3, 4], result.output
+    assert [l.get("verdict") for l in lines] == ["correct", "wrong", None, None]
+    for line in lines:
+        schemas.validate("answer-jsonl", line)
+    with pytest.raises(ValidationError):
+        schemas.validate("answer-jsonl", {"line": 3, "error": "x", "verdict": "wrong"})
+
+
 def test_fdiv_json_validates():
     result = CliRunner().invoke(main, ["fdiv", r"e^{-2\alpha}", "--json"])
     assert result.exit_code == 0, result.output

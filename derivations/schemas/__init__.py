@@ -3,6 +3,7 @@
 =========================  =================================================================
 verify                     ``derivcheck verify --json FILE``
 answer                     ``derivcheck answer SLOT LATEX --json``
+answer-jsonl               one output line of ``derivcheck answer --jsonl FILE|-``
 fdiv                       ``derivcheck fdiv LOSS --json``
 slots                      ``derivcheck slots --json``
 grades-row                 one line of ``grades.jsonl`` (``derivcheck grade``)
@@ -15,7 +16,7 @@ import json
 from functools import cache
 from importlib import resources
 
-NAMES = ("verify", "answer", "fdiv", "slots", "grades-row", "gradescope-results")
+NAMES = ("verify", "answer", "answer-jsonl", "fdiv", "slots", "grades-row", "gradescope-results")
 
 
 @cache
