@@ -310,3 +310,34 @@ def test_the_tutorial_question_in_the_docs_passes_its_check(tmp_path):
     [report] = check_paths([path])
     assert report.ok, "\n".join(report.lines())
     assert report.slots[0].tests == report.slots[0].tests_passed == 7
+
+
+def test_loading_questions_leaves_the_builtin_slots_as_they_are():
+    """Registering the example questions changes no built-in slot's scope (the names an answer is
+    read in) and no declared symbol's domain (checked in a fresh process, before and after)."""
+    script = textwrap.dedent("""
+        from derivations import registry, symbols as symtab
+        from derivations.latex.scope import for_slot
+        from derivations.questions import load_questions
+        ids = list(registry.slots())
+        def snap():
+            for_slot.cache_clear()
+            out = {}
+            for sid in ids:
+                for dens in (False, True):
+                    try:
+                        sc = for_slot(sid, dens)
+                        out[sid, dens] = (dict(sc.names), dict(sc.phrases), dict(sc.expansions), dict(sc.functions))
+                    except Exception as exc:
+                        out[sid, dens] = repr(exc)
+            return out
+        infos = {i.symbol: i for i in symtab.declared()}
+        before = snap()
+        load_questions(%r)
+        after = snap()
+        assert len(registry.slots()) == len(ids) + 4
+        print(sum(before[k] != after[k] for k in before), all(symtab.info(s) == i for s, i in infos.items()))
+    """ % str(EXAMPLES))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["0", "True"]
