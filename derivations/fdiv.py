@@ -17,6 +17,7 @@ and monotonicity of f, the integrand identity). Nothing about any particular los
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,6 +31,7 @@ from .evidence import Evidence, unchecked
 from .fdiv_pieces import is_smooth
 from .fdiv_pointwise import (AnalysisError, FDivError, InvalidLoss, Pointwise, UnboundedLoss,
                              cancel_radicals, solve, tidy)
+from .printing import latex
 from .symbols import declare
 
 alpha = declare("alpha", r"\alpha", meaning="discriminator output D(x), argument of the margin loss")
@@ -94,9 +96,51 @@ def set_text(s: sp.Set, name: str = "D") -> str:
         return " or ".join(set_text(p, name) for p in s.args)
     if isinstance(s, sp.FiniteSet):
         return " or ".join(f"{name} = {v}" for v in s.args)
+    if not isinstance(s, sp.Interval):
+        return _set_sentence(s, name)
     lo = "" if s.inf.is_infinite else f"{s.inf} {'<' if s.left_open else '<='} "
     hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else '<='} {s.sup}"
     return f"{lo}{name}{hi}"
+
+
+def _set_sentence(s: sp.Set, name: str) -> str:
+    """A set with no interval or list form, in words with LaTeX math: a ConditionSet (SymPy found
+    no closed form) reads 'the D with <condition> (no closed form was found)'."""
+    if isinstance(s, sp.ConditionSet):
+        where = latex(s.condition.subs(s.sym, sp.Symbol(name)))
+        domain = "" if s.base_set == sp.S.Reals else f" in {latex(s.base_set)}"
+        return f"the {name}{domain} with {where} (no closed form was found)"
+    return f"{name} \\in {latex(s)}"
+
+
+def set_latex(s: sp.Set, name: str = "D") -> str:
+    """A minimiser set as LaTeX math inside words: 'D = -1', '-1 \\le D \\le 1', 'any D', 'none ...'."""
+    if s is sp.S.EmptySet:
+        return "none (the infimum is only approached)"
+    if s == sp.S.Reals:
+        return f"any {name}"
+    if isinstance(s, sp.Union):
+        return " or ".join(set_latex(p, name) for p in s.args)
+    if isinstance(s, sp.FiniteSet):
+        return " or ".join(f"{name} = {latex(v)}" for v in s.args)
+    if not isinstance(s, sp.Interval):
+        return _set_sentence(s, name)
+    le = r"\le"
+    lo = "" if s.inf.is_infinite else f"{latex(s.inf)} {'<' if s.left_open else le} "
+    hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else le} {latex(s.sup)}"
+    return f"{lo}{name}{hi}"
+
+
+def ratio_latex(region) -> str:
+    """The region of t about the densities, in LaTeX: 'p_d < p_g', 'p_d = 2 p_g', 'everywhere'."""
+    scaled = lambda k: "p_g" if k == 1 else f"{latex(k)} p_g"  # noqa: E731
+    if not region.point and region.lo == 0 and region.hi.is_infinite:
+        return "everywhere"
+    if region.point:
+        return f"p_d = {scaled(region.lo)}"
+    lo = "" if region.lo == 0 else f"{scaled(region.lo)} < "
+    hi = "" if region.hi.is_infinite else f" < {scaled(region.hi)}"
+    return f"{lo}p_d{hi}"
 
 
 def _element(s: sp.Set) -> sp.Expr:
@@ -256,41 +300,86 @@ class FDivResult:
         }
 
     def describe(self) -> str:
-        """A short report for the terminal."""
-        lines = [f"loss        l(alpha) = {self.loss}",
-                 f"pointwise   inf over alpha of {self.objective}   (t = p_d/p_g > 0)"]
+        """A short report for the terminal: words, and every expression in LaTeX (never a SymPy
+        string); a set SymPy could not solve reads as a sentence."""
+        L = latex
+        lines = [f"loss        l(\\alpha) = {L(self.loss)}",
+                 f"pointwise   \\inf_{{\\alpha}} \\left[{L(self.objective)}\\right]   (t = p_d/p_g > 0)"]
         if self.dstar is None:
-            lines.append("D*          the infimum is not attained (approached as |alpha| -> oo)")
+            lines.append("D*          the infimum is not attained (approached as |\\alpha| \\to \\infty)")
         else:
             kind = ("unique" if not self.set_valued else "unique off the ties" if self.unique
                     else "one choice; the optimal set is below")
-            misses = self.tie_misses()
+            misses = self._tie_misses()
             if misses:
-                at = "; ".join(f"at {w} it gives D = {v}, which is not optimal there" for w, v in misses)
+                at = "; ".join(f"at {ratio_latex(region)} it gives D = {L(v)}, which is not optimal there"
+                               for region, v in misses)
                 kind = f"one choice, optimal off the ties only: {at}; the full optimal set is below"
-            lines.append(f"D*(x)       {self.dstar}   ({kind})")
+            lines.append(f"D*(x)       D^*(x) = {L(self.dstar)}   ({kind})")
         if self.set_valued:
-            for cond, s in self.minimisers():
-                lines.append(f"    where {cond}: {set_text(s)}")
-        lines += [f"f(t)        {self.f}", f"f(1)        {self.f_at_1}"]
+            for r in self.pointwise.regions:
+                where = ratio_latex(r.region)
+                lines.append(f"    {where if where == 'everywhere' else 'where ' + where}: "
+                             f"{set_latex(r.argmin.subs(t, p_d / p_g))}")
+        lines += [f"f(t)        f(t) = {L(self.f)}", f"f(1)        f(1) = {L(self.f_at_1)}"]
         if self.match:
-            d = self.match.divergence
-            lines += [f"divergence  {d.title} ({d.name} = \\int {d.integrand} dx)",
-                      f"            {self.match.normalisation()}",
-                      f"best risk   R(D*) = -1/2 I_f = {self.match.risk}"]
+            m, d = self.match, self.match.divergence
+            name = L(d.symbol)
+            lines += [f"divergence  {d.title}: {name} = \\int {_integrand(d.integrand)} \\, dx",
+                      f"            f(t) = {_affine_latex(m.a, f'f_{{{name}}}(t)', m.b, m.c)}, with the textbook "
+                      f"generator f_{{{name}}}(t) = {L(d.generator)} (f_{{{name}}}(1) = 0): "
+                      f"scale {L(m.a)}, constant shift f(1) = {L(m.b)}, affine term c = {L(m.c)} (integrates to 0)",
+                      f"best risk   R(D^*) = -\\tfrac12 I_f = {L(m.risk)}"]
         elif self.affine is not None:
-            lines += [f"divergence  none: f is affine, so I_f = f(1) = {self.f_at_1} for every P_d, P_g "
+            const = L(sp.simplify(-self.f_at_1 / 2))
+            lines += [f"divergence  none: f is affine, so I_f = f(1) = {L(self.f_at_1)} for every P_d, P_g "
                       f"(the c (t - 1) part integrates to 0): the best risk is the constant "
-                      f"{sp.simplify(-self.f_at_1 / 2)} and measures no divergence",
-                      f"best risk   R(D*) = {sp.simplify(-self.f_at_1 / 2)} whatever P_d, P_g"]
+                      f"{const} and measures no divergence",
+                      f"best risk   R(D^*) = {const} whatever P_d, P_g"]
         else:
             lines += ["divergence  not one of the named divergences",
-                      f"best risk   R(D*) = \\int {self.risk_integrand} dx"]
+                      f"best risk   R(D^*) = \\int {_integrand(self.risk_integrand)} \\, dx"]
         verdict, ev = self.calibration
-        lines.append(f"calibration {verdict}: {ev.detail}")
+        lines.append(f"calibration {verdict}: {_readable(ev.detail)}")
         for key, ev in self.evidence.items():
-            lines.append(f"  [{ev.status.value:9}] {key:13} ({ev.kind.value}) {ev.detail[:160]}")
+            lines.append(f"  [{ev.status.value:9}] {key:13} ({ev.kind.value}) {_readable(ev.detail)[:160]}")
         return "\n".join(lines)
+
+    def _tie_misses(self) -> list[tuple]:
+        """``tie_misses`` with each tie's region (for the LaTeX of where it is)."""
+        out = []
+        for r in self.pointwise.regions:
+            if not r.region.point or self.dstar_t is None:
+                continue
+            value = self.dstar_t.subs(t, r.region.lo)
+            if value.is_number and r.argmin.contains(value) is not sp.true:
+                out.append((r.region, value))
+        return out
+
+
+def _integrand(expr) -> str:
+    """An integrand's LaTeX, in parentheses when it is a sum (so dx multiplies all of it)."""
+    return rf"\left({latex(expr)}\right)" if isinstance(expr, sp.Add) else latex(expr)
+
+
+def _affine_latex(a, generator: str, b, c) -> str:
+    """'a f_N(t) + b + c (t - 1)' in LaTeX, each term kept (a zero term left out)."""
+    out = generator if a == 1 else f"-{generator}" if a == -1 else f"{latex(a)} {generator}"
+    for coef, rest in ((b, ""), (c, r"\left(t - 1\right)")):
+        if coef == 0:
+            continue
+        text = latex(-coef if coef.could_extract_minus_sign() else coef)
+        if rest and text == "1":
+            text = ""
+        elif rest and isinstance(coef, sp.Add):
+            text = rf"\left({text}\right)"
+        out += (" - " if coef.could_extract_minus_sign() else " + ") + text + (" " if text and rest else "") + rest
+    return out
+
+
+def _readable(detail: str) -> str:
+    """A checker's detail for the terminal: SymPy's infinity 'oo' written as the LaTeX \\infty."""
+    return re.sub(r"(?<![A-Za-z_])(-?)oo(?![A-Za-z_])", r"\1\\infty", detail)
 
 
 def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
@@ -315,7 +404,7 @@ def analyse(loss_expr, alpha_symbol=None, prove: bool = True) -> FDivResult:
         raise
     except (RecursionError, NotImplementedError, TypeError, ValueError, AttributeError,
             sp.PolynomialError) as exc:  # SymPy gave up inside a step: say so, not a traceback
-        raise AnalysisError(f"SymPy could not carry out the analysis of {loss} "
+        raise AnalysisError(f"SymPy could not carry out the analysis of {latex(loss)} "
                             f"({type(exc).__name__}: {str(exc)[:200]})") from exc
     unique = all(r.region.point or (isinstance(r.argmin, sp.FiniteSet) and len(r.argmin) == 1)
                  for r in pointwise.regions)

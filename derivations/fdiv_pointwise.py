@@ -25,6 +25,7 @@ from sympy.calculus.util import continuous_domain
 
 from .fdiv_pieces import Region, breakpoints, is_smooth, regions, resolve
 from .limits import CheckTimeout, time_limit
+from .printing import latex
 
 oo = sp.oo
 T_DOMAIN = sp.Interval.open(0, oo)
@@ -432,9 +433,19 @@ def _stationary_points(slope, alpha, interval, t) -> sp.FiniteSet:
         roots = _real_roots(last, t)
         if roots is not None and not any(r.has(sp.I) or sp.count_ops(r) > 80 for r in roots):
             return roots
-    gave = str(last) if len(str(last)) <= 200 else "roots it cannot sort into real and complex ones"
-    raise AnalysisError(f"the stationarity condition {slope} = 0 has no closed-form solution "
-                        f"on {interval} (solveset gave {gave})")
+    raise AnalysisError(f"the stationarity condition {latex(slope)} = 0 has no closed-form solution "
+                        f"on {latex(interval)} ({_solveset_said(last)})")
+
+
+def _solveset_said(found) -> str:
+    """What solveset returned, in words: never a raw ConditionSet or a page of radicals."""
+    if found is None:
+        return "SymPy's solveset ran out of time or gave up"
+    if isinstance(found, sp.ConditionSet):
+        return "SymPy's solveset could only restate the equation"
+    text = latex(found)
+    return f"SymPy's solveset gave {text}" if len(text) <= 200 else \
+        "SymPy's solveset gave roots it cannot sort into real and complex ones"
 
 
 def _poles(expr, t) -> sp.Set:
@@ -443,7 +454,7 @@ def _poles(expr, t) -> sp.Set:
         return sp.S.EmptySet
     found = solve_t(sp.fraction(sp.together(expr))[1], t)
     if not isinstance(found, (sp.FiniteSet, type(sp.S.EmptySet))):
-        raise AnalysisError(f"cannot find where {expr} is undefined")
+        raise AnalysisError(f"cannot find where {latex(expr)} is undefined")
     return found
 
 
@@ -592,7 +603,7 @@ def crossings(cands, t) -> set:
                 continue
             roots = solve_t(diff, t)
             if not isinstance(roots, (sp.FiniteSet, type(sp.S.EmptySet))):
-                raise AnalysisError(f"cannot find where {a} and {b} cross (solveset gave {roots})")
+                raise AnalysisError(f"cannot find where {latex(a)} and {latex(b)} cross ({_solveset_said(roots)})")
             points |= set(roots)
     return points
 
