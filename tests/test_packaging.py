@@ -164,6 +164,26 @@ def test_the_catalogue_is_collected_exactly_once():
     assert any("[numeric:" in i for i in items)
 
 
+def _pytest(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_the_notebooks_are_collected_by_nbmake_when_it_is_installed():
+    pytest.importorskip("nbmake", reason="nbmake is not installed: cannot check that it runs the notebooks")
+    proc = _pytest("--collect-only", "notebooks")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.stdout.count("<NotebookItem ") == len(list((ROOT / "notebooks").glob("*.ipynb"))) > 0
+    assert "NotRun" not in proc.stdout
+
+
+def test_without_nbmake_pytest_runs_and_says_the_notebooks_were_not_run():
+    proc = _pytest("-q", "-rs", "-p", "no:nbmake", "notebooks")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    count = len(list((ROOT / "notebooks").glob("*.ipynb")))
+    assert f"{count} skipped" in proc.stdout and "nbmake is not installed" in proc.stdout, proc.stdout[-3000:]
+
+
 # ---- answer --fail-on ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("latex, fail_on, code", [
