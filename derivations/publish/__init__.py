@@ -4,8 +4,11 @@ and the class report after grading.
 =============  ================================================================
 commands       ``latex_command`` and ``report_command`` (what the CLI calls)
 document       DIR/derivcheck.tex: summary, refuted claims, one section per question
-tex            LaTeX pieces: safe text, claims split to fit, evidence tags
-tags           one label per piece of evidence (shared with the notebooks)
+templating     the jinja2 environment of the LaTeX templates (\\VAR/\\BLOCK; every value escaped)
+templates/     derivcheck.tex, report.tex (LaTeX) and report.html (HTML, autoescaped)
+tex            LaTeX pieces: safe text (pylatexenc), claims split to fit, evidence tags
+tags           one label per piece of evidence, and numeric rows in words (shared with the
+               CLI, the notebooks and the pytest summary)
 questions      which of Q1..Q5 a slot, derivation or check belongs to
 plots          matplotlib figures from the registry and numeric_checks (PDF + PNG)
 compile        latexmk/pdflatex, and the log read for errors and overfull boxes

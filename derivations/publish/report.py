@@ -5,6 +5,10 @@ mistake, message) and DIR/review.csv, and shows: per-slot verdict counts, a hist
 students' scores, the most common named mistakes per slot with one example each, and the size
 of the review queue. Students' answers are untrusted text: they are escaped for HTML and
 LaTeX (printed verbatim, never interpreted).
+
+Both are jinja2 templates under ``templates/``: report.html rendered with autoescape on (an
+answer is shown as typed and as MathML from ``derivations.mathml``, whose output is rebuilt from
+an allow-list), report.tex in the LaTeX environment of ``templating`` (every value escaped).
 """
 from __future__ import annotations
 
