@@ -271,6 +271,30 @@ def write_class(root: Path, seed: int = SEED) -> None:
         (root / "hostile" / name).write_text(text)
     junk = random.Random(seed + 1).randbytes(4096)
     (root / "hostile" / "junk.json").write_bytes(junk)
+    (root / "roster.csv").write_text(_roster())
+
+
+ROSTER_NAMES = [("Lovelace", "Ada"), ("Turing", "Alan"), ("Hopper", "Grace"), ("Noether", "Emmy"), ("Goedel", "Kurt"),
+                ("Kovalevskaya", "Sofia"), ("von Neumann", "John"), ("Mirzakhani", "Maryam"),
+                ("Ramanujan", "Srinivasa"), ("Tao", "Terence"), ("Kolmogorov", "Andrey"), ("Uhlenbeck", "Karen"),
+                ("Fermat", "Pierre"), ("Germain", "Sophie"), ("Gauss", "Carl"), ("Riemann", "Bernhard"),
+                ("Euler", "Leonhard"), ("Fourier", "Joseph"), ("Byron", "Ada"), ("Hilbert", "David"),
+                ("Weyl", "Hermann"), ("Klein", "Felix"), ("Artin", "Emil"), ("Ladyzhenskaya", "Olga"),
+                ("Cartwright", "Mary"), ("Shannon", "Claude"), ("Wiener", "Norbert"), ("Hamming", "Richard"),
+                ("Franklin", "Rosalind"), ("Dijkstra", "Edsger"), ("Liskov", "Barbara"), ("Knuth", "Donald"),
+                ("Allen", "Frances"), ("Lamarr", "Hedy"), ("Wirth", "Niklaus")]
+
+
+def _roster() -> str:
+    """The course's roster, as Canvas exports it (plus e-mails): s01-s34 hand in a sheet, s35 does
+    not; the hostile sheets' students (s89-s99) are not on it. ``derivcheck export`` reads it."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Email"])
+    for i, (last, first) in enumerate(ROSTER_NAMES, 1):
+        w.writerow([f"{last}, {first}", 1000 + i, f"U{i:04d}", f"s{i:02d}", f"Section {'A' if i % 2 else 'B'}",
+                    f"S{i:02d}@Example.EDU"])
+    return buf.getvalue()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from derivations.classroom import grade_command
 from derivations.classroom.decisions import DecisionStore, apply, read_decisions
 from derivations.classroom.outputs import Row, feedback, gradescope, hint
 from derivations.classroom.rubric import Rubric, parse_rubric
+from derivations.classroom.versions import reference_version as real_reference_version
+from derivations.classroom.versions import rubric_version
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = {"gan.square.f", "vae.jensen", "ddim.marginal_var", "sm.kernel_score"}
@@ -70,6 +72,25 @@ def test_rubric_visibility_and_schema_hints():
         parse_rubric({"visibilty": "hidden", "slots": {"gan.square.f": {"points": 1, "visible": 1}}}, KNOWN, "r.yaml")
     text = str(info.value)
     assert "did you mean 'visibility'" in text and "slots.gan.square.f.visible" in text
+
+
+def test_versions_change_with_the_slot_and_only_with_it(monkeypatch):
+    import dataclasses
+
+    import sympy as sp
+
+    from derivations import registry
+    from derivations.classroom import versions
+    registry.load()
+    before = {s: real_reference_version(s) for s in ("gan.square.f", "ddim.marginal_var")}
+    slot = registry.get_slot("gan.square.f")
+    monkeypatch.setitem(registry._SLOTS, "gan.square.f", dataclasses.replace(slot, reference=slot.reference + sp.Integer(1)))
+    monkeypatch.setattr(versions, "_REFERENCE_CACHE", {})
+    assert real_reference_version("gan.square.f") != before["gan.square.f"]
+    assert real_reference_version("ddim.marginal_var") == before["ddim.marginal_var"]
+    one, two = Rubric(points={"gan.square.f": 2.0}), Rubric(points={"gan.square.f": 3.0})
+    assert rubric_version(one, "gan.square.f") != rubric_version(two, "gan.square.f")
+    assert rubric_version(one, "vae.jensen") == rubric_version(two, "vae.jensen")
 
 
 # ------------------------------------------------------------------ not sheets
@@ -210,6 +231,7 @@ def test_export_one_row_per_roster_student(tmp_path):
 def pinned(monkeypatch):
     """The grader's version hashes the package source, which other work may edit meanwhile."""
     monkeypatch.setattr("derivations.classroom.journal.fingerprint", lambda: "pinned")
+    monkeypatch.setattr("derivations.classroom.versions.reference_version", lambda s: "pinned")
 
 
 def grade(cls, out, **kw):
@@ -279,11 +301,8 @@ def test_a_changed_rubric_entry_or_reference_regrades_only_that_slot(tmp_path, m
     assert jsonl(out)[("s1", "gan.square.f")]["points"] == 3
     rc, text = grade(cls, out, rubric=rubric)
     assert "regraded" not in text                                                   # recorded: once only
-    import derivations.classroom.runner as runner
-    real = runner.reference_version
-    monkeypatch.setattr(runner, "reference_version", lambda s: "changed" if s == "ddim.marginal_var" else real(s))
-    monkeypatch.setattr("derivations.classroom.journal.reference_version",
-                        lambda s: "changed" if s == "ddim.marginal_var" else real(s))
+    monkeypatch.setattr("derivations.classroom.versions.reference_version",         # ddim.marginal_var corrected
+                        lambda s: "changed" if s == "ddim.marginal_var" else "pinned")
     rc, text = grade(cls, out, rubric=rubric)
     assert rc == 0 and "regraded 2 recorded answers" in text and "2 graded this run" in text
     assert "the slot's reference changed (ddim.marginal_var x2)" in text

@@ -59,16 +59,19 @@ def outputs_of(out: Path) -> dict:
             if p.is_file() and STATE not in p.parts}
 
 
-PIN = "import derivations.classroom.journal as j; j.fingerprint = lambda: 'pinned'; "
+PIN = ("import derivations.classroom.journal as j; j.fingerprint = lambda: 'pinned'; "
+       "import derivations.classroom.versions as v; v.reference_version = lambda s: 'pinned'; ")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def pinned_fingerprint():
-    """The grader's fingerprint hashes its source; pinned here so that edits to the package made
-    while the suite runs (other work on the same checkout) do not turn resumed runs cold. The
+    """The grader's fingerprint hashes its source, and a slot's reference version its declaration;
+    pinned here so that edits to the package made while the suite runs (other work on the same
+    checkout) do not turn resumed runs cold. The
     test of the fingerprint itself changes the pin on purpose."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("derivations.classroom.journal.fingerprint", lambda: "pinned")
+        mp.setattr("derivations.classroom.versions.reference_version", lambda s: "pinned")
         yield mp
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from ..atomic import write_atomic  # noqa: F401  (the package's one atomic-write helper)
-from .versions import grader_fingerprint, reference_version
+from . import versions
 
 STATE = ".derivcheck"
 
 
 def fingerprint() -> str:
     """The grader's version: a hash of the source that decides verdicts (``versions``)."""
-    return grader_fingerprint()
+    return versions.grader_fingerprint()
 
 
 _HELD: set = set()          # lock file descriptors this process holds
@@ -135,7 +135,7 @@ class Journal:
         except sqlite3.Error:           # no cache yet, or a damaged one: grade again
             return out
         for key, slot, reference, result in rows:
-            if (slots is None or slot in slots) and reference == reference_version(slot):
+            if (slots is None or slot in slots) and reference == versions.reference_version(slot):
                 try:
                     out[key] = json.loads(result)
                 except ValueError:
@@ -167,7 +167,7 @@ class CacheWriter:
 
     def add(self, key: str, slot: str, result: dict) -> None:
         self.db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                        (key, slot, self.fingerprint, reference_version(slot),
+                        (key, slot, self.fingerprint, versions.reference_version(slot),
                          json.dumps(result, sort_keys=True, ensure_ascii=False)))
         self.db.commit()
 

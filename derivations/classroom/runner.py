@@ -28,7 +28,7 @@ from .journal import Busy, Journal
 from .rubric import Rubric, RubricError, load_rubric
 from .sheets import read_class
 from .tasks import ProcessExecutor, Task
-from .versions import reference_version, rubric_version
+from . import versions
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -68,8 +68,8 @@ class Run:
         self.versions: dict[str, dict] = {}                     # student -> result key -> versions
 
     def _current(self, slot: str) -> dict:
-        return {"grader": self.journal.fingerprint, "reference": reference_version(slot),
-                "rubric": rubric_version(self.rubric, slot)}
+        return {"grader": self.journal.fingerprint, "reference": versions.reference_version(slot),
+                "rubric": versions.rubric_version(self.rubric, slot)}
 
     def grade(self):
         registry.load()
