@@ -341,3 +341,49 @@ def test_loading_questions_leaves_the_builtin_slots_as_they_are():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["0", "True"]
+
+
+MATRIX = r"""
+id: {qid}
+symbols:
+  - latex: 'A'
+    domain: matrix any
+  - latex: '\Lambda'
+    domain: matrix spd
+  - latex: 'L'
+    domain: matrix spd
+slots:
+  post_precision:
+    reference: '\Lambda + A^\top L A'
+    mistakes:
+      - name: transpose-misplaced
+        latex: '\Lambda + A L A^\top'
+        feedback: 'x enters as Ax: the precision is A^T L A'
+    tests:
+      - answer: 'A^T L A + \Lambda'
+        verdict: correct
+      - answer: '\Lambda + A L A^T'
+        verdict: wrong
+        mistake: transpose-misplaced
+"""
+
+
+def test_matrix_kinds(tmp_path):
+    """Matrices of declared kinds: graded with random matrices of those kinds; the report shows the
+    transposes that the symmetric kinds cannot tell apart."""
+    path, _ = write(tmp_path, MATRIX)
+    [report] = check_paths([path])
+    assert report.ok, "\n".join(report.lines())
+    [s] = report.slots
+    assert s.tests_passed == 2
+    assert {d for tag, d, _ in s.equivalent if tag == "misplaced-transpose"} == \
+        {"L^\\top where L belongs", "\\Lambda^\\top where \\Lambda belongs"}
+    broken, _ = write(tmp_path, MATRIX.replace("latex: '\\Lambda + A L A^\\top'", "latex: '\\Lambda + A^T L^T A'"))
+    fs = failures(broken)
+    assert any(f.line == lineno(broken, "L^T A'") and "equivalent to the reference" in f.message for f in fs), fs
+
+
+def test_matrix_slot_refuses_scalars(tmp_path):
+    path, _ = write(tmp_path, MATRIX.replace("  - latex: 'L'\n    domain: matrix spd", "  - latex: 'L'\n    domain: positive"))
+    with pytest.raises(QuestionError, match="mixes matrices and scalar"):
+        load_file(path)

@@ -29,7 +29,8 @@ TEST_KEYS = {"answer", "verdict", "mistake", "note"}
 ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MISTAKE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 DOMAINS = ("real", "positive", "nonnegative", "negative", "(lo, hi) (an open interval, e.g. (0, 1))",
-           "integer >= k", "integer in [a, b]")
+           "integer >= k", "integer in [a, b]", "matrix spd", "matrix symmetric", "matrix any", "vector")
+MATRIX_SIZE = sp.Symbol("n", integer=True, positive=True)     # every matrix is n x n (a vector n x 1)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def _end(path, line, text: str):
 
 
 def domain(path, line, text) -> tuple:
-    """(lo, hi, integer) from a domain's text; ``QuestionError`` naming the known domains."""
+    """(lo, hi, integer) from a domain's text, or ("matrix", kind, None) for a matrix kind;
+    ``QuestionError`` naming the known domains."""
     if text is None:
         return -sp.oo, sp.oo, False
     if not isinstance(text, str):
@@ -164,9 +166,9 @@ def domain(path, line, text) -> tuple:
         if not bool(lo < hi):
             _fail(path, line, f"the interval {text!r} is empty")
         return lo, hi, False
-    if t.startswith("matrix"):
-        _fail(path, line, f"unknown domain {text!r}: matrix kinds are not yet available in question files; "
-              f"known domains: {'; '.join(DOMAINS)}")
+    m = re.fullmatch(r"(?:matrix\s+)?(spd|symmetric|any|vector)", t)
+    if m and (t.startswith("matrix") or t == "vector"):
+        return "matrix", m[1], None
     _fail(path, line, f"unknown domain {text!r}; known domains: {'; '.join(DOMAINS)}")
 
 
@@ -191,7 +193,8 @@ def declare_symbol(name: str, latex: str, lo, hi, integer: bool, aliases, meanin
     return symtab.declare(name, latex, lo, hi, aliases=tuple(aliases), meaning=meaning, integer=integer)
 
 
-def _symbols(path, entries: Seq, qid: str, what: str) -> list:
+def _symbols(path, entries: Seq, qid: str, what: str, kinds: dict) -> list:
+    """(symbol, line) for each entry; matrix kinds go into ``kinds`` ({name: kind})."""
     out = []
     for i, entry in enumerate(entries):
         line = entries.line_of(i)
@@ -212,10 +215,16 @@ def _symbols(path, entries: Seq, qid: str, what: str) -> list:
             _fail(path, line_of(entry, "name"), f"a symbol's name must be an identifier, not {name!r}")
         lo, hi, integer = domain(path, line_of(entry, "domain"), entry.get("domain"))
         meaning = _text(path, entry, "meaning", "a symbol", required=False)
-        sym = declare_symbol(name, latex, lo, hi, integer, aliases, meaning, qid)
+        if lo == "matrix":
+            if aliases:
+                _fail(path, line_of(entry, "aliases"), "a matrix is read under its own LaTeX only (no aliases)")
+            sym = sp.MatrixSymbol(name, MATRIX_SIZE, 1 if hi == "vector" else MATRIX_SIZE)
+            kinds[name] = hi
+        else:
+            sym = declare_symbol(name, latex, lo, hi, integer, aliases, meaning, qid)
         for form in (latex, *aliases):
             try:
-                chain = parse(form, build_scope([sym]))
+                chain = parse(form, build_scope([sym], matrix=isinstance(sym, sp.MatrixSymbol)))
                 reads = chain.members == [sym] and not chain.relations
             except LatexError as exc:
                 _fail(path, line, f"the symbol spelling {form!r} cannot be read by derivcheck's reader ({exc}); "
@@ -279,7 +288,7 @@ def _expand(expr, expansions: dict, rounds: int = 6):
     return expr
 
 
-def _definitions(path, data, symbols, what: str) -> tuple[dict, dict]:
+def _definitions(path, data, symbols, what: str, matrix: bool = False) -> tuple[dict, dict]:
     """{LaTeX name: value} in file order, each value read in the symbols and earlier definitions."""
     defs = data.get("definitions")
     if defs is None:
@@ -294,7 +303,7 @@ def _definitions(path, data, symbols, what: str) -> tuple[dict, dict]:
             _fail(path, line, f"a definition's name must be a LaTeX name such as '\\gamma_t', not {key!r}")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             _fail(path, line, f"the definition of {key} must be LaTeX text")
-        scope = build_scope(symbols, (), out)
+        scope = build_scope(symbols, (), out, matrix=matrix)
         out[key] = _read(path, defs.line_of(key), str(value), scope, f"the definition of {key}")
         lines[key] = line
     return out, lines
@@ -308,7 +317,8 @@ def build_question(data: Map, path: str) -> Question:
     if not ID.match(qid):
         _fail(path, line_of(data, "id"), f"the question id {qid!r} must be an identifier (letters, digits, _)")
     title = _text(path, data, "title", "the question", required=False) or qid
-    shared_syms = _symbols(path, _list(path, data, "symbols", "the question"), qid, "the question")
+    kinds: dict = {}
+    shared_syms = _symbols(path, _list(path, data, "symbols", "the question"), qid, "the question", kinds)
     slots_data = data.get("slots")
     if not isinstance(slots_data, Map) or not slots_data:
         _fail(path, line_of(data, "slots", data.line), "the question needs 'slots:', a mapping of slot name to slot")
@@ -319,25 +329,35 @@ def build_question(data: Map, path: str) -> Question:
             _fail(path, sline, f"a slot name must be an identifier, not {name!r}")
         if not isinstance(sd, Map):
             _fail(path, sline, f"the slot {name} must be a mapping (prompt:, reference:, ...)")
-        out.append(_slot(path, qid, name, sd, sline, shared_syms, data))
+        out.append(_slot(path, qid, name, sd, sline, shared_syms, data, dict(kinds)))
     return Question(qid, title, path, out, data.line)
 
 
-def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata) -> QuestionSlot:
+def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata, kinds: dict) -> QuestionSlot:
     _keys(path, sd, SLOT_KEYS, f"the slot {name}")
     sid = f"{qid}.{name}"
-    own = _symbols(path, _list(path, sd, "symbols", f"the slot {name}"), qid, f"the slot {name}")
+    own = _symbols(path, _list(path, sd, "symbols", f"the slot {name}"), qid, f"the slot {name}", kinds)
     syms = list(dict.fromkeys([s for s, _ in shared_syms] + [s for s, _ in own]))
     if not syms:
         _fail(path, sline, f"the slot {name} declares no symbols (symbols: under the question or the slot)")
-    q_defs, q_lines = _definitions(path, qdata, syms, "the question")
-    s_defs, s_lines = _definitions(path, sd, syms, f"the slot {name}")
+    matrix = any(isinstance(s, sp.MatrixSymbol) for s in syms)
+    if matrix and not all(isinstance(s, sp.MatrixSymbol) for s in syms):
+        _fail(path, sline, f"the slot {name} mixes matrices and scalar symbols; a matrix slot's symbols are all "
+              "matrices or vectors (scalars in matrix slots are not yet available in question files)")
+    q_defs, q_lines = _definitions(path, qdata, syms, "the question", matrix)
+    s_defs, s_lines = _definitions(path, sd, syms, f"the slot {name}", matrix)
     definitions = {**q_defs, **s_defs}
-    scope = build_scope(syms, (), definitions)
+    scope = build_scope(syms, (), definitions, matrix=matrix)
     expansions = dict(scope.expansions)
     ref_text = _text(path, sd, "reference", f"the slot {name}")
     ref_line = line_of(sd, "reference", sline)
     reference = _read(path, ref_line, ref_text, scope, "the reference")
+    if matrix != isinstance(reference, (sp.MatrixExpr, sp.MatrixBase)):
+        _fail(path, ref_line, "the reference is a scalar in a slot of matrices" if matrix else
+              "the reference is a matrix, but the slot declares no matrix symbols")
+    if matrix and (qdata.get("conditions") or sd.get("conditions")):
+        _fail(path, line_of(sd, "conditions", line_of(qdata, "conditions", sline)),
+              "a matrix slot takes no side conditions (the matrix kinds say what is drawn)")
     conds = _conditions(path, _list(path, qdata, "conditions", "the question"), scope, expansions, "the question") + \
         _conditions(path, _list(path, sd, "conditions", f"the slot {name}"), scope, expansions, f"the slot {name}")
     mistakes, seen = [], {}
@@ -378,6 +398,8 @@ def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata) -> QuestionSlot:
     lines = {"reference": ref_line, "conditions": line_of(sd, "conditions", line_of(qdata, "conditions", sline)),
              "slot": sline, **{f"definition {k}": v for k, v in {**q_lines, **s_lines}.items()}}
     return QuestionSlot(sid, statement, reference=reference, symbols=tuple(syms),
+                        kind="matrix" if matrix else "expression",
+                        matrix_kinds={s.name: kinds[s.name] for s in syms if isinstance(s, sp.MatrixSymbol)},
                         conditions=tuple(c for c, _ in conds), definitions=definitions, latex=ref_text,
                         question=qid, prompt=prompt, title=title or statement, mistakes=tuple(mistakes),
                         tests=tuple(tests), path=str(path), line=sline, lines=lines)

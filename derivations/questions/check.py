@@ -61,7 +61,9 @@ class Report:
         head = self.path + (f": {self.question}" if self.question else "") + (f" ({self.title})" if self.title else "")
         out = [f"{head}: {'ok' if self.ok else 'FAILED'}"]
         for s in self.slots:
-            out.append(f"  {s.slot}: the reference reads and is finite at {s.points} admissible points; "
+            where = f"is finite at {s.points} admissible points" if s.points else \
+                "evaluates with random matrices of the declared kinds"
+            out.append(f"  {s.slot}: the reference reads and {where}; "
                        f"named mistakes {s.mistakes_ok}/{s.mistakes} differ from the reference and from each "
                        f"other; tests {s.tests_passed}/{s.tests} pass")
             if mutations:
@@ -126,6 +128,8 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
     def fail(line, message):
         failures.append(Failure(path, line, f"{slot.id}: {message}"))
 
+    if slot.kind == "matrix":
+        return _check_matrix_slot(slot, rep, fail, grader, seed, mutations)
     # 1. admissible points exist, and the reference is finite and real at each
     reference = _expanded(slot.reference, slot)
     atoms = list(dict.fromkeys([*slot.symbols, *sorted(reference.free_symbols, key=str)]))
@@ -175,6 +179,15 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
     rep.mistakes_ok = rep.mistakes - len(bad)
 
     # 3. the tests, graded by the sandboxed grader itself
+    _tests(slot, rep, fail, grader)
+
+    # 4. which mechanical mutations of the reference the slot tells apart
+    if mutations:
+        _mutation_report(slot, rep, seed)
+    return rep
+
+
+def _tests(slot, rep: SlotReport, fail, grader) -> None:
     rep.tests = len(slot.tests)
     results = grader.grade_many([(slot.id, t.answer) for t in slot.tests]) if slot.tests else []
     for t, r in zip(slot.tests, results):
@@ -186,9 +199,57 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
         want = t.verdict + (f" (mistake {t.mistake})" if t.mistake else "")
         fail(t.line, f"the test {t.answer!r} expects {want}, the grader says {got}: {r.message}")
 
-    # 4. which mechanical mutations of the reference the slot tells apart
+
+def _check_matrix_slot(slot, rep: SlotReport, fail, grader, seed: int, mutations: bool) -> SlotReport:
+    """A slot of matrices: compared with random matrices of the declared kinds at sizes 1 to 5
+    (``grading.matrices``); no side conditions, so no points to draw."""
+    import dataclasses
+
+    from ..grading import matrices
+    from ..grading.core import decide
+
+    def same(a, b):
+        return matrices.compare(dataclasses.replace(slot, reference=a), b, seed)
+
+    ev = same(slot.reference, slot.reference)
+    if ev.status is not Status.PROVED:
+        fail(slot.lines.get("reference", slot.line), f"the reference cannot be evaluated with random matrices of "
+             f"the declared kinds ({ev.detail})")
+        return rep
+    rep.mistakes = len(slot.mistakes)
+    bad = set()
+    for m in slot.mistakes:
+        ev = decide(slot, m.expr, seed)
+        if ev.status is not Status.REFUTED:
+            bad.add(m.name)
+            fail(m.line, f"the mistake {m.name!r} " + ("is equivalent to the reference for the declared matrix "
+                 f"kinds ({ev.detail}): an answer written this way is right" if ev.status is Status.PROVED else
+                 f"cannot be told apart from the reference ({ev.detail})"))
+    for i, a in enumerate(slot.mistakes):
+        for b in slot.mistakes[i + 1:]:
+            ev = same(a.expr, b.expr)
+            if ev.status is not Status.REFUTED:
+                bad.add(b.name)
+                fail(b.line, f"the mistakes {a.name!r} (line {a.line}) and {b.name!r} "
+                     + ("are the same" if ev.status is Status.PROVED else "cannot be told apart") + f" ({ev.detail})")
+    rep.mistakes_ok = rep.mistakes - len(bad)
+    _tests(slot, rep, fail, grader)
     if mutations:
-        _mutation_report(slot, rep, seed)
+        from ..grading import mutations as mut
+        for m in mut.mutations(slot):
+            if m.named:
+                continue
+            try:
+                ev = same(slot.reference, m.expr)
+            except Exception as exc:
+                rep.undecided.append((m.tag, m.description, f"the comparison failed ({type(exc).__name__})"))
+                continue
+            if ev.status is Status.REFUTED:
+                rep.told_apart.append((m.tag, m.description))
+            elif ev.status is Status.PROVED:
+                rep.equivalent.append((m.tag, m.description, f"{ev.kind.value}: {ev.detail}"))
+            else:
+                rep.undecided.append((m.tag, m.description, ev.detail))
     return rep
 
 
