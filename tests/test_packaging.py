@@ -39,13 +39,15 @@ SHEET = textwrap.dedent(r"""
 GRADE_SCRIPT = textwrap.dedent("""
     import json, sys
     from derivations.cli import main
+    codes = []
     for args in (["answer", "gan.square.f", r"f(t) = \\frac{-4t}{1+t}"],
                  ["grade", sys.argv[1], "--out", sys.argv[2], "--jobs", "1"]):
         try:
             main(args, standalone_mode=False)
+            codes.append(0)
         except SystemExit as exc:
-            if exc.code not in (0, None):
-                raise
+            codes.append(exc.code or 0)
+    print("CODES " + json.dumps(codes))
     names = ("torch", "matplotlib", "pytest", "derivations.pytest_plugin", "numeric_checks")
     print("IMPORTED " + json.dumps({n: n in sys.modules for n in names}))
     """)
@@ -82,6 +84,8 @@ def graded(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-c", GRADE_SCRIPT, str(base / "sheets"), str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    codes = next(json.loads(l[6:]) for l in proc.stdout.splitlines() if l.startswith("CODES "))
+    assert codes[0] == 0 and codes[1] not in (2, 3), (codes, proc.stdout[-3000:], proc.stderr[-3000:])
     line = next(l for l in proc.stdout.splitlines() if l.startswith("IMPORTED "))
     return json.loads(line[len("IMPORTED "):]), out
 
