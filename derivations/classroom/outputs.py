@@ -21,6 +21,7 @@ counterexample); ``full`` everything, the reference included (only with ``--reve
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -140,11 +141,13 @@ def review_csv(rows: list[Row], problems) -> bytes:
     return _csv(review_entries(rows, problems), REVIEW_COLUMNS)
 
 
-def counterexample_text(ce: dict | None) -> str:
+def counterexample_text(ce: dict | None, math: bool = False) -> str:
+    """The point and the values there; ``math``: a LaTeX name is set as ``$name = value$`` (Markdown)."""
     if not ce:
         return ""
     names = {"lhs": "left side", "rhs": "right side", "answer": "your answer", "reference": "the result"}
-    point = [f"{k} = {v}" for k, v in ce.items() if k not in names]
+    point = [f"${k} = {v}$" if math and "\\" in str(k) and "$" not in f"{k}{v}" else f"{k} = {v}"
+             for k, v in ce.items() if k not in names]
     values = [f"{names[k]} = {ce[k]}" for k in ("lhs", "rhs", "answer", "reference") if k in ce]
     return ", ".join(point) + (" gives " + ", ".join(values) if values else "")
 
@@ -162,7 +165,7 @@ def hint(message: str) -> str:
 def _counterexample(ce: dict | None, mode: str) -> str:
     if ce and mode != "full":
         ce = {k: v for k, v in ce.items() if k != "reference"}
-    return counterexample_text(ce)
+    return counterexample_text(ce, math=True)
 
 
 def _decision_text(r: Row) -> str:
@@ -177,13 +180,15 @@ def _test_output(r: Row, mode: str = "hints", reference: str = "") -> str:
     """A test's Markdown: maths between $...$ (Gradescope renders it); the student's own text as
     code, never as Markdown."""
     if r.pending:
-        return ("**Pending review**: this answer is waiting for a person (" + hint(r.message or r.verdict)
+        return ("**Pending review**: this answer is waiting for a person (" + html.escape(hint(r.message or r.verdict),
+                                                                                          quote=False)
                 + "). It is not counted as wrong; its points come when it has been reviewed.")
     lines = []
     if r.decision:
         lines.append(_decision_text(r))
-    lines.append(f"**{r.verdict}**" if mode == "verdict" else
-                 (r.message or r.verdict) if mode == "full" else (hint(r.message) or r.verdict))
+    said = (r.message or r.verdict) if mode == "full" else (hint(r.message) or r.verdict)
+    # messages may quote a student's text (an unknown symbol, a file name): no raw HTML from it
+    lines.append(f"**{r.verdict}**" if mode == "verdict" else html.escape(said, quote=False))
     if mode == "verdict":
         return "\n\n".join(lines)
     if r.mistake:
