@@ -95,20 +95,25 @@ def test_grade_progress_goes_to_stderr():
 
 
 def test_latex_command_shows_progress_on_stderr_and_proves_through_verify(monkeypatch, tmp_path):
-    """``latex`` calls verify.run_all (verify's entry point, so its proof cache) with a progress
-    callback, and its bar is on stderr."""
+    """``latex`` calls verify.run_all (verify's entry point) with verify's proof cache and a
+    progress callback, and its bar is on stderr."""
     from derivations import verify
     from derivations.publish import commands, document, plots
 
     calls = []
 
-    def fake_run_all(selectors=(), seconds=30.0, progress=None, jobs=1):
+    def fake_run_all(selectors=(), seconds=30.0, progress=None, jobs=1, cache=None):
         calls.append((tuple(selectors), progress is not None))
+        seen_cache.append(cache)
         return []
+
+    seen_cache = []
+    sentinel = object()
+    monkeypatch.setattr(commands, "_proof_cache", lambda: sentinel)
 
     monkeypatch.setattr(verify, "run_all", fake_run_all)
     monkeypatch.setattr(plots, "make_all", lambda folder, ids, log, progress=None: ([], []))
     monkeypatch.setattr(document, "write", lambda path, *a, **k: path)
     assert commands.latex_command(["ddim.gamma"], tmp_path, log=lambda m: None) == 0
-    assert calls == [(("ddim.gamma",), True)]
+    assert calls == [(("ddim.gamma",), True)] and seen_cache == [sentinel]    # verify's own cache
     assert commands.progress_bar().console.stderr

@@ -44,6 +44,17 @@ def run_numeric(ids=(), samples: int | None = None, device: str = "cpu", progres
     return rows
 
 
+def _proof_cache():
+    """The proof cache ``derivcheck verify`` uses (``proof_cache.default()``: None when
+    DERIVCHECK_NO_CACHE is set), so ``latex`` reads the proofs verify stored; None where this
+    installation has no proof cache."""
+    try:
+        from .. import proof_cache
+    except ImportError:
+        return None
+    return proof_cache.default()
+
+
 def progress_bar() -> Progress:
     """The bar of ``verify``: on stderr (so stdout can be piped) and gone when the work is done."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -69,8 +80,11 @@ def latex_command(ids, out, pdf: bool = False, numeric: bool = False, *, samples
         started = time.perf_counter()
         task = bar.add_task("verify", total=len(registry.select(ids)))
         step = lambda d: bar.update(task, advance=1, description=f"verified {d.id}")  # noqa: E731
-        seconds = {} if timeout is None else {"seconds": timeout}
-        results = verify.run_all(ids, progress=step, jobs=jobs or os.cpu_count() or 1, **seconds)
+        options = {} if timeout is None else {"seconds": timeout}
+        cache = _proof_cache()
+        if cache is not None:
+            options["cache"] = cache
+        results = verify.run_all(ids, progress=step, jobs=jobs or os.cpu_count() or 1, **options)
         bar.remove_task(task)
         log(f"verified {len(results)} derivations in {time.perf_counter() - started:.1f} s")
         rows = None
