@@ -104,14 +104,20 @@ def main():
 @click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
               help="Worker processes for the symbolic checks.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary line.")
-def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet):
+@click.option("--no-cache", is_flag=True,
+              help="Check every step again: neither read nor write the proof cache (nor the start-up cache).")
+def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet, no_cache):
     """Prove every step of the derivations IDS (slot ids or prefixes; default: all).
 
     Exit status 1 when any of derivcheck's own steps is refuted or errors, or a numeric check fails;
     3 with --numeric when the [numeric] extra (torch) is not installed.
     """
     from . import verify as engine
+    from . import proof_cache
 
+    if no_cache:
+        os.environ["DERIVCHECK_NO_CACHE"] = "1"     # also the catalogue's start-up cache
+    cache = proof_cache.default()
     _check_selectors(ids)
     if numeric:
         need("numeric", purpose="derivcheck verify --numeric")
@@ -119,7 +125,7 @@ def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet):
     started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("verify", total=len(chosen))
-        results = engine.run_all(ids, timeout, jobs=jobs,
+        results = engine.run_all(ids, timeout, jobs=jobs, cache=cache,
                                  progress=lambda d: bar.update(task, advance=1, description=f"verified {d.id}"))
     if not quiet:
         for r in results:

@@ -34,6 +34,7 @@ class SymbolInfo:
 
 
 _TABLE: dict[sp.Symbol, SymbolInfo] = {}
+_READERS: list[set] = []         # sets that record every symbol ``info`` is asked about (proof cache)
 
 
 def as_expr(value) -> sp.Basic:
@@ -63,6 +64,8 @@ def declare(name: str, latex: str | None = None, lo=-oo, hi=oo, *, aliases=(), m
 
 def info(symbol: sp.Symbol) -> SymbolInfo:
     """The declaration of ``symbol``; undeclared symbols get a default (real line or positive)."""
+    for reader in _READERS:
+        reader.add(symbol)
     if symbol in _TABLE:
         return _TABLE[symbol]
     lo = sp.S.Zero if symbol.is_positive else -oo

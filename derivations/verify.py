@@ -6,7 +6,7 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 
-from . import registry
+from . import limits, registry
 from .evidence import Evidence, Kind, Status, definition, error, unchecked
 from .limits import CheckTimeout, time_limit
 from .printing import claim_latex
@@ -20,6 +20,7 @@ STEP_SECONDS = 30.0
 class StepResult:
     step: Step
     evidence: Evidence
+    cached: bool = False             # read from the proof cache (proved in an earlier run)
 
     def as_dict(self) -> dict:
         d = {"claim_latex": claim_latex(self.step), "why": self.step.why,
@@ -36,6 +37,8 @@ class StepResult:
             d["cite"] = self.step.cite
         if self.evidence.counterexample is not None:
             d["counterexample"] = self.evidence.counterexample
+        if self.cached:
+            d["cached"] = True
         return d
 
 
@@ -71,11 +74,58 @@ class DerivationResult:
                 "steps": [r.as_dict() for r in self.steps]}
 
 
-def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
-    """Evidence for one step; exceptions become ``error``, time-outs ``unchecked``."""
+def check_step(step: Step, seconds: float = STEP_SECONDS, cache=None, where: tuple[str, int] | None = None,
+               ) -> Evidence:
+    """Evidence for one step; exceptions become ``error``, time-outs ``unchecked``.
+
+    With a ``proof_cache.ProofCache``, an entry stored under the step's content key is returned
+    instead of checking again, and an outcome a rerun would reproduce is stored (see
+    ``derivations.proof_cache``); ``where`` is the step's (derivation id, position)."""
+    return _check_step_cached(step, seconds, cache, where)[0]
+
+
+def _check_step_cached(step: Step, seconds: float, cache, where) -> tuple[Evidence, bool]:
+    """(evidence, read from the cache)."""
     if step.definition:
         return definition("a definition (or base case), stated as such: nothing to prove, and never "
-                          "counted as a proof")
+                          "counted as a proof"), False
+    key = _key(step, seconds, where) if cache is not None else None
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit, True
+    evidence, _, store, timed, deps = _checked(step, seconds, key is not None)
+    if store:
+        cache.put(key, evidence, deps, timed=timed)
+    return evidence, False
+
+
+def _key(step: Step, seconds: float, where) -> str | None:
+    from . import proof_cache
+    try:
+        return proof_cache.step_key(step, seconds, where)
+    except Exception:  # uncacheable, or a part that fails to serialise: checked (and reported) as usual
+        return None
+
+
+def _checked(step: Step, seconds: float, keyed: bool) -> tuple[Evidence, float, bool, bool, list | None]:
+    """(evidence, wall seconds, whether a rerun would reproduce it, whether a limit fired, the
+    symbol declarations it read); the last three only when ``keyed``."""
+    if not keyed:
+        started = time.perf_counter()
+        evidence = _check_step(step, seconds)
+        return evidence, time.perf_counter() - started, False, False, None
+    from . import proof_cache
+    fired, cpu, started = limits.fired(), time.process_time(), time.perf_counter()
+    with proof_cache.reading_symbols() as reads:
+        evidence = _check_step(step, seconds)
+    wall = time.perf_counter() - started
+    timed = limits.fired() != fired
+    store = proof_cache.storable(evidence, timed, time.process_time() - cpu, wall)
+    return evidence, wall, store, timed, reads.deps() if store else None
+
+
+def _check_step(step: Step, seconds: float) -> Evidence:
     started = time.perf_counter()
     try:
         with time_limit(seconds):
@@ -91,46 +141,93 @@ def check_step(step: Step, seconds: float = STEP_SECONDS) -> Evidence:
     return dataclasses.replace(evidence, seconds=time.perf_counter() - started)
 
 
-def run(derivation: Derivation, seconds: float = STEP_SECONDS) -> DerivationResult:
+def run(derivation: Derivation, seconds: float = STEP_SECONDS, cache=None) -> DerivationResult:
+    """Check every step of ``derivation`` in this process (through ``cache`` when given)."""
     started = time.perf_counter()
     result = DerivationResult(derivation)
-    for step in derivation.steps:
-        result.steps.append(StepResult(step, check_step(step, seconds)))
+    for i, step in enumerate(derivation.steps):
+        evidence, hit = _check_step_cached(step, seconds, cache, (derivation.id, i, derivation.module))
+        result.steps.append(StepResult(step, evidence, hit))
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run_by_id(args) -> tuple[str, list[Evidence], float]:
-    """Worker side of ``run_all``: evidence only (steps hold closures, which do not pickle)."""
-    derivation_id, seconds = args
-    result = run(registry.derivations()[derivation_id], seconds)
-    return derivation_id, [s.evidence for s in result.steps], result.seconds
+def _step_task(args) -> tuple:
+    """Worker side of ``run_all``: one step's evidence (steps hold closures, which do not pickle),
+    its wall seconds, whether a rerun would reproduce it, whether a limit fired, and the symbol
+    declarations it read."""
+    derivation_id, index, seconds, keyed = args
+    step = registry.derivations()[derivation_id].steps[index]
+    return (derivation_id, index, *_checked(step, seconds, keyed))
 
 
-def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: int = 1) -> list[DerivationResult]:
-    """Run the selected derivations, in ``jobs`` forked worker processes when jobs > 1.
+def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: int = 1,
+            cache=None) -> list[DerivationResult]:
+    """Run the selected derivations: steps found in ``cache`` (a ``proof_cache.ProofCache``) are
+    read back, the others checked in ``jobs`` forked worker processes (jobs > 1) and stored.
 
-    Workers are forked after the registry is loaded, so they start with the catalogue in memory.
+    Workers are forked after the registry is loaded (and the parent has built every step's key),
+    so they start with the catalogue in memory. They take one step at a time, the longest first
+    (by the time each took when last checked, else by the size of its derivation), so that
+    neither waits on the other at the end.
     """
     chosen = registry.select(selectors)
-    if jobs <= 1 or len(chosen) < 2 or "fork" not in mp.get_all_start_methods():
-        results = []
-        for d in chosen:
-            results.append(run(d, seconds))
-            if progress:
-                progress(d)
-        return results
+    evidence: dict[tuple[str, int], Evidence] = {}
+    hits: set[tuple[str, int]] = set()
+    keys: dict[tuple[str, int], str] = {}
+    todo: list[tuple[str, int]] = []
+    for d in chosen:
+        for i, step in enumerate(d.steps):
+            if step.definition:
+                evidence[(d.id, i)] = check_step(step, seconds)
+                continue
+            key = _key(step, seconds, (d.id, i, d.module)) if cache is not None else None
+            if key is not None:
+                keys[(d.id, i)] = key
+                hit = cache.get(key)
+                if hit is not None:
+                    evidence[(d.id, i)] = hit
+                    hits.add((d.id, i))
+                    continue
+            todo.append((d.id, i))
+    took: dict[tuple[str, int], float] = {}
+    left = {d.id: 0 for d in chosen}
+    for did, _ in todo:
+        left[did] += 1
     by_id = {d.id: d for d in chosen}
-    done: dict[str, DerivationResult] = {}
-    # Longest first (by step count) keeps both workers busy to the end.
-    order = sorted(chosen, key=lambda d: -len(d.steps))
-    with mp.get_context("fork").Pool(min(jobs, len(chosen))) as pool:
-        for derivation_id, evidence, took in pool.imap_unordered(_run_by_id, [(d.id, seconds) for d in order]):
-            d = by_id[derivation_id]
-            done[derivation_id] = DerivationResult(d, [StepResult(st, ev) for st, ev in zip(d.steps, evidence)], took)
-            if progress:
+    if progress:
+        for d in chosen:
+            if not left[d.id]:
                 progress(d)
-    return [done[d.id] for d in chosen]
+
+    def finish(derivation_id, index, ev, wall, store, timed, deps):
+        evidence[(derivation_id, index)], took[(derivation_id, index)] = ev, wall
+        if store and cache is not None and (derivation_id, index) in keys:
+            cache.put(keys[(derivation_id, index)], ev, deps, timed=timed)
+        left[derivation_id] -= 1
+        if progress and not left[derivation_id]:
+            progress(by_id[derivation_id])
+
+    history = cache.timings() if cache is not None else {}
+    size = {d.id: len(d.steps) for d in chosen}
+    todo.sort(key=lambda t: (-history.get(f"{t[0]}#{t[1]}", 0.0), -size[t[0]], t))
+    tasks = [(did, i, seconds, (did, i) in keys) for did, i in todo]
+    if jobs <= 1 or len(todo) < 2 or "fork" not in mp.get_all_start_methods():
+        for task in tasks:
+            finish(*_step_task(task))
+    else:
+        if cache is not None:
+            cache.close()               # no SQLite connection crosses the fork; reopened on use
+        with mp.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+            for out in pool.imap_unordered(_step_task, tasks, chunksize=1):
+                finish(*out)
+    if cache is not None and took:
+        cache.record_timings({f"{did}#{i}": t for (did, i), t in took.items()})
+    results = []
+    for d in chosen:
+        steps = [StepResult(st, evidence[(d.id, i)], (d.id, i) in hits) for i, st in enumerate(d.steps)]
+        results.append(DerivationResult(d, steps, sum(took.get((d.id, i), 0.0) for i in range(len(d.steps)))))
+    return results
 
 
 def step_category(result: StepResult) -> str:
@@ -169,7 +266,8 @@ def summary(results: list[DerivationResult]) -> dict:
         for s in r.steps:
             by_kind[s.evidence.kind.value] = by_kind.get(s.evidence.kind.value, 0) + 1
     failed = [r.derivation.id for r in results if r.status in (Status.REFUTED, Status.ERROR)]
-    return {"derivations": len(results), "steps": counts, "evidence": by_kind,
+    cached = sum(1 for r in results for s in r.steps if s.cached)
+    return {"derivations": len(results), "steps": counts, "evidence": by_kind, "cached": cached,
             "failed": failed, "findings": [f"{r.derivation.id}: {claim_latex(s.step)}"
                                            for r in results for s in r.findings],
             "seconds": round(sum(r.seconds for r in results), 3)}
