@@ -217,10 +217,11 @@ def test_export_one_row_per_roster_student(tmp_path):
                       "Bob again,4,U4,bob2,B,BOB@uni.edu\n")
     book = gradebook("canvas", grades, roster, id_column="Email")
     text = book.csv_bytes().decode().splitlines()
-    assert text[0] == "Student,ID,SIS User ID,SIS Login ID,Section,derivcheck (2 points)"
-    assert text[1] == '"Lovelace, Ada",1,U1,ada,A,1.5' and text[2] == "Bob,2,U2,bob,B,0"
-    assert text[3] == "Cy,3,U3,cy,B,0" and book.missing == ["cy@uni.edu"]
-    assert book.unknown == ["ghost@uni.edu"] and "ghost@uni.edu" in text[4]          # listed, not dropped
+    assert text[0] == "Student,ID,SIS User ID,SIS Login ID,Section,derivcheck"
+    assert text[1] == "    Points Possible,,,,,2"
+    assert text[2] == '"Lovelace, Ada",1,U1,ada,A,1.5' and text[3] == "Bob,2,U2,bob,B,0"
+    assert text[4] == "Cy,3,U3,cy,B,0" and book.missing == ["cy@uni.edu"]
+    assert book.unknown == ["ghost@uni.edu"] and "ghost@uni.edu" in text[5] and len(text) == 6   # listed, not dropped
     assert len(book.problems) == 1 and "line 5" in book.problems[0] and "line 3" in book.problems[0]
     moodle = gradebook("moodle", grades, roster, id_column="Email", per_slot=True).csv_bytes().decode().splitlines()
     assert moodle[0] == "Email,Grade,gan.square.f,vae.jensen" and moodle[1] == "ada@uni.EDU,1.5,1,0.5"
@@ -368,3 +369,27 @@ def test_the_autograder_writes_a_readable_result_when_grading_fails(tmp_path):
     assert data["score"] == 0 and "2 students" in data["output"]
     data = run_autograder(root, python="/bin/false")                  # Python does not even start
     assert data["score"] == 0 and "could not start" in data["output"]
+
+
+def test_export_canvas_on_the_example_class_writes_one_row_per_student(tmp_path):
+    """The issue's check: the example class, graded, with its example roster."""
+    from click.testing import CliRunner
+
+    from derivations.cli import main
+    out = tmp_path / "out"
+    rc, _ = grade(ROOT / "examples" / "class", out)
+    assert rc == 0
+    roster = ROOT / "examples" / "class" / "roster.csv"
+    result = CliRunner().invoke(main, ["export", "canvas", str(out), "--roster", str(roster),
+                                       "--out", str(tmp_path / "canvas.csv")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "canvas.csv").read_text().splitlines()))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "derivcheck"]
+    assert rows[1][0].strip() == "Points Possible"
+    logins = [r[3] for r in rows[2:]]
+    roster_ids = [r["SIS Login ID"] for r in csv.DictReader(roster.read_text().splitlines())]
+    graded = {json.loads(l)["student"] for l in (out / "grades.jsonl").read_text().splitlines()}
+    assert logins[:len(roster_ids)] == roster_ids                       # the roster's order, one row each
+    assert len(logins) == len(set(logins)) == len(set(roster_ids) | graded)
+    assert "s35" in result.output and "s89" in result.output          # no sheet; not on the roster
+    assert rows[2 + roster_ids.index("s35")][5] == "0"

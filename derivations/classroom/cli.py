@@ -60,7 +60,7 @@ def export(fmt, grades_dir, roster, id_column, per_slot, assignment, out):
     target = Path(out) if out else Path(grades_dir) / f"{fmt}.csv"
     write_atomic(target, book.csv_bytes())
     err = sys.stderr
-    click.echo(f"wrote {target}: {len(book.rows)} students", file=err)
+    click.echo(f"wrote {target}: {book.students} students", file=err)
     for line in book.problems:
         click.echo(f"  roster problem: {line}", file=err)
     if book.missing:

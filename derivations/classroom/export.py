@@ -10,6 +10,8 @@ a roster id given twice is reported with its lines (the first row counts).
 
 =========  ==========================================================================
 canvas     Student, ID, SIS User ID, SIS Login ID, Section, then the assignment column
+           (``--assignment``: name it as Canvas does, "Homework 1 (12345)"); a Points
+           Possible row first, as in Canvas's own export
 moodle     the identifier column (as the roster names it), Grade
 csv        student, total, max_points[, one column per slot]
 =========  ==========================================================================
@@ -48,6 +50,11 @@ class Gradebook:
     missing: list[str] = field(default_factory=list)        # roster students without a sheet
     unknown: list[str] = field(default_factory=list)        # graded students not on the roster
     problems: list[str] = field(default_factory=list)       # roster rows with a file and line
+    leading: int = 0                                        # rows before the students' (Canvas: points possible)
+
+    @property
+    def students(self) -> int:
+        return len(self.rows) - self.leading
 
     def csv_bytes(self) -> bytes:
         buf = io.StringIO()
@@ -157,7 +164,10 @@ def gradebook(fmt_name: str, grades_dir, roster, id_column: str | None = None, p
 
     book = Gradebook([], [], problems=problems)
     if fmt_name == "canvas":
-        book.header = [*CANVAS, f"{assignment} ({fmt(total_max)} points)"] + slot_cols
+        book.header = [*CANVAS, assignment] + slot_cols
+        # Canvas's own gradebook files carry the points possible as their first row
+        book.rows.append(["    Points Possible", "", "", "", "", fmt(total_max)] + [fmt(best[c]) for c in slot_cols])
+        book.leading = 1
     elif fmt_name == "moodle":
         book.header = [col, "Grade"] + slot_cols
     else:
