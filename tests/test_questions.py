@@ -387,3 +387,38 @@ def test_matrix_slot_refuses_scalars(tmp_path):
     path, _ = write(tmp_path, MATRIX.replace("  - latex: 'L'\n    domain: matrix spd", "  - latex: 'L'\n    domain: positive"))
     with pytest.raises(QuestionError, match="mixes matrices and scalar"):
         load_file(path)
+
+
+FUNCTIONS = r"""
+id: {qid}
+symbols:
+  - latex: '\bar\alpha_t'
+    domain: (0, 1)
+  - latex: 'x_t'
+functions: ['\epsilon_\theta']
+slots:
+  x0:
+    reference: '\frac{x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon_\theta(x_t)}{\sqrt{\bar\alpha_t}}'
+    mistakes:
+      - name: no-sqrt
+        latex: '\frac{x_t - (1 - \bar\alpha_t)\epsilon_\theta(x_t)}{\bar\alpha_t}'
+        feedback: 'the square roots are missing'
+    tests:
+      - answer: '\frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta}{\sqrt{\bar\alpha_t}}'
+        verdict: correct
+      - answer: '\frac{x_t - (1 - \bar\alpha_t)\epsilon_\theta(x_t)}{\bar\alpha_t}'
+        verdict: wrong
+        mistake: no-sqrt
+      - answer: '\frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t)^2}{\sqrt{\bar\alpha_t}}'
+        verdict: wrong
+"""
+
+
+def test_unknown_functions(tmp_path):
+    """An unknown function's value is drawn like a symbol's: the answer must hold whatever it is."""
+    path, _ = write(tmp_path, FUNCTIONS)
+    assert failures(path) == []
+    bad, _ = write(tmp_path, FUNCTIONS.replace("functions: ['\\epsilon_\\theta']", "functions: ['f(x)']"))
+    with pytest.raises(QuestionError, match="function name") as exc:
+        load_file(bad)
+    assert exc.value.line == lineno(bad, "functions:")

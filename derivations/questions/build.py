@@ -21,8 +21,8 @@ from ..registry import Slot
 from .source import Map, QuestionError, Seq, line_of
 
 VERDICTS = ("correct", "wrong", "invalid", "unchecked")
-QUESTION_KEYS = {"id", "title", "description", "symbols", "conditions", "definitions", "slots"}
-SLOT_KEYS = {"title", "prompt", "reference", "symbols", "conditions", "definitions", "mistakes", "tests"}
+QUESTION_KEYS = {"id", "title", "description", "symbols", "functions", "conditions", "definitions", "slots"}
+SLOT_KEYS = {"title", "prompt", "reference", "symbols", "functions", "conditions", "definitions", "mistakes", "tests"}
 SYMBOL_KEYS = {"latex", "name", "aliases", "domain", "meaning"}
 MISTAKE_KEYS = {"latex", "name", "feedback"}
 TEST_KEYS = {"answer", "verdict", "mistake", "note"}
@@ -236,6 +236,25 @@ def _symbols(path, entries: Seq, qid: str, what: str, kinds: dict) -> list:
     return out
 
 
+def _functions(path, entries: Seq, what: str) -> list:
+    """Unknown functions an answer may apply (``\\epsilon_\\theta(x_t)``): each is an undefined SymPy
+    function whose value at a point is drawn like a symbol's (the identity must hold whatever the
+    function is)."""
+    from ..latex.names import key_of_latex as key
+    out = []
+    for i, entry in enumerate(entries):
+        line = entries.line_of(i)
+        if not isinstance(entry, str):
+            _fail(path, line, f"{what}: a function is its LaTeX name, e.g. '\\epsilon_\\theta'")
+        name = plain_name(entry)
+        k = key(entry)
+        if k is None or key(sp.latex(sp.Symbol(name))) != k:
+            _fail(path, line, f"the function name {entry!r} is not one derivcheck's reader can use; write a "
+                  "letter or Greek letter with a subscript, such as '\\epsilon_\\theta' or 's_\\theta'")
+        out.append(sp.Function(name))
+    return out
+
+
 def _read(path, line, text: str, scope, what: str):
     """One expression in ``scope``: the last member of ``Q = expr`` (the left side may name it)."""
     try:
@@ -288,7 +307,7 @@ def _expand(expr, expansions: dict, rounds: int = 6):
     return expr
 
 
-def _definitions(path, data, symbols, what: str, matrix: bool = False) -> tuple[dict, dict]:
+def _definitions(path, data, symbols, what: str, matrix: bool = False, funcs=()) -> tuple[dict, dict]:
     """{LaTeX name: value} in file order, each value read in the symbols and earlier definitions."""
     defs = data.get("definitions")
     if defs is None:
@@ -303,7 +322,7 @@ def _definitions(path, data, symbols, what: str, matrix: bool = False) -> tuple[
             _fail(path, line, f"a definition's name must be a LaTeX name such as '\\gamma_t', not {key!r}")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             _fail(path, line, f"the definition of {key} must be LaTeX text")
-        scope = build_scope(symbols, (), out, matrix=matrix)
+        scope = build_scope(symbols, funcs, out, matrix=matrix)
         out[key] = _read(path, defs.line_of(key), str(value), scope, f"the definition of {key}")
         lines[key] = line
     return out, lines
@@ -344,10 +363,12 @@ def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata, kinds: dict) -> Q
     if matrix and not all(isinstance(s, sp.MatrixSymbol) for s in syms):
         _fail(path, sline, f"the slot {name} mixes matrices and scalar symbols; a matrix slot's symbols are all "
               "matrices or vectors (scalars in matrix slots are not yet available in question files)")
-    q_defs, q_lines = _definitions(path, qdata, syms, "the question", matrix)
-    s_defs, s_lines = _definitions(path, sd, syms, f"the slot {name}", matrix)
+    funcs = list(dict.fromkeys(_functions(path, _list(path, qdata, "functions", "the question"), "the question")
+                               + _functions(path, _list(path, sd, "functions", f"the slot {name}"), f"the slot {name}")))
+    q_defs, q_lines = _definitions(path, qdata, syms, "the question", matrix, funcs)
+    s_defs, s_lines = _definitions(path, sd, syms, f"the slot {name}", matrix, funcs)
     definitions = {**q_defs, **s_defs}
-    scope = build_scope(syms, (), definitions, matrix=matrix)
+    scope = build_scope(syms, funcs, definitions, matrix=matrix)
     expansions = dict(scope.expansions)
     ref_text = _text(path, sd, "reference", f"the slot {name}")
     ref_line = line_of(sd, "reference", sline)
@@ -398,7 +419,7 @@ def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata, kinds: dict) -> Q
     lines = {"reference": ref_line, "conditions": line_of(sd, "conditions", line_of(qdata, "conditions", sline)),
              "slot": sline, **{f"definition {k}": v for k, v in {**q_lines, **s_lines}.items()}}
     return QuestionSlot(sid, statement, reference=reference, symbols=tuple(syms),
-                        kind="matrix" if matrix else "expression",
+                        kind="matrix" if matrix else "expression", functions=tuple(funcs),
                         matrix_kinds={s.name: kinds[s.name] for s in syms if isinstance(s, sp.MatrixSymbol)},
                         conditions=tuple(c for c, _ in conds), definitions=definitions, latex=ref_text,
                         question=qid, prompt=prompt, title=title or statement, mistakes=tuple(mistakes),

@@ -121,7 +121,7 @@ def _finite_real(value) -> bool:
 
 
 def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutations: bool = True) -> SlotReport:
-    from ..sampling import evaluate, points, show
+    from ..sampling import evaluate, points, show, unknowns
     rep = SlotReport(slot.id)
     path = slot.path
 
@@ -132,7 +132,7 @@ def check_slot(slot: QuestionSlot, failures: list, grader, seed: int = 0, mutati
         return _check_matrix_slot(slot, rep, fail, grader, seed, mutations)
     # 1. admissible points exist, and the reference is finite and real at each
     reference = _expanded(slot.reference, slot)
-    atoms = list(dict.fromkeys([*slot.symbols, *sorted(reference.free_symbols, key=str)]))
+    atoms = list(dict.fromkeys([*slot.symbols, *unknowns(reference)]))
     pts = points(atoms, slot.conditions, n=POINTS, seed=seed)
     rep.points = len(pts)
     cline = slot.lines.get("conditions", slot.line)
