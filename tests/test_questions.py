@@ -422,3 +422,11 @@ def test_unknown_functions(tmp_path):
     with pytest.raises(QuestionError, match="function name") as exc:
         load_file(bad)
     assert exc.value.line == lineno(bad, "functions:")
+
+
+def test_two_symbols_with_one_spelling(tmp_path):
+    body = GOOD.replace("    prompt: Write a^2 + 2b.", "    symbols:\n      - latex: 'a'\n        domain: positive\n    prompt: Write a^2 + 2b.")
+    path, _ = write(tmp_path, body)
+    with pytest.raises(QuestionError, match="two symbols spelled 'a'") as exc:
+        load_file(path)
+    assert exc.value.line == lineno(path, "- latex: 'a'", 2)

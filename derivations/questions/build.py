@@ -357,6 +357,13 @@ def _slot(path, qid, name, sd: Map, sline, shared_syms, qdata, kinds: dict) -> Q
     sid = f"{qid}.{name}"
     own = _symbols(path, _list(path, sd, "symbols", f"the slot {name}"), qid, f"the slot {name}", kinds)
     syms = list(dict.fromkeys([s for s, _ in shared_syms] + [s for s, _ in own]))
+    spelled: dict = {}
+    for sym, line in [*shared_syms, *own]:
+        form = symtab.info(sym).latex if isinstance(sym, sp.Symbol) else sp.latex(sym)
+        k = key_of_latex(form) or form
+        if spelled.get(k, (sym,))[0] != sym:
+            _fail(path, line, f"the slot {name} has two symbols spelled {form!r} (the other on line {spelled[k][1]})")
+        spelled.setdefault(k, (sym, line))
     if not syms:
         _fail(path, sline, f"the slot {name} declares no symbols (symbols: under the question or the slot)")
     matrix = any(isinstance(s, sp.MatrixSymbol) for s in syms)
