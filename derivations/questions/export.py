@@ -2,9 +2,9 @@
 built-in and authored slots. Loading the output back (under another question id, since the
 built-in ids are taken) gives slots that grade like the built-in ones (tests/test_questions.py).
 
-Only what the format holds is exported: scalar expression slots in declared real symbols, their
-side conditions and named quantities. Slots with densities, unknown functions, matrices, set
-answers or integrals are refused with the reason.
+Only what the format holds is exported: scalar expression slots in declared real symbols and
+unknown functions, matrix slots of n x n matrices and n x 1 vectors, their side conditions and
+named quantities. Slots with densities, set answers, sums or integrals are refused with the reason.
 """
 from __future__ import annotations
 
@@ -19,16 +19,23 @@ _REL = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge"}
 
 def why_not(slot) -> str | None:
     """Why ``slot`` cannot be written as a question file, or None when it can."""
+    from .build import MATRIX_SIZE
     ref = slot.reference
-    if slot.kind != "expression" or not isinstance(ref, sp.Expr) or isinstance(ref, sp.MatrixExpr):
-        return f"its kind is {slot.kind} (only scalar expression slots are exported)"
-    if slot.functions or slot.accepts is not None or slot.matrix_kinds:
-        return "it uses unknown functions, a set-valued test or matrices"
-    for value in [ref, *slot.definitions.values(), *slot.conditions]:
-        if not isinstance(value, sp.Basic) or value.atoms(sp.core.function.AppliedUndef) or \
-                value.has(sp.Integral, sp.Sum, sp.Product, sp.Derivative) or \
-                any(isinstance(a, (sp.MatrixSymbol, sp.Indexed)) for a in value.atoms(sp.MatrixSymbol, sp.Indexed)):
-            return "its reference, conditions or definitions use functions, integrals, sums or matrices"
+    matrix = slot.kind == "matrix" and isinstance(ref, sp.MatrixExpr)
+    if not (matrix or slot.kind == "expression" and isinstance(ref, sp.Expr) and not isinstance(ref, sp.MatrixExpr)):
+        return f"its kind is {slot.kind} (scalar and matrix expression slots are exported)"
+    if slot.accepts is not None:
+        return "it has a set-valued test"
+    if matrix and not all(isinstance(m, sp.MatrixSymbol) and m.shape in ((MATRIX_SIZE, MATRIX_SIZE), (MATRIX_SIZE, 1))
+                          for m in slot.symbols):
+        return "its symbols are not all n x n matrices and n x 1 vectors"
+    own = set(slot.functions)
+    for value in [ref, *slot.definitions.values(), *_conditions(slot)]:
+        if not isinstance(value, sp.Basic) or value.has(sp.Integral, sp.Sum, sp.Product, sp.Derivative) or \
+                any(f.func not in own for f in value.atoms(sp.core.function.AppliedUndef)) or value.atoms(sp.Indexed):
+            return "its reference, conditions or definitions use integrals, sums or functions it does not declare"
+        if not matrix and value.atoms(sp.MatrixSymbol):
+            return "it mixes matrices with scalars"
     for key in slot.definitions:
         if not isinstance(key, (str, sp.Symbol)):
             return "a named quantity is not a plain name"
@@ -36,6 +43,11 @@ def why_not(slot) -> str | None:
     if uses_densities(slot) or integrated_part(slot).integrands:
         return "it speaks of densities"
     return None
+
+
+def _conditions(slot) -> list:
+    """The slot's conditions that the grader reads (relations; a condition in words is not used)."""
+    return [c for c in slot.conditions if isinstance(c, sp.Basic)]
 
 
 def _domain(info) -> str:
@@ -73,13 +85,18 @@ def question_data(slots, qid: str, title: str = "") -> dict:
         if reason:
             raise ValueError(f"{s.id} cannot be written as a question file: {reason}")
         used = list(s.symbols) + sorted(s.reference.free_symbols, key=str)
-        for c in s.conditions:
+        for c in _conditions(s):
             used += sorted(c.free_symbols, key=str)
         defined = {k for k in s.definitions if isinstance(k, sp.Symbol)}
         for v in s.definitions.values():
             used += sorted(v.free_symbols, key=str)
         for sym in dict.fromkeys(used):
-            if isinstance(sym, sp.Symbol) and sym not in defined and sym not in symbols:
+            if isinstance(sym, sp.MatrixSymbol) and sym not in symbols:
+                from ..grading.matrices import kind_of
+                kind = kind_of(sym, s)
+                symbols[sym] = {"latex": sp.latex(sym), "name": sym.name,
+                                "domain": "vector" if kind == "vector" else f"matrix {kind}"}
+            elif isinstance(sym, sp.Symbol) and sym not in defined and sym not in symbols:
                 info = symtab.info(sym)
                 entry = {"latex": info.latex, "name": sym.name, "domain": _domain(info)}
                 if info.aliases:
@@ -88,8 +105,10 @@ def question_data(slots, qid: str, title: str = "") -> dict:
                     entry["meaning"] = info.meaning
                 symbols[sym] = entry
         slot = {"title": s.statement, "reference": latex(s.reference)}
-        if s.conditions:
-            slot["conditions"] = [_condition(c) for c in s.conditions]
+        if s.functions:
+            slot["functions"] = [sp.latex(sp.Symbol(f.__name__)) for f in s.functions]
+        if _conditions(s):
+            slot["conditions"] = [_condition(c) for c in _conditions(s)]
         if s.definitions:
             slot["definitions"] = {_key(k): latex(v) for k, v in s.definitions.items()}
         out_slots[s.id.split(".", 1)[1].replace(".", "_")] = slot
