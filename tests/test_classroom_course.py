@@ -393,3 +393,37 @@ def test_export_canvas_on_the_example_class_writes_one_row_per_student(tmp_path)
     assert len(logins) == len(set(logins)) == len(set(roster_ids) | graded)
     assert "s35" in result.output and "s89" in result.output          # no sheet; not on the roster
     assert rows[2 + roster_ids.index("s35")][5] == "0"
+
+
+def test_a_worker_forked_under_the_lock_does_not_keep_it(tmp_path):
+    """filelock's OS lock is freed when its process dies -- unless a forked child still holds
+    the inherited descriptor; the journal closes it in every child."""
+    from derivations.classroom.journal import Busy, Journal
+    script = ("import os, sys, time\nfrom derivations.classroom.journal import Journal\n"
+              f"j = Journal({str(tmp_path)!r}); j.lock()\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n    time.sleep(60); os._exit(0)\n"
+              "print(pid, flush=True); os._exit(0)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    child = int(proc.stdout.split()[0])
+    try:
+        j = Journal(tmp_path)
+        j.lock()                                    # the run that held it is dead: free, child or not
+        j.unlock()
+    except Busy:
+        pytest.fail("the forked child kept the lock")
+    finally:
+        os.kill(child, 9)
+
+
+def test_a_damaged_answer_cache_is_rebuilt(tmp_path):
+    from derivations.classroom.journal import STATE
+    cls = small_class(tmp_path)
+    out = tmp_path / "out"
+    (out / STATE).mkdir(parents=True)
+    (out / STATE / "answers.sqlite").write_bytes(b"not a database" * 100)
+    rc, text = grade(cls, out, rubric=cls / "rubric.yaml")
+    assert rc == 0 and "5 graded this run" in text
+    shutil.rmtree(out / STATE / "students")                       # results now come from the cache alone
+    rc, text = grade(cls, out, rubric=cls / "rubric.yaml")
+    assert rc == 0 and "5 from the cache" in text

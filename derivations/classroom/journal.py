@@ -37,13 +37,17 @@ def fingerprint() -> str:
     return versions.grader_fingerprint()
 
 
-_HELD: set = set()          # lock file descriptors this process holds
+_HELD: dict = {}            # lock file descriptor -> (device, inode) of the lock file, in this process
 
 
 def _close_inherited_locks() -> None:
-    for fd in list(_HELD):
+    """In a forked child: close the inherited lock descriptors (filelock >= 4 does it itself;
+    a descriptor is closed only while it still is the lock file, never a number reused since)."""
+    for fd, ident in list(_HELD.items()):
         try:
-            os.close(fd)
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == ident:
+                os.close(fd)
         except OSError:
             pass
     _HELD.clear()
@@ -76,8 +80,12 @@ class Journal:
         self._lock = lock
         fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
         if fd is not None:
-            self._fd = fd
-            _HELD.add(fd)
+            try:
+                st = os.fstat(fd)
+                self._fd = fd
+                _HELD[fd] = (st.st_dev, st.st_ino)
+            except OSError:
+                pass
 
     def sweep(self) -> None:
         """Remove the temporary files a killed run left half-written (``.NAME.XXXX.tmp`` beside
@@ -93,7 +101,7 @@ class Journal:
 
     def unlock(self) -> None:
         if self._lock is not None:
-            _HELD.discard(getattr(self, "_fd", None))
+            _HELD.pop(getattr(self, "_fd", None), None)
             self._lock.release()
             self._lock = None
 
