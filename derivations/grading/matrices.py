@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 
 import sympy as sp
 
@@ -96,18 +97,12 @@ def compare(slot, answer, seed: int = 0) -> Evidence:
         pass
     mats = sorted(answer.atoms(sp.MatrixSymbol) | reference.atoms(sp.MatrixSymbol), key=lambda m: m.name)
     dims = _dims([answer, reference])
-    rng = random.Random(seed)
+    draws = _draws(tuple((m, kind_of(m, slot)) for m in mats), tuple(sorted(dims, key=str)), seed)
     used = 0
-    for trial in range(TRIALS):
-        size = SIZES[trial % len(SIZES)]
-        sub_dims = {d: size for d in dims}
-        values = {}
-        for m in mats:
-            rows, cols = (as_expr(x).subs(sub_dims) for x in m.shape)
-            values[m] = _random(kind_of(m, slot), int(rows), int(cols), rng)
+    for trial, (size, sub_dims, values) in enumerate(draws):
         try:
-            a = _explicit(answer, values, sub_dims)
-            r = _explicit(reference, values, sub_dims)
+            a = _explicit_at(answer, draws, trial)
+            r = _explicit_at(reference, draws, trial)
         except (ValueError, ZeroDivisionError, sp.NonInvertibleMatrixError):
             continue
         if a.shape != r.shape:
@@ -128,6 +123,60 @@ def compare(slot, answer, seed: int = 0) -> Evidence:
                     f"equal in exact rational arithmetic for {used} random models (sizes {SIZES}; "
                     "symmetric positive definite where a precision or covariance is meant)",
                     seconds=time.perf_counter() - started, extra={"points": used})
+
+
+_DRAWS: OrderedDict = OrderedDict()      # (matrices and kinds, dims, seed) -> the TRIALS draws
+_EXPLICIT: OrderedDict = OrderedDict()   # (expr, draws key, trial) -> matrix, or the error it raised
+CACHE_SIZE = 20000
+_ERRORS = (ValueError, ZeroDivisionError)   # NonInvertibleMatrixError is a ValueError
+
+
+class _Draws(list):
+    key = None
+
+
+def _draws(mats_kinds: tuple, dims: tuple, seed: int) -> list:
+    """The random matrices of every trial: [(size, {dim: size}, {matrix: value})], drawn in order
+    from ``random.Random(seed)``. Kept per process: every answer to a slot (and every mutation of
+    its reference) is evaluated with the same matrices, so their values are reused too."""
+    key = (mats_kinds, dims, seed)
+    hit = _DRAWS.get(key)
+    if hit is not None:
+        return hit
+    rng = random.Random(seed)
+    out = _Draws()
+    out.key = key
+    for trial in range(TRIALS):
+        size = SIZES[trial % len(SIZES)]
+        sub_dims = {d: size for d in dims}
+        values = {}
+        for m, kind in mats_kinds:
+            rows, cols = (as_expr(x).subs(sub_dims) for x in m.shape)
+            values[m] = _random(kind, int(rows), int(cols), rng)
+        out.append((size, sub_dims, values))
+    _DRAWS[key] = out
+    if len(_DRAWS) > 256:
+        _DRAWS.popitem(last=False)
+    return out
+
+
+def _explicit_at(expr, draws: _Draws, trial: int) -> sp.Matrix:
+    """``_explicit`` at one trial's matrices, computed once per (expression, draws, trial)."""
+    key = (expr, draws.key, trial)
+    hit = _EXPLICIT.get(key)
+    if hit is None:
+        _, sub_dims, values = draws[trial]
+        try:
+            hit = (True, _explicit(expr, values, sub_dims))
+        except _ERRORS as exc:
+            hit = (False, exc)
+        _EXPLICIT[key] = hit
+        if len(_EXPLICIT) > CACHE_SIZE:
+            _EXPLICIT.popitem(last=False)
+    ok, value = hit
+    if not ok:
+        raise value.with_traceback(None)
+    return value
 
 
 def _explicit(expr, values, dims) -> sp.Matrix:

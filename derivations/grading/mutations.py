@@ -160,9 +160,23 @@ def _siblings(slot) -> list:
     return out
 
 
+_MUTATIONS: dict = {}      # (slot id, id(slot)) -> (slot, its mutations); a slot does not change
+
+
 def mutations(slot) -> list[Mutation]:
     """Local mutations of the reference, then t <-> t-1 swaps, one symbol for another, and
-    sibling slots' results."""
+    sibling slots' results (made once per slot and process: the same for every answer)."""
+    key = (slot.id, id(slot))
+    hit = _MUTATIONS.get(key)
+    if hit is None or hit[0] is not slot:
+        hit = (slot, tuple(_make_mutations(slot)))     # the slot is kept, so its id is not reused
+        _MUTATIONS[key] = hit
+        if len(_MUTATIONS) > 512:
+            _MUTATIONS.pop(next(iter(_MUTATIONS)))
+    return list(hit[1])
+
+
+def _make_mutations(slot) -> list[Mutation]:
     ref = slot.reference
     # an instructor's named mistakes (question files) come first: their name and feedback win
     found = [Mutation(m.name, m.feedback, m.expr, named=True) for m in getattr(slot, "mistakes", ())]
@@ -274,7 +288,7 @@ def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
     answer = expand(answer, slot.id, skip)
     if quadrature.applies(expand(slot.reference, slot.id, skip)):
         return _diagnose_quadrature(slot, answer, skip, seed)
-    candidates = [(m, expand(m.expr, slot.id, skip)) for m in mutations(slot)]
+    candidates = _expanded_mutations(slot, frozenset(skip))
     try:
         ws = worlds([answer, slot.reference] + [c for _, c in candidates], slot.conditions,
                     n=MATCH_WORLDS, seed=seed + 101, integrated=integrated)
@@ -286,6 +300,22 @@ def diagnose(slot, answer, seed: int = 0) -> tuple[str | None, str]:
         if _agrees(answer, cand, ws, integrated):
             return m.tag, m.message()
     return _off_by_a_constant(answer, slot.reference, ws, integrated)
+
+
+_EXPANDED: dict = {}
+
+
+def _expanded_mutations(slot, skip: frozenset) -> list:
+    """[(mutation, its expansion in the slot's primitives)], made once per slot and ``skip``."""
+    from .core import expand
+    key = (slot.id, id(slot), skip)
+    hit = _EXPANDED.get(key)
+    if hit is None or hit[0] is not slot:
+        hit = (slot, tuple((m, expand(m.expr, slot.id, set(skip))) for m in mutations(slot)))
+        _EXPANDED[key] = hit
+        if len(_EXPANDED) > 512:
+            _EXPANDED.pop(next(iter(_EXPANDED)))
+    return list(hit[1])
 
 
 def _diagnose_quadrature(slot, answer, skip, seed) -> tuple[str | None, str]:

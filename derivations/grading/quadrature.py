@@ -14,6 +14,7 @@ arrays), never by generated code.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 
 import numpy as np
 import sympy as sp
@@ -38,8 +39,42 @@ def applies(expr) -> bool:
     return False
 
 
+class Functions(dict):
+    """A world's concrete functions; ``token`` names the draw (the functions and the generator's
+    state before it), so values computed with them can be kept (``value``)."""
+    token = None
+
+
+_FUNCTIONS: OrderedDict = OrderedDict()     # (funcs, rng state) -> (Functions, rng state after)
+_VALUES: OrderedDict = OrderedDict()        # (expr, point, token) -> value
+CACHE_SIZE = 20000
+
+
+def _remember(table: OrderedDict, key, value) -> None:
+    table[key] = value
+    if len(table) > CACHE_SIZE:
+        table.popitem(last=False)
+
+
 def random_functions(funcs, rng: random.Random) -> dict:
-    """Concrete Lambdas: densities (names starting with p or q) as Gaussian mixtures."""
+    """Concrete Lambdas: densities (names starting with p or q) as Gaussian mixtures.
+
+    The same functions from the same generator state are built once per process and the
+    generator is left where the draw would have left it: every answer to a slot is checked
+    against the same worlds, so their functions (and the reference's values) are reused."""
+    key = (tuple(sorted(funcs, key=lambda f: f.__name__)), rng.getstate())
+    hit = _FUNCTIONS.get(key)
+    if hit is not None:
+        out, after = hit
+        rng.setstate(after)
+        return out
+    out = Functions(_draw(funcs, rng))
+    out.token = key
+    _remember(_FUNCTIONS, key, (out, rng.getstate()))
+    return out
+
+
+def _draw(funcs, rng: random.Random) -> dict:
     out = {}
     u = sp.Dummy("u")
     for f in sorted(funcs, key=lambda f: f.__name__):
@@ -121,8 +156,15 @@ def integrate(integral: sp.Integral, env: dict):
 
 def value(expr, point: dict, functions: dict) -> float:
     point = {k: v for k, v in point.items() if k in expr.free_symbols}
+    token = getattr(functions, "token", None)
+    key = (expr, frozenset(point.items()), token) if token is not None else None
+    if key is not None and key in _VALUES:
+        return _VALUES[key]                  # a pure function of (expr, point, functions)
     concrete = concretise(expr.xreplace(point), functions)
     env = {}
     with np.errstate(all="ignore"):
         v = interpret(concrete, env)
-    return float(v)
+    v = float(v)
+    if key is not None:
+        _remember(_VALUES, key, v)
+    return v
