@@ -211,7 +211,7 @@ class FDivResult:
     def smooth(self) -> bool:
         return is_smooth(self.loss)
 
-    @property
+    @cached_property             # kept with the result (the catalogue's start-up cache)
     def f_at_1(self) -> sp.Expr:
         return sp.expand_log(sp.simplify(self.f.subs(t, 1)), factor=True)
 
@@ -221,7 +221,7 @@ class FDivResult:
         return not all(isinstance(r.argmin, sp.FiniteSet) and len(r.argmin) == 1
                        for r in self.pointwise.regions)
 
-    @property
+    @cached_property
     def dstar(self) -> sp.Expr | None:
         """D*(x) as an expression in p_d, p_g."""
         return None if self.dstar_t is None else in_densities(self.dstar_t)
