@@ -84,6 +84,24 @@ class _Group(click.Group):
                 raise
             raise _missing(missing) from None
 
+    # Subcommands registered by name (``add_lazy``) are imported only when they run or are listed,
+    # so that a command such as ``answer`` does not pay for the others' imports at start-up.
+    def add_lazy(self, name: str, module: str, attribute: str) -> None:
+        self.__dict__.setdefault("lazy", {})[name] = (module, attribute)
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.__dict__.get("lazy", {})))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        lazy = self.__dict__.get("lazy", {})
+        if command is None and name in lazy:
+            import importlib
+            module, attribute = lazy.pop(name)
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+            command = super().get_command(ctx, name)
+        return command
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
              epilog="Exit status 3: the command needs an extra that is not installed (the message names it).")
@@ -444,8 +462,8 @@ def report(grades_dir, pdf, html):
 
 # ---- subcommands defined in their own modules are registered below, one line each ----
 from .questions.commands import register as _register_questions; _register_questions(main)  # noqa: E402,E702
-main.add_command(__import__("derivations.classroom.cli", fromlist=["gradescope"]).gradescope)  # issue 18
-main.add_command(__import__("derivations.classroom.cli", fromlist=["export"]).export)  # issue 18
+main.add_lazy("gradescope", "derivations.classroom.cli", "gradescope")  # issue 18 (imported when used)
+main.add_lazy("export", "derivations.classroom.cli", "export")  # issue 18 (imported when used)
 main.add_command(__import__("derivations.serve.cli", fromlist=["serve"]).serve)  # serve (issue 17)
 
 
