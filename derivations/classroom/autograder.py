@@ -4,7 +4,8 @@ and its ``run_autograder`` calls ``python3 -m derivations.classroom.autograder``
 The bundle (Gradescope unpacks it into ``/autograder/source``):
 
 ==================  ===========================================================================
-setup.sh            installs derivcheck from ``derivcheck/`` (the grading-only install: no torch)
+setup.sh            installs derivcheck from ``derivcheck/`` into /autograder/venv (the
+                    grading-only install: no torch)
 run_autograder      grades ``/autograder/submission`` into ``/autograder/results/results.json``
 derivcheck/         this derivcheck's source (pyproject.toml, README.md, derivations/)
 derivcheck.json     the grading options: feedback mode, timeout, whether a rubric is given
@@ -34,23 +35,30 @@ ROOT_ENV = "DERIVCHECK_AUTOGRADER_ROOT"
 CONFIG = "derivcheck.json"
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, when the autograder image is built.
+# Gradescope runs this once, when the autograder image is built: derivcheck (the grading-only
+# install, no torch) into /autograder/venv, with Python 3.11 or newer.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v python3 >/dev/null || ! python3 -c 'import sys; assert sys.version_info >= (3, 11)'; then
-    apt-get update && apt-get install -y python3.11 python3.11-venv python3-pip
-    ln -sf "$(command -v python3.11)" /usr/local/bin/python3
+PY=python3
+if ! command -v python3 >/dev/null || ! python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    apt-get update
+    apt-get install -y python3.11 python3.11-venv
+    PY=python3.11
 fi
-python3 -m pip install --upgrade pip
-# the grading-only install (no extras): derivcheck grades without torch
-python3 -m pip install ./derivcheck
+"$PY" -m venv /autograder/venv
+/autograder/venv/bin/python -m pip install --upgrade pip
+/autograder/venv/bin/python -m pip install ./derivcheck
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission into
 # /autograder/results/results.json. A results.json is written whatever happens.
 ROOT="${DERIVCHECK_AUTOGRADER_ROOT:-/autograder}"
-PY="${DERIVCHECK_PYTHON:-python3}"
+if [ -z "${DERIVCHECK_PYTHON:-}" ] && [ -x /autograder/venv/bin/python ]; then
+    PY=/autograder/venv/bin/python
+else
+    PY="${DERIVCHECK_PYTHON:-python3}"
+fi
 mkdir -p "$ROOT/results"
 rm -f "$ROOT/results/results.json"
 "$PY" -m derivations.classroom.autograder --root "$ROOT"
