@@ -194,6 +194,12 @@ class Run:
         return _Ctx()
 
 
+def answer_id(slot: str, kind: str, payload) -> str:
+    """The answer a person's decision is about: a hash of the normalised answer, starting with a
+    letter so that a spreadsheet never reads it as a number."""
+    return "a" + Task(slot, kind, payload).key[:15]
+
+
 def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
     """One row per student and slot of the assignment: the rubric's listed slots when it lists
     any (then a slot only some students chose to answer is not "missing" for the others), else
@@ -228,7 +234,7 @@ def build_rows(sheets, problems, results, rubric: Rubric) -> list[outputs.Row]:
                     payload = answer if kind == "answer" else tuple(answer)
                     rows.append(outputs.Row(sheet.student, slot, kind, res["verdict"], rubric.score(slot, res, part),
                                             rubric.max_points(slot, part), res, answer, tuple(sheet.sources),
-                                            part, Task(slot, kind, payload).key[:16],
+                                            part, answer_id(slot, kind, payload),
                                             visibility=rubric.visibility_of(slot)))
             elif (sheet.student, slot) in slot_problems:
                 p = slot_problems[(sheet.student, slot)]
