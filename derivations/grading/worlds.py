@@ -142,6 +142,11 @@ def _density_name(atom) -> str:
     return atom.func.__name__ if isinstance(atom, AppliedUndef) else atom.name
 
 
+VALUE_CACHE_SIZE = 8000
+_VALUES: dict = {}      # (expr, digits, the world's whole state, integrated) -> (value, atoms, rng state)
+_STATES: dict = {}      # one copy of each generator state the keys and values refer to
+
+
 @dataclass
 class World:
     """One draw: symbol values, and the random values of everything unknown."""
@@ -166,8 +171,43 @@ class World:
         return self.atoms[atom]
 
     def value(self, expr, integrated: Integrated, digits: int = PRECISION):
-        """``expr`` in this world to ``digits`` digits; None where undefined."""
+        """``expr`` in this world to ``digits`` digits; None where undefined.
+
+        A value depends on the expression and on the world's whole state: its point and support,
+        the unknowns' values drawn so far and its generator's state (an unknown met for the first
+        time is drawn now). Every answer to a slot is checked in the same worlds, so the
+        reference's value is asked again and again from the same state: it is kept with the state
+        it leaves (``_VALUES``) and a repeat restores that state instead of recomputing."""
         expr = as_expr(expr)
+        key = self._key(expr, integrated, digits)
+        if key is not None and key in _VALUES:
+            value, atoms, state = _VALUES[key]
+            self.atoms.clear()
+            self.atoms.update(atoms)
+            self.rng.setstate(state)
+            return value
+        value = self._value(expr, integrated, digits)
+        if key is not None:
+            if len(_VALUES) >= VALUE_CACHE_SIZE:
+                _VALUES.clear()
+                _STATES.clear()
+            state = self.rng.getstate()
+            _VALUES[key] = (value, dict(self.atoms), _STATES.setdefault(state, state))
+        return value
+
+    def _key(self, expr, integrated: Integrated, digits: int):
+        try:
+            state = self.rng.getstate()
+            key = (expr, digits, frozenset(self.point.items()),
+                   tuple(frozenset(pt.items()) for pt in self.support), self.regime,
+                   _STATES.setdefault(state, state), tuple(self.atoms.items()),
+                   frozenset(integrated.integrands.items()), tuple(integrated.density))
+            hash(key)
+            return key
+        except TypeError:                  # something unhashable in the state: not kept
+            return None
+
+    def _value(self, expr, integrated: Integrated, digits: int):
         derivs = {d: self._random(d) for d in expr.atoms(sp.Derivative)}
         expr = expr.xreplace(derivs)
         expr = _integrate_on_support(expr, integrated, self.support)
