@@ -32,34 +32,92 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def cold(args: list[str], timeout: float = 1200) -> dict:
-    """Wall and CPU seconds of ``python args`` in a fresh interpreter (the repository as cwd)."""
-    cpu, started = _child_cpu(), time.perf_counter()
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    return {"wall": time.perf_counter() - started, "cpu": _child_cpu() - cpu, "rc": proc.returncode,
-            "stderr": proc.stderr[-2000:]}
+# Runs one command and reports its wall time, CPU time and the peak RSS of its process tree (the
+# largest of the command and its waited-for workers: getrusage(RUSAGE_CHILDREN) in a fresh parent).
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - started
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": r.ru_utime + r.ru_stime, "rss_mib": r.ru_maxrss / 1024,
+                  "rc": proc.returncode, "stderr": proc.stderr[-2000:]}))
+"""
 
 
-def cold_verify(ids: list[str]) -> tuple[Table, dict]:
+def cold(args: list[str], timeout: float = 1200, env: dict | None = None) -> dict:
+    """Wall and CPU seconds and peak RSS (MiB) of ``python args`` in a fresh interpreter (the
+    repository as cwd)."""
+    import os
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"wall": float("nan"), "cpu": float("nan"), "rss_mib": float("nan"), "rc": proc.returncode,
+                "stderr": proc.stderr[-2000:]}
+
+
+def _median(runs: list[dict]) -> dict:
+    runs = sorted(runs, key=lambda r: r["wall"])
+    return {**runs[len(runs) // 2], "runs": [round(r["wall"], 3) for r in runs]}
+
+
+def cold_verify(ids: list[str], repeats: int = 3) -> tuple[Table, dict]:
+    """Cold and warm ``derivcheck verify`` against ``python -c 'import sympy'``, in one run.
+
+    cold: --no-cache in an empty cache folder (no proof cache, no start-up cache, no timings:
+    a clean clone); first: the same with the cache on (it fills the proof cache); warm: again
+    (a stored report of the identical run: no catalogue load); warm per step: the stored reports
+    removed, so every step is read back from the proof cache after loading the catalogue."""
+    import sqlite3
+
+    from derivations import proof_cache
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "verify.json"
-        floor = cold(["-c", "import sympy"])
-        load = cold(["-m", "derivations.cli", "slots", "--json", *ids])
-        run = cold(["-m", "derivations.cli", "verify", "-q", "--json", str(out), *ids])
+        env = {"DERIVCHECK_CACHE_DIR": str(Path(tmp) / "cache"), "DERIVCHECK_NO_CACHE": "0"}
+        verify_args = ["-m", "derivations.cli", "verify", "-q", *ids]
+        floor = _median([cold(["-c", "import sympy"]) for _ in range(repeats)])
+        load = cold(["-m", "derivations.cli", "slots", "--json", *ids], env=env)
+        cold_run = cold([*verify_args, "--no-cache", "--json", str(out)], env=env)
         report = json.loads(out.read_text()) if out.exists() else {"derivations": [], "summary": {}}
+        first = cold([*verify_args, "--json", str(Path(tmp) / "first.json")], env=env)
+        warm = _median([cold([*verify_args, "--json", str(Path(tmp) / "warm.json")], env=env)
+                        for _ in range(repeats)])
+        db = Path(env["DERIVCHECK_CACHE_DIR"]) / proof_cache.FILENAME
+        per_step = []
+        for _ in range(repeats):
+            with sqlite3.connect(db) as conn:
+                conn.execute("DELETE FROM reports")
+            per_step.append(cold([*verify_args, "--json", str(Path(tmp) / "step.json")], env=env))
+        per_step = _median(per_step)
+        verdicts = {name: json.loads((Path(tmp) / f).read_text())["summary"]["steps"]
+                    if (Path(tmp) / f).exists() else None
+                    for name, f in (("cold", "verify.json"), ("first", "first.json"), ("warm", "warm.json"),
+                                    ("per_step", "step.json"))}
     what = " ".join(ids) or "all derivations"
-    t = Table(f"Cold runs (fresh interpreter): derivcheck verify {what}",
-              ["command", "wall s", "CPU s", "wall / floor", "exit"])
-    for name, r in (("python -c 'import sympy' (floor)", floor), ("derivcheck slots --json (catalogue loaded)", load),
-                    (f"derivcheck verify -q ({what})", run)):
-        t.add(name, r["wall"], r["cpu"], r["wall"] / floor["wall"], r["rc"])
-    for name, r in (("slots", load), ("verify", run)):
-        if r["rc"] not in (0, 1) or (name == "slots" and r["rc"]):
+    t = Table(f"Cold and warm runs (fresh interpreter): derivcheck verify {what}",
+              ["command", "wall s", "CPU s", "wall / floor", "peak RSS MiB", "exit"])
+    rows = (("python -c 'import sympy' (floor, median)", floor),
+            ("derivcheck slots --json (catalogue loaded)", load),
+            (f"verify --no-cache, empty cache folder (cold)", cold_run),
+            ("verify, empty proof cache (cold, fills it)", first),
+            ("verify again (warm: the stored report, median)", warm),
+            ("verify, reports removed (warm: every step from the proof cache, median)", per_step))
+    for name, r in rows:
+        t.add(name, r["wall"], r["cpu"], r["wall"] / floor["wall"], r["rss_mib"], r["rc"])
+    for name, r in rows:
+        if r["rc"] not in (0, 1):
             t.notes.append(f"{name} exited {r['rc']}: {r['stderr'].strip().splitlines()[-1:] or ''}")
     s = report.get("summary", {})
     t.notes.append(f"verify: {s.get('derivations')} derivations, steps {s.get('steps')}, evidence {s.get('evidence')}; "
                    f"seconds inside verify {s.get('seconds')}")
-    t.notes.append("wall > CPU means waiting for the CPU (other processes) or for I/O; CPU time is the steadier figure")
+    same = len({json.dumps(v, sort_keys=True) for v in verdicts.values()}) == 1
+    t.notes.append(f"step verdicts {'identical' if same else 'DIFFER'} across cold, first, warm and per-step runs: "
+                   + ("" if same else json.dumps(verdicts)))
+    t.notes.append(f"walls of the repeated runs: floor {floor['runs']}, warm {warm['runs']}, per step {per_step['runs']}")
+    t.notes.append("peak RSS: the largest process of the command's tree (getrusage of children: verify's forked "
+                   "workers included); wall > CPU means waiting for the CPU (other processes) or for I/O")
     return t, report
 
 

@@ -136,11 +136,15 @@ def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet, no_ca
     if no_cache:
         os.environ["DERIVCHECK_NO_CACHE"] = "1"     # also the catalogue's start-up cache
     cache = proof_cache.default()
+    started = time.perf_counter()
+    report_key = proof_cache.report_key(ids, timeout) if cache is not None and not numeric else None
+    stored = cache.get_report(report_key) if report_key else None
+    if stored is not None:     # the same source, selectors and limit, every step reproducible: no catalogue load
+        _replay_report(stored, json_path, quiet, started)
     _check_selectors(ids)
     if numeric:
         need("numeric", purpose="derivcheck verify --numeric")
     chosen = registry.select(ids)
-    started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("verify", total=len(chosen))
         results = engine.run_all(ids, timeout, jobs=jobs, cache=cache,
@@ -154,31 +158,58 @@ def verify(ids, numeric, device, samples, json_path, timeout, jobs, quiet, no_ca
     summary = engine.summary(results)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     summary["numeric"] = {"checks": len(numeric_rows), "failed": numeric_failed}
+    derivations = [r.as_dict() for r in results]
     if json_path:
-        write_json(json_path, {"derivations": [r.as_dict() for r in results], "numeric": numeric_rows,
-                               "summary": summary})
+        write_json(json_path, {"derivations": derivations, "numeric": numeric_rows, "summary": summary})
+    if report_key and cache.run_complete:
+        cache.put_report(report_key, {"derivations": derivations,
+                                      "summary": {k: v for k, v in summary.items() if k != "wall_seconds"}})
     _print_summary(summary)
     sys.exit(1 if summary["failed"] or numeric_failed else 0)
 
 
-def _print_derivation(r) -> None:
-    from .printing import claim_latex
+def _replay_report(stored: dict, json_path, quiet: bool, started: float):
+    """Print (and write) a stored report of an identical run, every step marked cached; exits."""
+    derivations = stored["derivations"]
+    for d in derivations:
+        d["seconds"] = 0.0                  # nothing was checked in this run
+        for s in d["steps"]:
+            if not s.get("definition"):
+                s["cached"] = True
+        if not quiet:
+            _print_derivation_dict(d)
+    summary = dict(stored["summary"])
+    summary["cached"] = sum(1 for d in derivations for s in d["steps"] if s.get("cached"))
+    summary["seconds"] = 0.0
+    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    summary["numeric"] = {"checks": 0, "failed": 0}
+    if json_path:
+        write_json(json_path, {"derivations": derivations, "numeric": [], "summary": summary})
+    _print_summary(summary)
+    sys.exit(1 if summary["failed"] else 0)
 
-    colour = STYLE[r.status.value]
-    console.print(f"[bold]{r.derivation.id}[/bold]  {escape(r.derivation.title)}  [{colour}]{r.status.value}[/{colour}]"
-                  f"  ({r.seconds:.2f} s)")
-    for s in r.steps:
-        st = s.evidence.status.value
+
+def _print_derivation(r) -> None:
+    _print_derivation_dict(r.as_dict())
+
+
+def _print_derivation_dict(d: dict) -> None:
+    """One derivation as ``DerivationResult.as_dict`` gives it (a live run or a stored report)."""
+    colour = STYLE[d["status"]]
+    console.print(f"[bold]{d['id']}[/bold]  {escape(d['title'])}  [{colour}]{d['status']}[/{colour}]"
+                  f"  ({d['seconds']:.2f} s)")
+    for s in d["steps"]:
+        st = s["status"]
         tag = f"[{STYLE[st]}]{st:>9}[/{STYLE[st]}]"
-        audit = f" [dim](claim from {s.step.audit})[/dim]" if s.step.audit else ""
-        console.print(f"  {tag} [cyan]{s.evidence.kind.value:<15}[/cyan] {escape(claim_latex(s.step))}{audit}",
+        audit = f" [dim](claim from {s['audit']})[/dim]" if s.get("audit") else ""
+        console.print(f"  {tag} [cyan]{s['evidence']['kind']:<15}[/cyan] {escape(s['claim_latex'])}{audit}",
                       soft_wrap=True)
-        if s.step.why:
-            console.print(f"            [dim]{escape(s.step.why)}[/dim]", soft_wrap=True)
-        if s.evidence.status is not Status.PROVED or s.step.family:
-            console.print(f"            [dim]{escape(s.evidence.detail)}[/dim]", soft_wrap=True)
-        if s.evidence.counterexample:
-            console.print(f"            counterexample: {escape(str(s.evidence.counterexample))}", soft_wrap=True)
+        if s["why"]:
+            console.print(f"            [dim]{escape(s['why'])}[/dim]", soft_wrap=True)
+        if st != Status.PROVED.value or s.get("family"):
+            console.print(f"            [dim]{escape(s['evidence']['detail'])}[/dim]", soft_wrap=True)
+        if s.get("counterexample"):
+            console.print(f"            counterexample: {escape(str(s['counterexample']))}", soft_wrap=True)
 
 
 def _print_summary(summary: dict) -> None:
@@ -186,6 +217,8 @@ def _print_summary(summary: dict) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary["evidence"].items()))
     line = (f"{summary['derivations']} derivations, steps: {steps} (evidence: {kinds}) "
             f"in {summary['wall_seconds']:.1f} s ({summary['seconds']:.1f} s of checks)")
+    if summary.get("cached"):
+        line += f"; {summary['cached']} steps from the proof cache (--no-cache checks them again)"
     if summary["numeric"]["checks"]:
         line += f"; numeric: {summary['numeric']['checks']} measurements, {summary['numeric']['failed']} failed"
     console.print(line)

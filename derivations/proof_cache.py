@@ -331,6 +331,57 @@ def deps_hold(rows) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- whole runs
+REPORTS_KEPT = 16
+
+
+def _package_version(name: str) -> str:
+    """A package's version without importing it (SymPy takes 0.6 s to import)."""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return "absent"
+    folder = Path(spec.origin).parent
+    for candidate in ("release.py", "__init__.py", "version.py", "_version.py"):
+        try:
+            found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", (folder / candidate).read_text(), re.M)
+        except OSError:
+            continue
+        if found:
+            return found.group(1)
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def source_digest() -> str:
+    """sha256 of every file in the ``derivations`` package (not only those the engine imports:
+    a report depends on the whole catalogue and on how it is loaded) and of what runs it."""
+    h = hashlib.sha256()
+    h.update(f"schema {SCHEMA}; python {sys.version}; sympy {_package_version('sympy')}; "
+             f"mpmath {_package_version('mpmath')}".encode())
+    for p in sorted(PACKAGE_DIR.rglob("*")):
+        if "__pycache__" in p.parts or p.suffix in (".pyc", ".pyo") or not p.is_file():
+            continue
+        h.update(str(p.relative_to(PACKAGE_DIR)).encode() + b"\0")
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def report_key(selectors, seconds: float) -> str:
+    """The key of a whole symbolic ``derivcheck verify`` run: the package's source (so the
+    catalogue, every checker and every symbol declaration), the selectors and the step time
+    limit. Computed without loading the catalogue."""
+    material = {"schema": SCHEMA, "kind": "verify-report", "source": source_digest(),
+                "selectors": sorted(set(selectors)), "seconds": repr(float(seconds))}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
 # --------------------------------------------------------------------------- evidence <-> text
 def _evidence_json(evidence) -> str | None:
     """The evidence as JSON, or None when it would not come back equal."""
@@ -372,6 +423,7 @@ class ProofCache:
         self._pid = None
         self.broken = False
         self.hits = self.misses = self.stored = self.skipped = 0
+        self.run_complete = False        # set by ``verify.run_all``
 
     # -- connection
     def _connect(self):
@@ -393,6 +445,8 @@ class ProofCache:
                 conn.execute("CREATE TABLE IF NOT EXISTS proofs (key TEXT PRIMARY KEY, evidence TEXT NOT NULL, "
                              "digest TEXT NOT NULL, created REAL NOT NULL, timed INTEGER NOT NULL)")
                 conn.execute("CREATE TABLE IF NOT EXISTS timings (task TEXT PRIMARY KEY, seconds REAL NOT NULL)")
+                conn.execute("CREATE TABLE IF NOT EXISTS reports (key TEXT PRIMARY KEY, payload TEXT NOT NULL, "
+                             "digest TEXT NOT NULL, created REAL NOT NULL)")
                 self._conn, self._pid = conn, os.getpid()
                 return conn
             except sqlite3.OperationalError as exc:
@@ -489,6 +543,50 @@ class ProofCache:
         except (sqlite3.DatabaseError, AttributeError):
             pass
 
+    # -- whole runs: a report stored only when every step in it was read back or stored
+    def get_report(self, key: str) -> dict | None:
+        conn = self._connect()
+        if conn is None:
+            return None
+        try:
+            row = conn.execute("SELECT payload, digest FROM reports WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None:
+            return None
+        try:
+            if row[1] != _digest(key, row[0]):
+                raise ValueError("digest mismatch")
+            payload = json.loads(row[0])
+            if not isinstance(payload, dict) or not isinstance(payload.get("derivations"), list):
+                raise ValueError("payload")
+        except (TypeError, ValueError):
+            try:
+                conn.execute("DELETE FROM reports WHERE key = ?", (key,))
+            except sqlite3.DatabaseError:
+                pass
+            return None
+        return payload
+
+    def put_report(self, key: str, payload: dict) -> bool:
+        conn = self._connect()
+        if conn is None:
+            return False
+        try:
+            text = json.dumps(payload, sort_keys=True)
+        except (TypeError, ValueError):
+            return False
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO reports (key, payload, digest, created) VALUES (?, ?, ?, ?)",
+                             (key, text, _digest(key, text), time.time()))
+                conn.execute("DELETE FROM reports WHERE key NOT IN (SELECT key FROM reports ORDER BY created DESC "
+                             "LIMIT ?)", (REPORTS_KEPT,))
+        except sqlite3.DatabaseError:
+            return False
+        return True
+
     # -- scheduling hints: how long each step took when last checked (never a verdict)
     def timings(self) -> dict[str, float]:
         conn = self._connect()
@@ -514,7 +612,8 @@ class ProofCache:
     def clear(self) -> None:
         conn = self._connect()
         if conn is not None:
-            conn.execute("DELETE FROM proofs")
+            for table in ("proofs", "reports", "timings"):
+                conn.execute(f"DELETE FROM {table}")
 
 
 _DEFAULT: ProofCache | None = None

@@ -34,9 +34,22 @@ def _factor_radicands(expr):
     return sp.powdenest(expr, force=False)
 
 
+def _expanded_numerator(expr):
+    """For a rational function of its atoms (no exp, log or fractional power), the numerator over
+    one denominator (``as_numer_denom``, an identity), expanded: 0 exactly when ``expr`` is 0
+    where its denominator is not, as ``cancel`` decides, without the gcd computations (5-10x
+    cheaper on the lemma's 2x2 blocks). Anything else is returned as it is (no proof)."""
+    if not isinstance(expr, sp.Expr) or expr.has(sp.exp, sp.log) or not all(
+            p.exp.is_Integer for p in expr.atoms(sp.Pow)):
+        return expr       # only for rational functions: with exponentials or roots it can blow up
+    numer, _ = expr.as_numer_denom()
+    return sp.expand(numer)
+
+
 # Cheap canonical forms first; each is applied to the original expression, not cumulatively.
 CANONICAL_FORMS = (
     sp.expand,
+    _expanded_numerator,
     lambda e: sp.cancel(sp.together(e)),
     lambda e: sp.cancel(_factor_radicands(sp.together(e))),
     sp.simplify,
@@ -209,6 +222,15 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
     proof_kind = Kind.SYMBOLIC_FAMILY if family else Kind.SYMBOLIC
     where = f" in the family {family}" if family else ""
     note = ""
+    certified = None
+    if rel != "=" and gap is not None:
+        # The certificate first: checking it is an identity plus the sign of known terms, usually
+        # far cheaper than a sign search on lhs - rhs that it would otherwise wait for. Either is a
+        # symbolic proof of the same relation; the sign search below still runs when it fails.
+        certified = _gap_evidence(pairs, rel, gap, conditions, family, seed, symbolic_seconds)
+        if certified is not None and certified.status is Status.PROVED:
+            return dataclasses.replace(certified, detail=certified.detail + where,
+                                       seconds=time.perf_counter() - started)
     try:
         with time_limit(symbolic_seconds):
             if rel == "=":
@@ -225,10 +247,6 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
         note = "symbolic attempt failed; "
 
     if rel != "=":
-        certified = _gap_evidence(pairs, rel, gap, conditions, family, seed, symbolic_seconds)
-        if certified is not None and certified.status is Status.PROVED:
-            return dataclasses.replace(certified, detail=certified.detail + where,
-                                       seconds=time.perf_counter() - started)
         found = search.violation(pairs, rel, conditions, seed)
         seconds = time.perf_counter() - started
         if found.counterexample is not None:

@@ -168,7 +168,7 @@ def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: in
 
     Workers are forked after the registry is loaded (and the parent has built every step's key),
     so they start with the catalogue in memory. They take one step at a time, the longest first
-    (by the time each took when last checked, else by the size of its derivation), so that
+    (by the time each took when last checked, else by a guess from its kind), so that
     neither waits on the other at the end.
     """
     chosen = registry.select(selectors)
@@ -200,17 +200,31 @@ def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: in
             if not left[d.id]:
                 progress(d)
 
+    unstored: list[tuple[str, int]] = []
+
     def finish(derivation_id, index, ev, wall, store, timed, deps):
         evidence[(derivation_id, index)], took[(derivation_id, index)] = ev, wall
-        if store and cache is not None and (derivation_id, index) in keys:
-            cache.put(keys[(derivation_id, index)], ev, deps, timed=timed)
+        if not (store and cache is not None and (derivation_id, index) in keys
+                and cache.put(keys[(derivation_id, index)], ev, deps, timed=timed)):
+            unstored.append((derivation_id, index))
         left[derivation_id] -= 1
         if progress and not left[derivation_id]:
             progress(by_id[derivation_id])
 
     history = cache.timings() if cache is not None else {}
-    size = {d.id: len(d.steps) for d in chosen}
-    todo.sort(key=lambda t: (-history.get(f"{t[0]}#{t[1]}", 0.0), -size[t[0]], t))
+
+    def expected(task) -> float:
+        """The step's last recorded time; without one a guess: inequalities (a sign search, a
+        certificate, a violation search) and steps that build their sides or run their own
+        checker first (the costly ones in the catalogue), then larger derivations."""
+        if f"{task[0]}#{task[1]}" in history:
+            return history[f"{task[0]}#{task[1]}"]
+        d = by_id[task[0]]
+        step = d.steps[task[1]]
+        lazy = step.check is not None or callable(step.lhs) or callable(step.rhs)
+        return 10.0 * (step.rel != "=") + 2.0 * lazy + 0.01 * len(d.steps)
+
+    todo.sort(key=lambda t: (-expected(t), t))
     tasks = [(did, i, seconds, (did, i) in keys) for did, i in todo]
     if jobs <= 1 or len(todo) < 2 or "fork" not in mp.get_all_start_methods():
         for task in tasks:
@@ -221,8 +235,10 @@ def run_all(selectors=(), seconds: float = STEP_SECONDS, progress=None, jobs: in
         with mp.get_context("fork").Pool(min(jobs, len(todo))) as pool:
             for out in pool.imap_unordered(_step_task, tasks, chunksize=1):
                 finish(*out)
-    if cache is not None and took:
-        cache.record_timings({f"{did}#{i}": t for (did, i), t in took.items()})
+    if cache is not None:
+        if took:
+            cache.record_timings({f"{did}#{i}": t for (did, i), t in took.items()})
+        cache.run_complete = not unstored      # every step read back or stored: the run would repeat
     results = []
     for d in chosen:
         steps = [StepResult(st, evidence[(d.id, i)], (d.id, i) in hits) for i, st in enumerate(d.steps)]

@@ -199,3 +199,42 @@ def test_verify_no_cache_bypasses_the_cache(monkeypatch, tmp_path):
     out = runner.invoke(main, ["verify", "vae.gauss_loglik", "-q", "--jobs", "1"])
     assert out.exit_code == 0, out.output
     assert sqlite3.connect(db).execute("SELECT count(*) FROM proofs").fetchone()[0] >= 1
+
+
+def test_a_warm_verify_replays_the_stored_report(monkeypatch, tmp_path):
+    """The second identical run reads the whole report back (every step marked cached) with the
+    same verdicts and evidence; a tampered report is not trusted."""
+    import json
+
+    from click.testing import CliRunner
+
+    from derivations.cli import main
+    monkeypatch.setenv("DERIVCHECK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DERIVCHECK_NO_CACHE", "0")
+    runner = CliRunner()
+    args = ["verify", "vae.gauss_kl_1d", "gan.general", "-q", "--jobs", "1", "--json"]
+    first = runner.invoke(main, [*args, str(tmp_path / "first.json")])
+    assert first.exit_code == 0, first.output
+    c = proof_cache.ProofCache(tmp_path)
+    key = proof_cache.report_key(("vae.gauss_kl_1d", "gan.general"), 30.0)
+    assert c.get_report(key) is not None
+    assert proof_cache.report_key(("vae.gauss_kl_1d",), 30.0) != key
+    assert proof_cache.report_key(("vae.gauss_kl_1d", "gan.general"), 10.0) != key
+    with sqlite3.connect(c.path) as conn:
+        conn.execute("DELETE FROM proofs")           # only the report can mark every step cached now
+    again = runner.invoke(main, [*args, str(tmp_path / "again.json")])
+    assert again.exit_code == 0, again.output
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("first.json", "again.json"))
+    assert a["summary"]["steps"] == b["summary"]["steps"]
+    steps_a = [s for d in a["derivations"] for s in d["steps"]]
+    steps_b = [s for d in b["derivations"] for s in d["steps"]]
+    assert all(t["cached"] for t in steps_b if not t.get("definition"))
+    for s, t in zip(steps_a, steps_b):
+        assert (s["status"], s["evidence"]["kind"], s["evidence"]["detail"]) == \
+            (t["status"], t["evidence"]["kind"], t["evidence"]["detail"])
+    conn = sqlite3.connect(c.path)
+    conn.execute("UPDATE reports SET payload = replace(payload, '\"refuted\"', '\"proved\"')")
+    conn.execute("UPDATE reports SET payload = payload || ' '")
+    conn.commit()
+    assert c.get_report(key) is None
+    c.close()
