@@ -238,3 +238,24 @@ def test_a_warm_verify_replays_the_stored_report(monkeypatch, tmp_path):
     conn.commit()
     assert c.get_report(key) is None
     c.close()
+
+
+def _writer(args):
+    directory, worker = args
+    c = proof_cache.ProofCache(directory)
+    ev = Evidence(Status.PROVED, Kind.SYMBOLIC, f"worker {worker}")
+    for i in range(40):
+        assert c.put(f"key-{worker}-{i}", ev, [])
+        assert c.get(f"key-{worker}-{(i * 7) % (i + 1)}") is not None
+    return c.hits
+
+
+def test_concurrent_processes_share_one_cache(tmp_path):
+    """Four processes writing and reading at once (as pytest-xdist workers do): every entry lands."""
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(4) as pool:
+        hits = pool.map(_writer, [(str(tmp_path), w) for w in range(4)])
+    assert hits == [40] * 4
+    c = proof_cache.ProofCache(tmp_path)
+    assert _rows(c) == 160 and c.get("key-3-39").detail == "worker 3"
+    c.close()
