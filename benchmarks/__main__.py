@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import Table, machine, markdown, text
 
-NAMES = ("verify", "grade", "mc", "scaling", "mutation")
+NAMES = ("verify", "grade", "mc", "scaling", "serve", "mutation")
 DEFAULT = ("verify", "grade", "mc", "scaling")     # mutation testing runs only when named
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# derivcheck benchmark results
@@ -89,7 +89,8 @@ def run_grade(quick: bool = False, **_) -> dict:
 def runner(name: str):
     if name == "grade":
         return run_grade
-    module = {"verify": "verify_bench", "mc": "mc_bench", "scaling": "scaling", "mutation": "mutation"}[name]
+    module = {"verify": "verify_bench", "mc": "mc_bench", "scaling": "scaling", "serve": "serve_bench",
+              "mutation": "mutation"}[name]
     return importlib.import_module(f"benchmarks.{module}").run
 
 
