@@ -26,9 +26,13 @@ def serve(host, port, reveal_reference, jobs, timeout, rate, log_file):
     first; their slots are served with the built-in ones."""
     import socket
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from .app import Settings, create_app
+        from .app import Settings, create_app
+    except ImportError as exc:
+        raise click.ClickException(f"derivcheck serve needs the serve extra ({exc.name} is missing): "
+                                   "pip install 'derivcheck[serve]'") from None
 
     started = time.perf_counter()
     settings = Settings(reveal_reference=reveal_reference, jobs=jobs, timeout=timeout, rate=rate,
