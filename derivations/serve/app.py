@@ -194,9 +194,14 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             return False
         return slot_id in registry.slots() and (offered is None or slot_id in offered)
 
+    cached_rows: list = []
+
     def rows():
-        chosen = [s for s in registry.slots().values() if offered is None or s.id in offered]
-        return slot_rows(settings.reveal_reference, chosen)
+        """The slots as shown (computed once: the registry does not change while serving)."""
+        if not cached_rows:
+            chosen = [s for s in registry.slots().values() if offered is None or s.id in offered]
+            cached_rows.extend(slot_rows(settings.reveal_reference, chosen))
+        return cached_rows
 
     def page(name: str, status: int = 200, **context) -> HTMLResponse:
         html = env.get_template(name).render(reveal=settings.reveal_reference, **context)
