@@ -268,7 +268,7 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             return JSONResponse({"error": f"the server is busy: {exc}"}, status_code=503, headers={"retry-after": "5"})
         log.info("answer %s %s %.3fs", data["slot"], result["verdict"], result.get("seconds", 0))
         if wants_render(request):
-            result = {**result, "render": render_answer(result)}
+            result = {**result, "render": await run_in_threadpool(render_answer, result)}
         return JSONResponse(result)
 
     async def api_chain(request: Request):
@@ -292,7 +292,7 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             return JSONResponse({"error": f"the server is busy: {exc}"}, status_code=503, headers={"retry-after": "5"})
         log.info("chain %s %s %.3fs", data["slot"], result["verdict"], result.get("seconds", 0))
         if wants_render(request):
-            result = {**result, "render": render_answer(result)}
+            result = {**result, "render": await run_in_threadpool(render_answer, result)}
         return JSONResponse(result)
 
     async def api_preview(request: Request):
@@ -307,11 +307,14 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             if (not isinstance(steps, list) or len(steps) > MAX_STEPS
                     or not all(isinstance(s, str) and len(s) <= MAX_LATEX for s in steps)):
                 return _error(f"steps must be at most {MAX_STEPS} strings of at most {MAX_LATEX} characters", 400)
-            return JSONResponse({"steps": [latex_to_mathml(s) for s in steps]})
+            rendered = await run_in_threadpool(lambda: [latex_to_mathml(s) for s in steps])
+            return JSONResponse({"steps": rendered})
         latex = data.get("latex")
         if not isinstance(latex, str) or len(latex) > MAX_LATEX:
             return _error(f"latex must be a string of at most {MAX_LATEX} characters", 400)
-        out = {"mathml": latex_to_mathml(latex, "block") if latex.strip() else "", "read_as": None, "error": None}
+        # latex2mathml reads the text (a tokeniser, never eval; bounded above): off the event loop
+        typed = await run_in_threadpool(latex_to_mathml, latex, "block") if latex.strip() else ""
+        out = {"mathml": typed, "read_as": None, "error": None}
         if latex.strip() and data.get("read", True):
             got = await run_in_threadpool(checker.read_as, data["slot"], latex)
             out["error"] = got.get("error")
