@@ -82,7 +82,7 @@ def test_render_adds_mathml_and_plain_words(client):
     d = client.post("/api/answer?render=1", json={"slot": WRONG[0], "latex": WRONG[1]}).json()
     r = d["render"]
     assert r["read_as"].startswith("<math") and "mfrac" in r["read_as"]
-    assert "numerically" in r["evidence_words"]
+    assert "numerically" in r["evidence_words"] and r["mistake_words"] == "a factor is missing"
     assert {p["name"] for p in r["point"]} >= {r"\bar\alpha_t", r"\sigma_t"}
     assert [s["side"] for s in r["sides"]] == ["answer", "reference"]
 

@@ -139,7 +139,7 @@ def test_wrong_answer_shows_wrong_and_the_mistake(page, server):
     _open(page, server, WRONG[0])
     text = _check_answer(page, WRONG[1])
     assert page.inner_text("#answer-result .verdict-word") == "wrong"
-    assert "dropped-factor" in page.inner_text("#answer-result .mistake")
+    assert page.inner_text("#answer-result .mistake") == "a factor is missing (dropped-factor)"
     assert "numerically" in page.inner_text("#answer-result .evidence")
     rows = page.locator("#answer-result table.counterexample tr")
     assert rows.count() >= 4                     # symbols' values and both sides

@@ -43,6 +43,21 @@ EVIDENCE_WORDS = {
     "definition": "a definition (nothing to check)",
     "none": "no evidence: nothing could decide it",
 }
+MISTAKE_WORDS = {
+    "sign": "a term's sign is flipped", "dropped-factor": "a factor is missing",
+    "dropped-term": "a term is missing", "dropped-square": "a square is missing",
+    "dropped-sqrt": "a square root is missing", "dropped-constant": "a constant is missing",
+    "dropped-inverse": "an inverse is missing", "dropped-transpose": "a transpose is missing",
+    "misplaced-inverse": "an inverse is in the wrong place", "misplaced-transpose": "a transpose is in the wrong place",
+    "doubled-constant": "a constant is doubled", "halved-constant": "a constant is halved",
+    "missing-half": "a factor 1/2 is missing", "constant-factor": "off by a constant factor",
+    "constant-offset": "off by an added constant", "inverted-ratio": "a ratio is upside down",
+    "index-swap": "t and t-1 (or two indices) are swapped", "swapped-order": "two symbols are swapped",
+    "swapped-symbols": "two symbols are swapped", "wrong-symbol": "one symbol stands for another",
+    "swapped-kl": "the KL's arguments are swapped", "sibling-slot": "this is the answer to a related result",
+    "invalid-step": "a step does not follow from the one before", "false-step": "a step does not hold",
+    "reversed-inequality": "the inequality points the wrong way", "dimension": "the shapes do not match",
+}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 log = logging.getLogger("derivcheck.serve")
@@ -163,6 +178,7 @@ def render_answer(d: dict) -> dict:
     values = {k: v for k, v in counter.items() if k not in ("answer", "reference", "lhs", "rhs")}
     sides = [(k, counter[k]) for k in ("answer", "reference", "lhs", "rhs") if k in counter]
     out = {"evidence_words": EVIDENCE_WORDS.get(d.get("evidence", {}).get("kind", "none"), ""),
+           "mistake_words": MISTAKE_WORDS.get(d.get("mistake") or "", ""),
            "read_as": latex_to_mathml(d["parsed_latex"]) if d.get("parsed_latex") else None,
            "point": [{"name": str(k), "name_mathml": latex_to_mathml(str(k)), "value": str(v)} for k, v in values.items()],
            "sides": [{"side": k, "value": str(v)} for k, v in sides]}

@@ -92,7 +92,7 @@
     if (d.evidence && d.evidence.kind) {
       fact("evidence", el("span", "evidence", r.evidence_words + (d.evidence.detail ? " \u2014 " + d.evidence.detail : "")));
     }
-    if (d.mistake) fact("mistake", el("span", "mistake", d.mistake));
+    if (d.mistake) fact("mistake", el("span", "mistake", (r.mistake_words ? r.mistake_words + " (" + d.mistake + ")" : d.mistake)));
     if ((r.point && r.point.length) || (r.sides && r.sides.length)) fact("where it fails", pointTable(r));
     box.appendChild(dl);
     return box;
