@@ -145,7 +145,7 @@ def _sign_rules_out(g, sign: int, prove_sign) -> bool:
     if want is None or prove_sign is None:
         return False
     try:
-        with time_limit(SIGN_SECONDS):
+        with time_limit(SIGN_SECONDS, cpu=True):
             return bool(prove_sign(g, want))
     except CheckTimeout:
         return False

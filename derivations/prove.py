@@ -21,7 +21,7 @@ from .evidence import Evidence, Kind, Status
 from .limits import CheckTimeout, time_limit
 from .step import as_matrix
 
-SYMBOLIC_SECONDS = 8.0
+SYMBOLIC_SECONDS = 8.0       # CPU seconds per symbolic attempt: the same work on a loaded machine
 NUMERIC_POINTS = 24
 
 
@@ -169,7 +169,7 @@ def _gap_evidence(pairs, rel, gap, conditions, family, seed, symbolic_seconds) -
     big_minus_small = a - b if rel in (">=", ">") else b - a
     want = ">" if rel in ("<", ">") else ">="
     try:
-        with time_limit(symbolic_seconds):
+        with time_limit(symbolic_seconds, cpu=True):
             signed = _symbolic_sign(as_expr(gap), want)
     except CheckTimeout:
         signed = False
@@ -232,7 +232,7 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
             return dataclasses.replace(certified, detail=certified.detail + where,
                                        seconds=time.perf_counter() - started)
     try:
-        with time_limit(symbolic_seconds):
+        with time_limit(symbolic_seconds, cpu=True):
             if rel == "=":
                 proved = all(_symbolic_zero(a - b) for a, b in pairs)
             else:
@@ -242,7 +242,7 @@ def check_relation(lhs, rel, rhs, conditions=(), family: str = "", seed: int = 0
             what = "difference simplifies to 0" if rel == "=" else f"lhs - rhs is {_WORD[rel]} under the assumptions"
             return Evidence(Status.PROVED, proof_kind, what + where, seconds=time.perf_counter() - started)
     except CheckTimeout:
-        note = f"symbolic attempt stopped after {symbolic_seconds:g} s; "
+        note = f"symbolic attempt stopped after {symbolic_seconds:g} s of CPU time; "
     except (TypeError, ValueError, NotImplementedError, RecursionError):
         note = "symbolic attempt failed; "
 
