@@ -25,13 +25,20 @@ never be read back for a changed step. Anything that cannot be serialised faithf
 that is neither a SymPy expression, a number nor text) makes the step uncacheable; it is then
 simply checked.
 
-What is stored: only outcomes that a rerun would reproduce. An outcome reached without any time
-limit firing is deterministic (the numeric fallbacks are seeded). One reached after a limit fired
-(the step's ``--timeout``, or an inner one such as the prover's 8 s symbolic attempt) depends on
-the machine: a starved process may run out where an idle one would finish. Such an outcome is
-stored only when the check was not starved (its process had the CPU for >= ``UNSTARVED`` of its
-wall time, so an idle machine would have run out too) and is then read back only under the same
-time limit (the limit is in the key). ``derivcheck verify --no-cache`` reruns everything.
+What is stored: only outcomes that a rerun would reproduce. The engine's inner attempts (the
+prover's 8 s symbolic attempt, the violation search, switch signs) are budgeted in CPU time
+(``limits.time_limit(cpu=True)``), so they reach the same outcome on a loaded machine as on an
+idle one, and the numeric fallbacks are seeded. A wall-clock limit that fired (the step's
+``--timeout``, or a checker's own limit) makes the outcome machine-dependent: a starved process
+may run out where an idle one would finish. Such an outcome is stored only when the check was
+not starved (its process had the CPU for >= ``UNSTARVED`` of its wall time, so an idle machine
+would have run out too), and is read back only under the same step limit (the limit is in the
+key). Errors (perhaps a resource failure) and Monte Carlo estimates are never stored.
+``derivcheck verify --no-cache`` reruns everything.
+
+A run whose every step was read back or stored also stores its report, under a key of the whole
+package's source, the selectors and the limit (``report_key``); an identical run prints it
+without loading the catalogue.
 
 Storage: one SQLite file (WAL journal, one transaction per write, a busy timeout) in
 ``$DERIVCHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/derivcheck``, else ``~/.cache/derivcheck``,

@@ -259,3 +259,19 @@ def test_concurrent_processes_share_one_cache(tmp_path):
     c = proof_cache.ProofCache(tmp_path)
     assert _rows(c) == 160 and c.get("key-3-39").detail == "worker 3"
     c.close()
+
+
+def test_cpu_time_limits_are_not_machine_dependent():
+    """The engine's inner attempts are budgeted in CPU time: a block that waits uses none, a
+    busy one runs out, and neither moves the wall-clock count the cache reads."""
+    import time
+
+    from derivations import limits
+    before, before_cpu = limits.fired(), limits.fired_cpu()
+    with limits.time_limit(0.05, cpu=True):
+        time.sleep(0.2)                                   # waiting is not computing
+    with pytest.raises(limits.CheckTimeout):
+        with limits.time_limit(0.1, cpu=True):
+            while True:
+                pass
+    assert limits.fired() == before and limits.fired_cpu() > before_cpu
