@@ -2,13 +2,13 @@
 
 FILES = {
     'catalogue/ddim.py': '5f38577d25dbd7671ac4',
-    'catalogue/gan.py': '5b22f7081d046d7caed4',
+    'catalogue/gan.py': '5c9c77a29d798c48b9b5',
     'catalogue/hvae.py': 'ad9b4a19c08ca77a344f',
     'catalogue/lemma.py': '8bf0031da5bb75785c9f',
     'catalogue/sm.py': '666d076ac45580b50bcf',
     'catalogue/vae.py': '30d13646ee269f1a1031',
     'divergences.py': 'efd94ffea108557647f0',
-    'fdiv.py': '4f73804342047c2061c0',
+    'fdiv.py': '9a29e95e06c2e4d90fcf',
     'symbols.py': 'e99a3d8bf6ed67e922bd',
 }
 
