@@ -90,11 +90,22 @@ def add_loader(loader: Callable[[], None]) -> None:
 def register(s: Slot) -> Slot:
     """Add a slot built elsewhere (a question file's slot, ``derivations.questions``); an id already
     taken is refused (call ``slots()`` first to compare with the whole catalogue)."""
+    global _REGISTERED
     if s.id in _SLOTS:
         raise ValueError(f"slot {s.id!r} is defined twice")
     _SLOTS[s.id] = s
     _ORIGIN[s.id] = sys._getframe(1).f_globals.get("__name__", "?")
+    _REGISTERED += 1
     return s
+
+
+_REGISTERED = 0
+
+
+def registered_count() -> int:
+    """How many slots were added by ``register``: a process-wide grader forked before a question
+    file was loaded does not know its slots, so ``grading.sandbox.shared`` keys on this."""
+    return _REGISTERED
 
 
 def fully_loaded() -> bool:

@@ -215,8 +215,11 @@ _SHARED: dict[tuple, Grader] = {}
 
 def shared(jobs: int = 1, timeout: float = TIMEOUT, warm=None) -> Grader:
     """A process-wide grader (one per (jobs, timeout)), closed at exit; ``warm`` (see ``Grader``)
-    applies when this call makes it."""
-    key = (jobs, timeout)
+    applies when this call makes it. Its workers are forked from this process, so a slot
+    registered after they started (a question file loaded later) makes a new grader."""
+    key = (jobs, timeout, registry.registered_count())
+    for stale in [k for k in _SHARED if k[:2] == key[:2] and k != key]:
+        _SHARED.pop(stale).close()
     if key not in _SHARED:
         _SHARED[key] = Grader(jobs=jobs, timeout=timeout, warm=warm)
     return _SHARED[key]
