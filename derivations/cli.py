@@ -494,10 +494,10 @@ def report(grades_dir, pdf, html):
 
 
 # ---- subcommands defined in their own modules are registered below, one line each ----
+main.add_command(__import__("derivations.serve.cli", fromlist=["serve"]).serve)  # serve (issue 17)
 from .questions.commands import register as _register_questions; _register_questions(main)  # noqa: E402,E702
 main.add_lazy("gradescope", "derivations.classroom.cli", "gradescope")  # issue 18 (imported when used)
 main.add_lazy("export", "derivations.classroom.cli", "export")  # issue 18 (imported when used)
-main.add_command(__import__("derivations.serve.cli", fromlist=["serve"]).serve)  # serve (issue 17)
 
 
 if __name__ == "__main__":
