@@ -76,7 +76,11 @@ def _no_leading_minus(e) -> sp.Expr:
 
 def ratio_text(region) -> str:
     """The region of t in words about the densities: 'p_d < p_g', 'p_d = 2*p_g', ..."""
-    scaled = lambda k: "p_g" if k == 1 else f"{k}*p_g"
+    return _ratio_words(region, lambda k: "p_g" if k == 1 else f"{k}*p_g")
+
+
+def _ratio_words(region, scaled) -> str:
+    """The region of t about the densities, each bound k written as ``scaled(k)`` (k p_g)."""
     if not region.point and region.lo == 0 and region.hi.is_infinite:
         return "everywhere"
     if region.point:
@@ -88,18 +92,23 @@ def ratio_text(region) -> str:
 
 def set_text(s: sp.Set, name: str = "D") -> str:
     """A minimiser set in words: 'D < 0', 'D = 1', '-1 <= D <= 1', 'any D', 'none'."""
+    return _set_words(s, name, str, "<=")
+
+
+def _set_words(s: sp.Set, name: str, show, le: str) -> str:
+    """A minimiser set in words, its numbers written by ``show`` (str or LaTeX) and <= as ``le``."""
     if s is sp.S.EmptySet:
         return "none (the infimum is only approached)"
     if s == sp.S.Reals:
         return f"any {name}"
     if isinstance(s, sp.Union):
-        return " or ".join(set_text(p, name) for p in s.args)
+        return " or ".join(_set_words(p, name, show, le) for p in s.args)
     if isinstance(s, sp.FiniteSet):
-        return " or ".join(f"{name} = {v}" for v in s.args)
+        return " or ".join(f"{name} = {show(v)}" for v in s.args)
     if not isinstance(s, sp.Interval):
         return _set_sentence(s, name)
-    lo = "" if s.inf.is_infinite else f"{s.inf} {'<' if s.left_open else '<='} "
-    hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else '<='} {s.sup}"
+    lo = "" if s.inf.is_infinite else f"{show(s.inf)} {'<' if s.left_open else le} "
+    hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else le} {show(s.sup)}"
     return f"{lo}{name}{hi}"
 
 
@@ -115,32 +124,12 @@ def _set_sentence(s: sp.Set, name: str) -> str:
 
 def set_latex(s: sp.Set, name: str = "D") -> str:
     """A minimiser set as LaTeX math inside words: 'D = -1', '-1 \\le D \\le 1', 'any D', 'none ...'."""
-    if s is sp.S.EmptySet:
-        return "none (the infimum is only approached)"
-    if s == sp.S.Reals:
-        return f"any {name}"
-    if isinstance(s, sp.Union):
-        return " or ".join(set_latex(p, name) for p in s.args)
-    if isinstance(s, sp.FiniteSet):
-        return " or ".join(f"{name} = {latex(v)}" for v in s.args)
-    if not isinstance(s, sp.Interval):
-        return _set_sentence(s, name)
-    le = r"\le"
-    lo = "" if s.inf.is_infinite else f"{latex(s.inf)} {'<' if s.left_open else le} "
-    hi = "" if s.sup.is_infinite else f" {'<' if s.right_open else le} {latex(s.sup)}"
-    return f"{lo}{name}{hi}"
+    return _set_words(s, name, latex, r"\le")
 
 
 def ratio_latex(region) -> str:
     """The region of t about the densities, in LaTeX: 'p_d < p_g', 'p_d = 2 p_g', 'everywhere'."""
-    scaled = lambda k: "p_g" if k == 1 else f"{latex(k)} p_g"  # noqa: E731
-    if not region.point and region.lo == 0 and region.hi.is_infinite:
-        return "everywhere"
-    if region.point:
-        return f"p_d = {scaled(region.lo)}"
-    lo = "" if region.lo == 0 else f"{scaled(region.lo)} < "
-    hi = "" if region.hi.is_infinite else f" < {scaled(region.hi)}"
-    return f"{lo}p_d{hi}"
+    return _ratio_words(region, lambda k: "p_g" if k == 1 else f"{latex(k)} p_g")
 
 
 def _element(s: sp.Set) -> sp.Expr:

@@ -278,14 +278,7 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             return _error("latex must be a string", 400)
         if len(latex) > MAX_LATEX:
             return _error(f"the answer is longer than {MAX_LATEX} characters", 413)
-        try:
-            result = await run_in_threadpool(checker.answer, data["slot"], latex)
-        except Busy as exc:
-            return JSONResponse({"error": f"the server is busy: {exc}"}, status_code=503, headers={"retry-after": "5"})
-        log.info("answer %s %s %.3fs", data["slot"], result["verdict"], result.get("seconds", 0))
-        if wants_render(request):
-            result = {**result, "render": await run_in_threadpool(render_answer, result)}
-        return JSONResponse(result)
+        return await checked(request, "answer", checker.answer, data["slot"], latex)
 
     async def api_chain(request: Request):
         refused = limited(request, checks)
@@ -302,11 +295,15 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
             return _error("the derivation has no steps", 400)
         if len(steps) > MAX_STEPS or any(len(s) > MAX_LATEX for s in steps):
             return _error(f"at most {MAX_STEPS} steps of at most {MAX_LATEX} characters each", 413)
+        return await checked(request, "chain", checker.chain, data["slot"], steps)
+
+    async def checked(request: Request, what: str, check, slot, text):
+        """Run one check off the event loop; a full queue is 503, never a hung request."""
         try:
-            result = await run_in_threadpool(checker.chain, data["slot"], steps)
+            result = await run_in_threadpool(check, slot, text)
         except Busy as exc:
             return JSONResponse({"error": f"the server is busy: {exc}"}, status_code=503, headers={"retry-after": "5"})
-        log.info("chain %s %s %.3fs", data["slot"], result["verdict"], result.get("seconds", 0))
+        log.info("%s %s %s %.3fs", what, slot, result["verdict"], result.get("seconds", 0))
         if wants_render(request):
             result = {**result, "render": await run_in_threadpool(render_answer, result)}
         return JSONResponse(result)
