@@ -22,9 +22,10 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from .atomic import write_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA = 1
@@ -83,17 +84,8 @@ def store(namespace: str, key: str, value) -> bool:
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(hashlib.sha256(digest.encode() + payload).hexdigest().encode() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, hashlib.sha256(digest.encode() + payload).hexdigest().encode() + payload,
+                     durable=False)
         return True
     except Exception:   # a read-only home, a sandboxed worker (no file writes), an unpicklable value
         return False

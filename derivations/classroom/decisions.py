@@ -18,6 +18,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from .csv_rows import data_rows
+
 MAX_DECISION_BYTES = 16 << 20
 WORDS = {"correct": "correct", "right": "correct", "wrong": "wrong", "incorrect": "wrong"}
 
@@ -71,19 +73,7 @@ def read_decisions(path) -> tuple[list[Decision], list[str]]:
                     "run wrote, with the decision column filled in)"]
     col = {h: i for i, h in enumerate(header)}
     out, seen = [], {}
-    line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line += 1
-            problems.append(f"{path} line {line}: malformed CSV ({exc}); row not read")
-            continue
-        line += 1
-        if not any(c.strip() for c in row):
-            continue
+    for line, row in data_rows(reader, path, problems):
         where = f"{path} line {line}"
 
         def cell(name):

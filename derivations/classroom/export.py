@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .csv_rows import data_rows
 from .outputs import _cell, fmt
 
 FORMATS = ("canvas", "moodle", "csv")
@@ -117,19 +118,7 @@ def read_roster(path, id_column: str | None = None) -> tuple[list[Rostered], str
             raise ExportError(f"{path} line 1: no id column (one of {', '.join(ID_COLUMNS)}; or --id-column NAME)")
     idx = header.index(col)
     out, seen, problems = [], {}, []
-    line = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line += 1
-            problems.append(f"{path} line {line}: malformed CSV ({exc}); row not read")
-            continue
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in data_rows(reader, path, problems):
         sid = cells[idx].strip() if idx < len(cells) else ""
         if not sid:
             problems.append(f"{path} line {line}: no {col}; row skipped")
