@@ -47,11 +47,54 @@ def _expanded_numerator(expr):
 
 
 # Cheap canonical forms first; each is applied to the original expression, not cumulatively.
-CANONICAL_FORMS = (
+ALGEBRAIC_FORMS = (
     sp.expand,
     _expanded_numerator,
     lambda e: sp.cancel(sp.together(e)),
     lambda e: sp.cancel(_factor_radicands(sp.together(e))),
+)
+EXPONENTIAL_SUM_TERMS = 40      # more terms than this: the pairwise grouping is not tried
+
+
+def exp_form(expr) -> tuple[sp.Expr, sp.Expr]:
+    """(prefactor, exponent) with expr = prefactor * exp(exponent): the shape of a Gaussian integral."""
+    exponent, prefactor = sp.Integer(0), sp.Integer(1)
+    for factor in sp.Mul.make_args(sp.powsimp(as_expr(expr), combine="exp")):
+        if isinstance(factor, sp.exp):
+            exponent += factor.args[0]
+        else:
+            prefactor *= factor
+    return prefactor, exponent
+
+
+def _exponential_sum(expr):
+    """A sum of terms c_i exp(E_i) (densities, Gaussian integrals, e^KL with their normalising
+    roots) grouped by exponent (E_i - E_j = 0 as rational functions of their atoms): when the
+    prefactors of every group sum to 0 in an algebraic form, so does the whole sum, whatever the
+    exponents are; 0 is returned then. Anything else is returned as it is (no proof)."""
+    if not isinstance(expr, sp.Expr) or not expr.has(sp.exp):
+        return expr
+    terms = sp.Add.make_args(sp.expand(sp.powsimp(sp.expand(expr), combine="exp")))
+    if len(terms) > EXPONENTIAL_SUM_TERMS:
+        return expr
+    groups: list[tuple[sp.Expr, list]] = []
+    for term in terms:
+        prefactor, exponent = exp_form(term)
+        for known, prefactors in groups:
+            if sp.cancel(sp.together(sp.expand(known - exponent))) == 0:
+                prefactors.append(prefactor)
+                break
+        else:
+            groups.append((exponent, [prefactor]))
+    for _, prefactors in groups:
+        total = sp.Add(*prefactors)
+        if not (total == 0 or any(form(total) == 0 for form in ALGEBRAIC_FORMS)):
+            return expr
+    return sp.Integer(0)
+
+
+CANONICAL_FORMS = ALGEBRAIC_FORMS + (
+    _exponential_sum,
     sp.simplify,
     lambda e: sp.simplify(_factor_radicands(sp.together(e))),
 )

@@ -34,7 +34,7 @@ from ..nonneg import ExpAboveTangent, GaussianKL
 from ..expectation import E_exp, Normal, diagonal, log_normal, log_normal_diag, log_normal_mv
 from ..evidence import Evidence, Kind, Status
 from ..printing import latex
-from ..prove import SYMBOLIC_SECONDS, check_relation
+from ..prove import SYMBOLIC_SECONDS, check_relation, exp_form
 from ..registry import derivation, slot
 from ..step import Step
 from . import lemma
@@ -163,17 +163,6 @@ class LinearGaussianVAE:
         return E_exp(self.logq - self.logpost, *self.q)
 
 
-def _exp_form(expr) -> tuple[sp.Expr, sp.Expr]:
-    """(prefactor, exponent) with expr = prefactor * exp(exponent): the shape of a Gaussian integral."""
-    exponent, prefactor = sp.Integer(0), sp.Integer(1)
-    for factor in sp.Mul.make_args(sp.powsimp(as_expr(expr), combine="exp")):
-        if isinstance(factor, sp.exp):
-            exponent += factor.args[0]
-        else:
-            prefactor *= factor
-    return prefactor, exponent
-
-
 def _is_zero(expr) -> bool:
     return sp.cancel(sp.together(sp.expand(expr))) == 0
 
@@ -182,7 +171,7 @@ def positive_forms_equal(lhs, rhs) -> bool:
     """Sufficient test of a = b for positive a = c exp(A), b = d exp(B) (densities, Gaussian
     integrals): A - B = 0 and (c/d)^2 = 1 as rational functions. Squaring clears the square
     roots that normalising constants carry; c, d > 0 then gives c = d."""
-    (c, a), (d, b) = _exp_form(lhs), _exp_form(rhs)
+    (c, a), (d, b) = exp_form(lhs), exp_form(rhs)
     if not (c.is_positive and d.is_positive):
         return False
     return _is_zero(a - b) and _is_zero(sp.expand(c**2) - sp.expand(d**2))
