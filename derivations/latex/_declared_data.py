@@ -6,9 +6,9 @@ FILES = {
     'catalogue/hvae.py': 'ad9b4a19c08ca77a344f',
     'catalogue/lemma.py': '8bf0031da5bb75785c9f',
     'catalogue/sm.py': '666d076ac45580b50bcf',
-    'catalogue/vae.py': '30d13646ee269f1a1031',
+    'catalogue/vae.py': '66b1d90ca63d4416910b',
     'divergences.py': 'efd94ffea108557647f0',
-    'fdiv.py': '9a29e95e06c2e4d90fcf',
+    'fdiv.py': 'ae607d16cbe8f370f727',
     'symbols.py': 'e99a3d8bf6ed67e922bd',
 }
 
