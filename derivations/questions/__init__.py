@@ -14,18 +14,32 @@ returns them; ``QuestionError`` carries the file and line of any problem.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .. import registry
-from .build import NamedMistake, Question, QuestionSlot, Test, build_question, duplicates
-from .source import QuestionError, read
+
+if TYPE_CHECKING:
+    from .build import QuestionSlot
 
 __all__ = ["load_questions", "load_file", "question_files", "QuestionError", "QuestionSlot", "NamedMistake",
            "Test", "Question", "questions_dir", "ENV"]
 
 ENV = "DERIVCHECK_QUESTIONS"           # a folder of questions, when no --questions is given
-_LOADED: dict[str, Question] = {}      # resolved path -> the question registered from it
+_LOADED: dict = {}                     # resolved path -> the Question registered from it
+# the reader and builder (YAML, the LaTeX reader) load on first use: `derivcheck verify` registers
+# the --questions option through this package and should not pay for them
+_LAZY = {"NamedMistake": "build", "Question": "build", "QuestionSlot": "build", "Test": "build",
+         "QuestionError": "source"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def question_files(where) -> list[Path]:
@@ -39,16 +53,19 @@ def question_files(where) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
+            from .source import QuestionError
             raise QuestionError(p, 0, "no such file or folder")
     return out
 
 
-def parse_file(path) -> Question:
-    """A question file read and built into slots, not registered."""
+def parse_file(path):
+    """A question file read and built into slots (a ``Question``), not registered."""
+    from .build import build_question
+    from .source import read
     return build_question(read(path), str(path))
 
 
-def load_file(path) -> Question:
+def load_file(path):
     """Read, build and register one question file (once per file: a second call returns the same
     question). A slot id the registry already holds, built-in or from another file, is an error."""
     key = str(Path(path).resolve())
@@ -56,6 +73,8 @@ def load_file(path) -> Question:
         return _LOADED[key]
     question = parse_file(path)
     registry.slots()                          # the whole catalogue, to compare ids with
+    from .build import duplicates
+    from .source import QuestionError
     clashes = duplicates(question)
     if clashes:
         line, message = clashes[0]
@@ -88,10 +107,12 @@ def questions_dir(start=None) -> str | None:
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        from .source import QuestionError
         raise QuestionError(config, 0, f"cannot read the course configuration: {exc}") from None
     value = data.get("questions", (data.get("derivcheck") or {}).get("questions"))
     if value is None:
         return None
     if not isinstance(value, str):
+        from .source import QuestionError
         raise QuestionError(config, 0, "questions = \"FOLDER\" must be a path")
     return str((config.parent / value).resolve())
