@@ -243,14 +243,7 @@ class FDivResult:
     def tie_misses(self) -> list[tuple[str, sp.Expr]]:
         """(where, value) at each tie p_d = r p_g where the representative D* is not optimal
         (sign(p_d - p_g) is 0 at p_d = p_g, and D = 0 is not optimal there for the 0-1 loss)."""
-        out = []
-        for r in self.pointwise.regions:
-            if not r.region.point or self.dstar_t is None:
-                continue
-            value = self.dstar_t.subs(t, r.region.lo)
-            if value.is_number and r.argmin.contains(value) is not sp.true:
-                out.append((ratio_text(r.region), value))
-        return out
+        return [(ratio_text(region), value) for region, value in self._tie_misses()]
 
     def verdict(self, key: str) -> Evidence:
         return self.evidence.get(key) or unchecked(f"{key}: not checked (analyse(prove=False))")

@@ -8,7 +8,7 @@ FILES = {
     'catalogue/sm.py': '666d076ac45580b50bcf',
     'catalogue/vae.py': '66b1d90ca63d4416910b',
     'divergences.py': 'efd94ffea108557647f0',
-    'fdiv.py': 'ae607d16cbe8f370f727',
+    'fdiv.py': 'ff8edfc63b09cb1498cc',
     'symbols.py': 'e99a3d8bf6ed67e922bd',
 }
 
