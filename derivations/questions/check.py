@@ -244,13 +244,18 @@ def _check_matrix_slot(slot, rep: SlotReport, fail, grader, seed: int, mutations
             except Exception as exc:
                 rep.undecided.append((m.tag, m.description, f"the comparison failed ({type(exc).__name__})"))
                 continue
-            if ev.status is Status.REFUTED:
-                rep.told_apart.append((m.tag, m.description))
-            elif ev.status is Status.PROVED:
-                rep.equivalent.append((m.tag, m.description, f"{ev.kind.value}: {ev.detail}"))
-            else:
-                rep.undecided.append((m.tag, m.description, ev.detail))
+            _record(rep, m, ev)
     return rep
+
+
+def _record(rep: SlotReport, m, ev) -> None:
+    """A mutation's comparison with the reference, filed as told apart, equivalent or undecided."""
+    if ev.status is Status.REFUTED:
+        rep.told_apart.append((m.tag, m.description))
+    elif ev.status is Status.PROVED:
+        rep.equivalent.append((m.tag, m.description, f"{ev.kind.value}: {ev.detail}"))
+    else:
+        rep.undecided.append((m.tag, m.description, ev.detail))
 
 
 def _mutation_report(slot, rep: SlotReport, seed: int) -> None:
@@ -287,9 +292,4 @@ def _mutation_report(slot, rep: SlotReport, seed: int) -> None:
         except Exception as exc:
             rep.undecided.append((m.tag, m.description, f"the comparison failed ({type(exc).__name__})"))
             continue
-        if ev.status is Status.REFUTED:
-            rep.told_apart.append((m.tag, m.description))
-        elif ev.status is Status.PROVED:
-            rep.equivalent.append((m.tag, m.description, f"{ev.kind.value}: {ev.detail}"))
-        else:
-            rep.undecided.append((m.tag, m.description, ev.detail))
+        _record(rep, m, ev)
