@@ -62,7 +62,8 @@ def parse_file(path):
     """A question file read and built into slots (a ``Question``), not registered."""
     from .build import build_question
     from .source import read
-    return build_question(read(path), str(path))
+    registry.slots()      # the whole catalogue first: its symbols are declared before the file's,
+    return build_question(read(path), str(path))   # so a later catalogue import cannot redeclare them
 
 
 def load_file(path):
@@ -71,8 +72,7 @@ def load_file(path):
     key = str(Path(path).resolve())
     if key in _LOADED:
         return _LOADED[key]
-    question = parse_file(path)
-    registry.slots()                          # the whole catalogue, to compare ids with
+    question = parse_file(path)               # (the whole catalogue loaded: ids to compare with)
     from .build import duplicates
     from .source import QuestionError
     clashes = duplicates(question)
