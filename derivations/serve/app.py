@@ -263,16 +263,20 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
                                 status_code=429, headers={"retry-after": "5"})
         return None
 
+    async def admitted(request: Request, bucket: RateLimit):
+        """(the request's JSON, None), or (None, the refusal): over the rate limit, or a bad body."""
+        refused = limited(request, bucket)
+        if refused:
+            return None, refused
+        return await body(request)
+
     def wants_render(request: Request) -> bool:
         return request.query_params.get("render") in ("1", "true")
 
     async def api_answer(request: Request):
-        refused = limited(request, checks)
+        data, refused = await admitted(request, checks)
         if refused:
             return refused
-        data, bad = await body(request)
-        if bad:
-            return bad
         latex = data.get("latex")
         if not isinstance(latex, str):
             return _error("latex must be a string", 400)
@@ -281,12 +285,9 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
         return await checked(request, "answer", checker.answer, data["slot"], latex)
 
     async def api_chain(request: Request):
-        refused = limited(request, checks)
+        data, refused = await admitted(request, checks)
         if refused:
             return refused
-        data, bad = await body(request)
-        if bad:
-            return bad
         steps = data.get("steps")
         if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
             return _error("steps must be a list of strings", 400)
@@ -309,12 +310,9 @@ def create_app(settings: Settings | None = None, checker: Checker | None = None)
         return JSONResponse(result)
 
     async def api_preview(request: Request):
-        refused = limited(request, previews)
+        data, refused = await admitted(request, previews)
         if refused:
             return refused
-        data, bad = await body(request)
-        if bad:
-            return bad
         if "steps" in data:             # a derivation's lines: rendered only (read when checked)
             steps = data["steps"]
             if (not isinstance(steps, list) or len(steps) > MAX_STEPS
